@@ -1,0 +1,51 @@
+"""The FastAPI application: built from settings and a database URL, no import-time side effects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from ingest_api.errors import install_error_handlers
+from ingest_api.middleware import RequestContextMiddleware
+from ingest_api.routes import events, health, webhooks
+from orchestrator_core.settings import Settings
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    """The ingest API against `database_url` (already migrated by the caller)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[AsyncConnection[Any]] = AsyncConnectionPool(
+            database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            timeout=5.0,
+            open=False,
+            name="ingest",
+        )
+        await pool.open(wait=True, timeout=30.0)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="hubspot-orchestrator",
+        summary="HubSpot webhook ingest and the orchestrator's operations API.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(webhooks.router)
+    app.include_router(events.router)
+    app.include_router(health.router)
+    return app

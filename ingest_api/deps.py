@@ -1,0 +1,38 @@
+"""FastAPI dependencies: settings and database connections from the app's state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ingest_api.errors import ApiError
+from orchestrator_core.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_pool(request: Request) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = request.app.state.pool
+    return pool
+
+
+async def get_connection(
+    pool: Annotated[AsyncConnectionPool[AsyncConnection[Any]], Depends(get_pool)],
+) -> AsyncIterator[AsyncConnection[Any]]:
+    """A pooled connection; an unreachable database answers 503 so callers retry."""
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except PoolTimeout:
+        raise ApiError(503, "database_unavailable", "the database is not reachable") from None
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ConnectionDep = Annotated[AsyncConnection[Any], Depends(get_connection)]

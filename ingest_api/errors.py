@@ -1,0 +1,87 @@
+"""One error body for every failure: `{"error": {"code", "message", "details"}, "request_id"}`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class JsonResponse(Response):
+    """JSON rendered with orjson (datetimes, UUIDs, speed on the webhook path)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ApiError(Exception):
+    """An error the client can act on; raised anywhere, rendered by the handler below."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JsonResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return JsonResponse(
+        {"error": body, "request_id": request_id}, status_code=status_code, headers=headers
+    )
+
+
+async def _api_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(
+        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    return error_response(422, "invalid_request", "request parameters are invalid", details=details)
+
+
+async def _http_error(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

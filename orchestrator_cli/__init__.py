@@ -1,0 +1,1 @@
+"""The `orchestrator` command: one entry point, one subcommand module per concern."""

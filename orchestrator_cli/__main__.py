@@ -1,0 +1,3 @@
+from orchestrator_cli.main import cli
+
+cli()

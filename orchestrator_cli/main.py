@@ -1,0 +1,22 @@
+"""`orchestrator` — the product's single command line.
+
+Subcommands import what they need when they run, so `orchestrator serve` never imports Dagster.
+"""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator_cli.db import db
+from orchestrator_cli.demo import demo
+from orchestrator_cli.serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Turn HubSpot CRM events into auditable internal workflows."""
+
+
+cli.add_command(serve)
+cli.add_command(db)
+cli.add_command(demo)

@@ -1,0 +1,1 @@
+"""Code shared by the ingest API and the Dagster code: settings, database, event store."""

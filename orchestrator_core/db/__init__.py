@@ -1,0 +1,1 @@
+"""Postgres: which server to use, its schema migrations, and connection URLs per driver."""

@@ -1,0 +1,39 @@
+"""Alembic environment: online migrations only, serialised by an advisory lock."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, text
+
+from orchestrator_core.db.migrate import SCHEMA, VERSION_TABLE
+
+# Any fixed 64-bit number; two processes upgrading at once (API and Dagster starting together)
+# take turns on it, and the second finds nothing left to do.
+_MIGRATION_LOCK_ID = 4_815_162_342
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(context.config.attributes["database_url"])
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        try:
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"'))
+            connection.commit()
+            context.configure(
+                connection=connection,
+                version_table_schema=SCHEMA,
+                version_table=VERSION_TABLE,
+                transaction_per_migration=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+            connection.commit()
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            connection.commit()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported; run `orchestrator db upgrade`")
+run_migrations_online()

@@ -1,0 +1,1 @@
+"""HubSpot webhook events: parsing into envelopes, and the Postgres event store."""

@@ -1,0 +1,155 @@
+"""From a parsed delivery to envelope rows: dedup key, correlation id, routing status.
+
+Dedup rule: an event is the same event when its portalId, eventId and content hash match. The
+content hash is the SHA-256 of the event's canonical JSON (sorted keys, no whitespace) without
+`attemptNumber`, so HubSpot's redeliveries collapse onto one envelope while two different events
+that happen to share an eventId (HubSpot does not promise uniqueness) are both kept.
+
+Correlation rule: events of one object (portal, object type, object id) share a correlation id
+when their occurredAt falls in the same window of `correlation_window_seconds`; events of one
+object in the same delivery always share one, even across a window boundary. The id is a UUIDv5
+of those parts, so a redelivery computes the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from orchestrator_core.events.hubspot import HubSpotEvent
+
+_CORRELATION_NAMESPACE = uuid.UUID("5b0b7c57-3d54-4c64-9a4e-9d2f0f1c6a61")
+
+_NUL = b"\\u0000"
+
+STATUS_RECEIVED = "received"
+STATUS_UNROUTED = "unrouted"
+
+
+@dataclass(frozen=True)
+class EnvelopeRow:
+    """One event ready to insert, with the index it had in its delivery."""
+
+    index: int
+    event: HubSpotEvent
+    content_hash: str
+    correlation_id: uuid.UUID
+    status: str
+    status_reason: str | None
+    payload_json: str
+
+    @property
+    def dedup_key(self) -> tuple[int, int, str]:
+        return (self.event.portal_id, self.event.event_id, self.content_hash)
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """An event that failed validation: kept with its errors, never silently dropped."""
+
+    index: int
+    raw_json: str
+    raw_hash: str
+    errors: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ParsedDelivery:
+    envelopes: list[EnvelopeRow]
+    rejected: list[RejectedEvent]
+
+
+def canonical_json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(raw_event: dict[str, Any]) -> str:
+    """SHA-256 of the event without attemptNumber, the one field a redelivery changes."""
+    stable = {key: val for key, val in raw_event.items() if key != "attemptNumber"}
+    return hashlib.sha256(canonical_json(stable)).hexdigest()
+
+
+def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) -> ParsedDelivery:
+    """Validate each event of a delivery; good ones become envelope rows, bad ones rejections."""
+    parsed: list[tuple[int, HubSpotEvent, dict[str, Any]]] = []
+    rejected: list[RejectedEvent] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            if not isinstance(raw, dict):
+                raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
+            event = HubSpotEvent.model_validate(raw)
+            if _NUL in canonical_json(raw):
+                raise TypeError(
+                    "the event contains a NUL character (\\u0000), which cannot be stored"
+                )
+            parsed.append((index, event, raw))
+        except (ValidationError, TypeError) as exc:
+            raw_json = canonical_json(raw)
+            rejected.append(
+                RejectedEvent(
+                    index=index,
+                    # Postgres cannot store NUL in jsonb: keep the rest, mark where it was.
+                    raw_json=raw_json.replace(_NUL, b"\\ufffd").decode(),
+                    raw_hash=hashlib.sha256(raw_json).hexdigest(),
+                    errors=_field_errors(exc),
+                )
+            )
+
+    window_ms = correlation_window_seconds * 1000
+    # The earliest window of each object in this delivery: all its events share it.
+    first_window: dict[tuple[int, str, int], int] = {}
+    for _, event, _ in parsed:
+        key = _object_key(event)
+        if key is not None:
+            window = event.occurred_at // window_ms
+            first_window[key] = min(window, first_window.get(key, window))
+
+    envelopes = []
+    for index, event, raw in parsed:
+        digest = content_hash(raw)
+        key = _object_key(event)
+        if key is None:
+            correlation = uuid.uuid5(_CORRELATION_NAMESPACE, f"event/{event.portal_id}/{digest}")
+        else:
+            correlation = uuid.uuid5(
+                _CORRELATION_NAMESPACE, "/".join(map(str, (*key, first_window[key])))
+            )
+        known = event.is_known_type
+        envelopes.append(
+            EnvelopeRow(
+                index=index,
+                event=event,
+                content_hash=digest,
+                correlation_id=correlation,
+                status=STATUS_RECEIVED if known else STATUS_UNROUTED,
+                status_reason=None
+                if known
+                else f"unknown subscription type {event.subscription_type!r}",
+                payload_json=orjson.dumps(raw).decode(),
+            )
+        )
+    return ParsedDelivery(envelopes=envelopes, rejected=rejected)
+
+
+def _object_key(event: HubSpotEvent) -> tuple[int, str, int] | None:
+    object_type, object_id = event.resolved_object_type, event.resolved_object_id
+    if object_type is None or object_id is None:
+        return None
+    return (event.portal_id, object_type, object_id)
+
+
+def _field_errors(exc: Exception) -> list[dict[str, str]]:
+    if isinstance(exc, ValidationError):
+        return [
+            {
+                "field": ".".join(str(part) for part in err["loc"]) or "event",
+                "message": err["msg"],
+            }
+            for err in exc.errors(include_url=False)
+        ]
+    return [{"field": "event", "message": str(exc)}]

@@ -1,0 +1,244 @@
+"""The event store in Postgres: one transaction per delivery, and the queries of the events API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from orchestrator_core.events.envelope import EnvelopeRow, ParsedDelivery
+
+_INSERT_ENVELOPES = """
+INSERT INTO orchestrator.event_envelopes (
+    portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,
+    object_id, property_name, change_source, source_id, occurred_at, attempt_number,
+    last_attempt_number, correlation_id, delivery_id, status, status_reason, payload
+)
+SELECT u.portal_id, u.event_id, u.content_hash, u.subscription_type, u.object_type,
+       u.object_type_id, u.object_id, u.property_name, u.change_source, u.source_id,
+       to_timestamp(u.occurred_ms / 1000.0), u.attempt_number, u.attempt_number,
+       u.correlation_id, %(delivery_id)s, u.status, u.status_reason, u.payload::jsonb
+FROM unnest(
+    %(portal_id)s::bigint[], %(event_id)s::bigint[], %(content_hash)s::text[],
+    %(subscription_type)s::text[], %(object_type)s::text[], %(object_type_id)s::text[],
+    %(object_id)s::bigint[], %(property_name)s::text[], %(change_source)s::text[],
+    %(source_id)s::text[], %(occurred_ms)s::bigint[], %(attempt_number)s::integer[],
+    %(correlation_id)s::uuid[], %(status)s::text[], %(status_reason)s::text[], %(payload)s::text[]
+) AS u(portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,
+       object_id, property_name, change_source, source_id, occurred_ms, attempt_number,
+       correlation_id, status, status_reason, payload)
+ON CONFLICT ON CONSTRAINT event_envelopes_dedup DO UPDATE SET
+    delivery_count = event_envelopes.delivery_count + 1,
+    last_attempt_number = GREATEST(event_envelopes.last_attempt_number,
+                                   EXCLUDED.last_attempt_number),
+    updated_at = now()
+RETURNING id, portal_id, event_id, content_hash, (xmax = 0) AS inserted
+"""
+
+_INSERT_REJECTIONS = """
+INSERT INTO orchestrator.webhook_rejections (delivery_id, event_index, raw_hash, raw_event, errors)
+SELECT %(delivery_id)s, u.event_index, u.raw_hash, u.raw_event::jsonb, u.errors::jsonb
+FROM unnest(%(event_index)s::integer[], %(raw_hash)s::text[], %(raw_event)s::text[],
+            %(errors)s::text[]) AS u(event_index, raw_hash, raw_event, errors)
+ON CONFLICT (raw_hash) DO UPDATE SET
+    seen_count = webhook_rejections.seen_count + 1, updated_at = now()
+"""
+
+_INSERT_DELIVERY = """
+INSERT INTO orchestrator.webhook_deliveries (
+    id, request_id, signature_version, event_count, stored_count, duplicate_count, rejected_count
+) VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+
+ENVELOPE_COLUMNS = (
+    "id, portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,"
+    " object_id, property_name, change_source, source_id, occurred_at, attempt_number,"
+    " last_attempt_number, delivery_count, correlation_id, delivery_id, status, status_reason,"
+    " payload, received_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """What became of one event of a delivery."""
+
+    index: int
+    event_id: int
+    envelope_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    delivery_id: uuid.UUID
+    events: list[StoredEvent]
+
+    @property
+    def stored_count(self) -> int:
+        return sum(not e.duplicate for e in self.events)
+
+    @property
+    def duplicate_count(self) -> int:
+        return sum(e.duplicate for e in self.events)
+
+
+async def store_delivery(
+    conn: AsyncConnection[Any],
+    *,
+    delivery: ParsedDelivery,
+    signature_version: str,
+    request_id: str | None,
+) -> DeliveryResult:
+    """Write a delivery's envelopes and rejections in one transaction; returns once committed.
+
+    Redeliveries and concurrent identical deliveries collapse on the dedup constraint. Rows are
+    inserted in dedup-key order so that two concurrent deliveries sharing events cannot deadlock.
+    """
+    delivery_id = uuid.uuid4()
+    unique: dict[tuple[int, int, str], EnvelopeRow] = {}
+    for row in delivery.envelopes:
+        unique.setdefault(row.dedup_key, row)  # the same event twice in one delivery
+    ordered = sorted(unique.values(), key=lambda row: row.dedup_key)
+
+    async with conn.transaction():
+        inserted: dict[tuple[int, int, str], tuple[int, bool]] = {}
+        if ordered:
+            cursor = await conn.execute(
+                _INSERT_ENVELOPES, _envelope_params(ordered, delivery_id), prepare=True
+            )
+            for env_id, portal_id, event_id, digest, was_inserted in await cursor.fetchall():
+                inserted[(portal_id, event_id, digest)] = (env_id, was_inserted)
+        if delivery.rejected:
+            await conn.execute(
+                _INSERT_REJECTIONS,
+                {
+                    "delivery_id": delivery_id,
+                    "event_index": [r.index for r in delivery.rejected],
+                    "raw_hash": [r.raw_hash for r in delivery.rejected],
+                    "raw_event": [r.raw_json for r in delivery.rejected],
+                    "errors": [_json(r.errors) for r in delivery.rejected],
+                },
+            )
+        events = []
+        first_seen: set[tuple[int, int, str]] = set()
+        for row in delivery.envelopes:
+            env_id, was_inserted = inserted[row.dedup_key]
+            new = was_inserted and row.dedup_key not in first_seen
+            first_seen.add(row.dedup_key)
+            events.append(StoredEvent(row.index, row.event.event_id, env_id, duplicate=not new))
+        result = DeliveryResult(delivery_id=delivery_id, events=events)
+        await conn.execute(
+            _INSERT_DELIVERY,
+            (
+                delivery_id,
+                request_id,
+                signature_version,
+                len(delivery.envelopes) + len(delivery.rejected),
+                result.stored_count,
+                result.duplicate_count,
+                len(delivery.rejected),
+            ),
+            prepare=True,
+        )
+    return result
+
+
+def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "portal_id": [r.event.portal_id for r in rows],
+        "event_id": [r.event.event_id for r in rows],
+        "content_hash": [r.content_hash for r in rows],
+        "subscription_type": [r.event.subscription_type for r in rows],
+        "object_type": [r.event.resolved_object_type for r in rows],
+        "object_type_id": [r.event.resolved_object_type_id for r in rows],
+        "object_id": [r.event.resolved_object_id for r in rows],
+        "property_name": [r.event.property_name for r in rows],
+        "change_source": [r.event.change_source for r in rows],
+        "source_id": [r.event.source_id for r in rows],
+        "occurred_ms": [r.event.occurred_at for r in rows],
+        "attempt_number": [r.event.attempt_number for r in rows],
+        "correlation_id": [r.correlation_id for r in rows],
+        "status": [r.status for r in rows],
+        "status_reason": [r.status_reason for r in rows],
+        "payload": [r.payload_json for r in rows],
+    }
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Filters of the events API; None means no filter."""
+
+    status: str | None = None
+    subscription_type: str | None = None
+    object_type: str | None = None
+    object_id: int | None = None
+    correlation_id: uuid.UUID | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+async def list_envelopes(
+    conn: AsyncConnection[Any], *, where: EventFilter, limit: int, before_id: int | None
+) -> list[dict[str, Any]]:
+    """Envelopes matching `where`, newest first, at most `limit`, with ids below `before_id`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, op, value in (
+        ("status", "=", where.status),
+        ("subscription_type", "=", where.subscription_type),
+        ("object_type", "=", where.object_type),
+        ("object_id", "=", where.object_id),
+        ("correlation_id", "=", where.correlation_id),
+        ("occurred_at", ">=", where.occurred_from),
+        ("occurred_at", "<", where.occurred_to),
+        ("received_at", ">=", where.received_from),
+        ("received_at", "<", where.received_to),
+        ("id", "<", before_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} %s")
+            params.append(value)
+    condition = " AND ".join(clauses) or "TRUE"
+    params.append(limit)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {ENVELOPE_COLUMNS} FROM orchestrator.event_envelopes"
+            f" WHERE {condition} ORDER BY id DESC LIMIT %s",
+            params,
+        )
+        return await cur.fetchall()
+
+
+async def get_envelope(conn: AsyncConnection[Any], envelope_id: int) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {ENVELOPE_COLUMNS} FROM orchestrator.event_envelopes WHERE id = %s",
+            (envelope_id,),
+        )
+        return await cur.fetchone()
+
+
+async def list_rejections(
+    conn: AsyncConnection[Any], *, limit: int, before_id: int | None
+) -> list[dict[str, Any]]:
+    """Rejected events, newest first."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, delivery_id, event_index, raw_event, errors, seen_count, received_at,"
+            " updated_at FROM orchestrator.webhook_rejections"
+            " WHERE (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+            (before_id, before_id, limit),
+        )
+        return await cur.fetchall()

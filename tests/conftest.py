@@ -1,0 +1,105 @@
+"""Fixtures: a real PostgreSQL (embedded, or DATABASE_URL), a migrated test database per session,
+the app in-process, and the real `orchestrator serve` as a subprocess where a test needs one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from ingest_api.app import create_app
+from orchestrator_core.db.embedded import start_embedded
+from orchestrator_core.db.migrate import upgrade
+from orchestrator_core.db.urls import libpq_url, with_database
+from orchestrator_core.settings import Settings
+from tests.support import LiveServer, start_live_server
+
+WEBHOOK_SECRET = "test-client-secret-0123456789"
+TABLES = (
+    "orchestrator.event_envelopes",
+    "orchestrator.webhook_rejections",
+    "orchestrator.webhook_deliveries",
+)
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server to create test databases on: DATABASE_URL's, or a fresh embedded one."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield libpq_url(configured)
+        return
+    server = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_url: str) -> Iterator[str]:
+    """A new, migrated database for this test session, dropped afterwards."""
+    name = f"orchestrator_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(admin_url, name)
+    upgrade(url)
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection to the test database, emptied before the test."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        yield conn
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "hubspot_webhook_secret": WEBHOOK_SECRET,
+        "orchestrator_home": Path("/nonexistent-orchestrator-home"),
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def client(db: psycopg.Connection[tuple[object, ...]], settings: Settings) -> Iterator[TestClient]:
+    """The app in-process over its real ASGI stack, on the emptied test database."""
+    with TestClient(create_app(settings, settings_url(settings))) as test_client:
+        yield test_client
+
+
+def settings_url(settings: Settings) -> str:
+    assert settings.database_url is not None
+    return settings.database_url.get_secret_value()
+
+
+@pytest.fixture
+def live_server(
+    db: psycopg.Connection[tuple[object, ...]], database_url: str, tmp_path: Path
+) -> Iterator[LiveServer]:
+    """`orchestrator serve` as a real process on a free loopback port."""
+    server = start_live_server(
+        env={"DATABASE_URL": database_url, "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        log_path=tmp_path / "serve.log",
+    )
+    try:
+        yield server
+    finally:
+        server.stop()

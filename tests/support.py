@@ -1,0 +1,126 @@
+"""Helpers shared by the tests: signed deliveries, HubSpot-shaped events, a live server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from ingest_api.signature import sign
+
+_event_ids = itertools.count(50_000_000)
+PORTAL_ID = 62515
+BASE_OCCURRED_AT = 1_795_510_800_000  # 2026-11-24T09:00:00Z in epoch ms
+
+
+def hubspot_event(subscription_type: str = "contact.creation", **fields: Any) -> dict[str, Any]:
+    """An event shaped like HubSpot's, with a fresh eventId unless one is given."""
+    event: dict[str, Any] = {
+        "eventId": next(_event_ids),
+        "subscriptionId": 1201,
+        "portalId": PORTAL_ID,
+        "appId": 54321,
+        "occurredAt": BASE_OCCURRED_AT,
+        "subscriptionType": subscription_type,
+        "attemptNumber": 0,
+        "changeSource": "CRM_UI",
+        "sourceId": "userId:45678",
+    }
+    if "objectId" not in fields and not subscription_type.endswith("associationChange"):
+        event["objectId"] = 7001
+    event.update(fields)
+    return event
+
+
+def signed_headers(
+    body: bytes | str, uri: str, secret: str, versions: tuple[str, ...] = ("v1", "v3")
+) -> dict[str, str]:
+    text = body.decode() if isinstance(body, bytes) else body
+    return {
+        "Content-Type": "application/json",
+        **sign(secret=secret, body=text, uri=uri, versions=versions),
+    }
+
+
+def delivery_body(events: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(events)
+
+
+def count_rows(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM orchestrator.{table}").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/webhooks/hubspot"
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
+
+
+def start_live_server(
+    env: dict[str, str], log_path: Path, port: int | None = None, timeout: float = 60.0
+) -> LiveServer:
+    """Start `orchestrator serve` and wait until /health answers 200."""
+    port = port or free_port()
+    full_env = {**os.environ, **env}
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator_cli", "serve", "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(process=process, port=port, log_path=log_path, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1.0).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"serve did not become healthy:\n{log_path.read_text()}")
