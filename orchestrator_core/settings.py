@@ -37,6 +37,30 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Business rules (routing, thresholds, approvers, templates): see policies/default.yaml.
+    policy_path: Path = Path("policies/default.yaml")
+
+    # Vendor connectors. A connector whose credential is unset talks to the local sandbox
+    # (`orchestrator sandbox`, SANDBOX_URL) instead of the vendor; its base URL setting, when
+    # set, overrides where it connects either way.
+    sandbox_url: str = "http://127.0.0.1:8900"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_host: str | None = None  # default https://api.hubapi.com
+    hubspot_requests_per_10s: int = Field(default=100, gt=0)  # 100 Free/Starter, 190 Pro/Ent.
+    airtable_api_key: SecretStr | None = None
+    airtable_endpoint_url: str | None = None  # default https://api.airtable.com
+    airtable_base_id: str = "appOrchestratorOps"
+    notion_token: SecretStr | None = None
+    notion_base_url: str | None = None  # default https://api.notion.com
+    notion_sop_parent_page_id: str | None = None
+    # An OAuth access token or a service-account key file for Calendar and Drive.
+    google_access_token: SecretStr | None = None
+    google_service_account_file: Path | None = None
+    google_api_endpoint: str | None = None  # default https://www.googleapis.com
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None  # default https://api.openai.com/v1
+    openai_model: str = "gpt-4o-mini"
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
