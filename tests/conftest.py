@@ -21,11 +21,6 @@ from orchestrator_core.settings import Settings
 from tests.support import LiveServer, start_live_server
 
 WEBHOOK_SECRET = "test-client-secret-0123456789"
-TABLES = (
-    "orchestrator.event_envelopes",
-    "orchestrator.webhook_rejections",
-    "orchestrator.webhook_deliveries",
-)
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +52,16 @@ def database_url(admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """A connection to the test database, emptied before the test."""
+    """A connection to the test database, every product table emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        tables = [
+            f"orchestrator.{name}"
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'orchestrator'"
+                " AND tablename <> 'alembic_version'"
+            )
+        ]
+        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         yield conn
 
 
