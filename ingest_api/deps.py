@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -30,7 +31,7 @@ async def get_connection(
     try:
         async with pool.connection() as conn:
             yield conn
-    except PoolTimeout:
+    except (PoolTimeout, psycopg.OperationalError):
         raise ApiError(503, "database_unavailable", "the database is not reachable") from None
 
 

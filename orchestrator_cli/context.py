@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,5 +47,21 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
         database.release()
 
 
-def echo_err(message: str) -> None:
-    click.echo(message, file=sys.stderr)
+@contextmanager
+def clean_exit_on_signals() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into a normal exit so `finally` blocks and atexit handlers run.
+
+    uvicorn shuts down gracefully on these signals, then re-raises the signal to the handler it
+    found; with the default handlers the process would die before releasing the embedded
+    Postgres. Ours exits with status 0 instead.
+    """
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

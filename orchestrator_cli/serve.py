@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator_cli.context import load_settings, migrated_database
+from orchestrator_cli.context import clean_exit_on_signals, load_settings, migrated_database
 
 
 @click.command()
@@ -22,7 +22,7 @@ def serve(host: str, port: int) -> None:
             "HUBSPOT_WEBHOOK_SECRET is not set: it is the HubSpot app's client secret, needed to"
             " verify webhook signatures (`orchestrator demo` generates one for its own run)"
         )
-    with migrated_database(settings) as database:
+    with clean_exit_on_signals(), migrated_database(settings) as database:
         app = create_app(settings, database.url)
         # Logging is already JSON; uvicorn must not install its own config or access log.
         uvicorn.run(

@@ -1,0 +1,151 @@
+"""Bad input gets a clear 4xx JSON error, and nothing accepted is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from ingest_api.app import create_app
+from tests.conftest import WEBHOOK_SECRET, make_settings
+from tests.support import count_rows, delivery_body, hubspot_event, signed_headers
+
+URL = "http://testserver/webhooks/hubspot"
+
+
+def post_raw(client: TestClient, body: bytes, content_type: str | None = "application/json") -> Any:
+    headers = signed_headers(body.decode("utf-8", "replace"), URL, WEBHOOK_SECRET)
+    if content_type is None:
+        headers.pop("Content-Type")
+    else:
+        headers["Content-Type"] = content_type
+    return client.post("/webhooks/hubspot", content=body, headers=headers)
+
+
+def assert_error(response: Any, status: int, code: str, words: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert words in error["message"]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        (b'[{"eventId": 1,', 400, "malformed_json", "not valid JSON"),
+        (b"", 400, "malformed_json", "not valid JSON"),
+        (b'{"eventId": 1}', 422, "invalid_payload", "JSON array"),
+        (b'"hello"', 422, "invalid_payload", "JSON array"),
+        (b"[]", 422, "invalid_payload", "empty"),
+        (b"\xff\xfe[]", 400, "invalid_encoding", "UTF-8"),
+    ],
+    ids=["truncated", "empty body", "object", "string", "empty array", "not utf-8"],
+)
+def test_unusable_bodies_are_refused_and_nothing_stored(
+    client: TestClient, db: Any, body: bytes, status: int, code: str, words: str
+) -> None:
+    assert_error(post_raw(client, body), status, code, words)
+    assert count_rows(db, "event_envelopes") == 0
+    assert count_rows(db, "webhook_deliveries") == 0
+
+
+def test_more_than_100_events_is_refused(client: TestClient, db: Any) -> None:
+    body = delivery_body([hubspot_event(objectId=i + 1) for i in range(101)])
+    assert_error(post_raw(client, body), 422, "too_many_events", "at most 100 events, got 101")
+    assert count_rows(db, "event_envelopes") == 0
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_wrong_content_type_is_415(client: TestClient, db: Any, content_type: str | None) -> None:
+    response = post_raw(client, delivery_body([hubspot_event()]), content_type)
+    assert_error(response, 415, "unsupported_media_type", "application/json")
+    assert count_rows(db, "event_envelopes") == 0
+
+
+def test_json_with_charset_is_accepted(client: TestClient, db: Any) -> None:
+    response = post_raw(client, delivery_body([hubspot_event()]), "application/json; charset=utf-8")
+    assert response.status_code == 200
+    assert count_rows(db, "event_envelopes") == 1
+
+
+def test_body_over_the_limit_is_413(database_url: str, db: Any) -> None:
+    settings = make_settings(database_url, webhook_max_body_bytes=2_000)
+    body = delivery_body([hubspot_event(objectId=i + 1) for i in range(20)])
+    assert len(body) > 2_000
+    with TestClient(create_app(settings, database_url)) as small:
+        response = post_raw(small, body)
+        assert_error(response, 413, "payload_too_large", "2000 bytes")
+
+        def chunks() -> Any:  # no Content-Length: the limit holds while streaming too
+            yield body[:1_500]
+            yield body[1_500:]
+
+        headers = signed_headers(body, URL, WEBHOOK_SECRET)
+        streamed = small.post("/webhooks/hubspot", content=chunks(), headers=headers)
+        assert_error(streamed, 413, "payload_too_large", "2000 bytes")
+    assert count_rows(db, "event_envelopes") == 0
+
+
+def test_one_bad_event_does_not_lose_the_good_ones(client: TestClient, db: Any) -> None:
+    good_1, good_2 = hubspot_event(objectId=1), hubspot_event(objectId=2)
+    missing_portal = {k: v for k, v in hubspot_event(objectId=3).items() if k != "portalId"}
+    wrong_type = hubspot_event(objectId=4, occurredAt="yesterday")
+    known_without_object = {
+        k: v for k, v in hubspot_event("deal.creation").items() if k != "objectId"
+    }
+    not_an_object = 17
+    body = delivery_body(
+        [good_1, missing_portal, good_2, wrong_type, known_without_object, not_an_object]
+    )
+
+    response = post_raw(client, body)
+
+    error = assert_error(response, 422, "invalid_events", "4 of 6 events are invalid")
+    details = error["details"]
+    assert details["stored"] == 2
+    invalid = {item["index"]: item["errors"] for item in details["invalid_events"]}
+    assert invalid[1] == [{"field": "portalId", "message": "Field required"}]
+    assert invalid[3][0]["field"] == "occurredAt"
+    assert "deal.creation events must carry objectId" in invalid[4][0]["message"]
+    assert "expected a JSON object" in invalid[5][0]["message"]
+    assert count_rows(db, "event_envelopes") == 2
+    assert count_rows(db, "webhook_rejections") == 4
+
+    # HubSpot retries a 4xx: the good events dedup, the rejections are counted, not duplicated.
+    again = post_raw(client, body)
+    assert again.status_code == 422
+    assert again.json()["error"]["details"]["duplicates"] == 2
+    assert count_rows(db, "event_envelopes") == 2
+    seen = db.execute(
+        "SELECT sum(seen_count), count(*) FROM orchestrator.webhook_rejections"
+    ).fetchone()
+    assert seen == (8, 4)
+
+    listed = client.get("/api/rejections").json()["items"]
+    assert {item["event_index"] for item in listed} == {1, 3, 4, 5}
+
+
+def test_an_event_with_a_nul_character_is_rejected_not_500(client: TestClient, db: Any) -> None:
+    nul = hubspot_event(
+        "contact.propertyChange", propertyName="jobtitle", propertyValue="CFO\u0000"
+    )
+    response = post_raw(client, orjson.dumps([hubspot_event(objectId=9), nul]))
+    error = assert_error(response, 422, "invalid_events", "1 of 2")
+    assert "NUL" in error["details"]["invalid_events"][0]["errors"][0]["message"]
+    assert count_rows(db, "event_envelopes") == 1
+    assert count_rows(db, "webhook_rejections") == 1
+
+
+def test_ids_beyond_64_bits_are_rejected(client: TestClient, db: Any) -> None:
+    response = post_raw(client, delivery_body([hubspot_event(objectId=2**63)]))
+    error = assert_error(response, 422, "invalid_events", "1 of 1")
+    assert error["details"]["invalid_events"][0]["errors"][0]["field"] == "objectId"
+    assert count_rows(db, "event_envelopes") == 0
+
+
+def test_unknown_routes_and_methods_get_json_errors(client: TestClient) -> None:
+    assert_error(client.get("/webhooks/hubspot"), 405, "method_not_allowed", "Method Not Allowed")
+    assert_error(client.get("/nope"), 404, "not_found", "Not Found")

@@ -1,0 +1,67 @@
+"""The `orchestrator` command line and the layering it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from orchestrator_cli.main import cli
+from orchestrator_core.settings import get_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_console_script_is_installed_with_its_subcommands() -> None:
+    script = Path(sys.executable).parent / "orchestrator"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    for command in ("serve", "db", "demo"):
+        assert command in result.stdout
+
+
+def test_serve_refuses_to_start_without_the_webhook_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HUBSPOT_WEBHOOK_SECRET"}
+    env["ORCHESTRATOR_HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator_cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "HUBSPOT_WEBHOOK_SECRET is not set" in result.stderr
+
+
+def test_invalid_configuration_names_the_variable() -> None:
+    get_settings.cache_clear()  # settings are read once per process
+    try:
+        result = CliRunner().invoke(
+            cli,
+            ["db", "upgrade"],
+            env={"CORRELATION_WINDOW_SECONDS": "soon"},
+            catch_exceptions=False,
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "CORRELATION_WINDOW_SECONDS" in result.output
+
+
+def test_the_api_process_never_imports_dagster() -> None:
+    code = (
+        "import sys, orchestrator_cli.main, orchestrator_cli.serve, ingest_api.app;"
+        "bad = sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('dagster', 'orchestrator_defs', 'sensors'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
