@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import click
 
 from orchestrator_cli.context import clean_exit_on_signals, load_settings, migrated_database
@@ -10,7 +13,14 @@ from orchestrator_cli.context import clean_exit_on_signals, load_settings, migra
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (one event loop each).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Run the ingest API (applies pending migrations first)."""
     import uvicorn
 
@@ -23,14 +33,18 @@ def serve(host: str, port: int) -> None:
             " verify webhook signatures (`orchestrator demo` generates one for its own run)"
         )
     with clean_exit_on_signals(), migrated_database(settings) as database:
-        app = create_app(settings, database.url)
         # Logging is already JSON; uvicorn must not install its own config or access log.
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_config": None,
+            "access_log": False,
+            "server_header": False,
+            "timeout_graceful_shutdown": 10,
+        }
+        if workers == 1:
+            uvicorn.run(create_app(settings, database.url), **options)
+        else:
+            # Workers are new processes: they find the resolved database in the environment.
+            os.environ["DATABASE_URL"] = database.url
+            uvicorn.run("ingest_api.asgi:app_from_env", factory=True, workers=workers, **options)

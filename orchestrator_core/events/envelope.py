@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from orchestrator_core.events.hubspot import HubSpotEvent
+from orchestrator_core.events.hubspot import HubSpotEvent, Subject, subject_of, subject_problem
 
 _CORRELATION_NAMESPACE = uuid.UUID("5b0b7c57-3d54-4c64-9a4e-9d2f0f1c6a61")
 
@@ -37,11 +37,12 @@ class EnvelopeRow:
 
     index: int
     event: HubSpotEvent
+    subject: Subject
     content_hash: str
     correlation_id: uuid.UUID
     status: str
     status_reason: str | None
-    payload_json: str
+    payload_json: bytes  # the event as HubSpot sent it, serialised once
 
     @property
     def dedup_key(self) -> tuple[int, int, str]:
@@ -76,18 +77,23 @@ def content_hash(raw_event: dict[str, Any]) -> str:
 
 def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) -> ParsedDelivery:
     """Validate each event of a delivery; good ones become envelope rows, bad ones rejections."""
-    parsed: list[tuple[int, HubSpotEvent, dict[str, Any]]] = []
+    accepted: list[tuple[int, HubSpotEvent, Subject, dict[str, Any], bytes]] = []
     rejected: list[RejectedEvent] = []
     for index, raw in enumerate(raw_events):
         try:
             if not isinstance(raw, dict):
                 raise TypeError(f"expected a JSON object, got {type(raw).__name__}")
             event = HubSpotEvent.model_validate(raw)
-            if _NUL in canonical_json(raw):
+            subject = subject_of(event)
+            problem = subject_problem(event, subject)
+            if problem:
+                raise TypeError(problem)
+            payload = orjson.dumps(raw)
+            if _NUL in payload:
                 raise TypeError(
                     "the event contains a NUL character (\\u0000), which cannot be stored"
                 )
-            parsed.append((index, event, raw))
+            accepted.append((index, event, subject, raw, payload))
         except (ValidationError, TypeError) as exc:
             raw_json = canonical_json(raw)
             rejected.append(
@@ -103,44 +109,38 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
     window_ms = correlation_window_seconds * 1000
     # The earliest window of each object in this delivery: all its events share it.
     first_window: dict[tuple[int, str, int], int] = {}
-    for _, event, _ in parsed:
-        key = _object_key(event)
+    for _, event, subject, _, _ in accepted:
+        key = _object_key(event, subject)
         if key is not None:
             window = event.occurred_at // window_ms
             first_window[key] = min(window, first_window.get(key, window))
 
     envelopes = []
-    for index, event, raw in parsed:
+    for index, event, subject, raw, payload in accepted:
         digest = content_hash(raw)
-        key = _object_key(event)
-        if key is None:
-            correlation = uuid.uuid5(_CORRELATION_NAMESPACE, f"event/{event.portal_id}/{digest}")
-        else:
-            correlation = uuid.uuid5(
-                _CORRELATION_NAMESPACE, "/".join(map(str, (*key, first_window[key])))
-            )
-        known = event.is_known_type
+        key = _object_key(event, subject)
+        name = f"event/{event.portal_id}/{digest}" if key is None else f"{key}/{first_window[key]}"
         envelopes.append(
             EnvelopeRow(
                 index=index,
                 event=event,
+                subject=subject,
                 content_hash=digest,
-                correlation_id=correlation,
-                status=STATUS_RECEIVED if known else STATUS_UNROUTED,
+                correlation_id=uuid.uuid5(_CORRELATION_NAMESPACE, name),
+                status=STATUS_RECEIVED if subject.known_type else STATUS_UNROUTED,
                 status_reason=None
-                if known
+                if subject.known_type
                 else f"unknown subscription type {event.subscription_type!r}",
-                payload_json=orjson.dumps(raw).decode(),
+                payload_json=payload,
             )
         )
     return ParsedDelivery(envelopes=envelopes, rejected=rejected)
 
 
-def _object_key(event: HubSpotEvent) -> tuple[int, str, int] | None:
-    object_type, object_id = event.resolved_object_type, event.resolved_object_id
-    if object_type is None or object_id is None:
+def _object_key(event: HubSpotEvent, subject: Subject) -> tuple[int, str, int] | None:
+    if subject.object_type is None or subject.object_id is None:
         return None
-    return (event.portal_id, object_type, object_id)
+    return (event.portal_id, subject.object_type, subject.object_id)
 
 
 def _field_errors(exc: Exception) -> list[dict[str, str]]:

@@ -6,9 +6,10 @@ webhooks API; anything HubSpot adds that is not modelled here is kept in the raw
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # HubSpot ids are 64-bit; anything larger could not be stored and is rejected as invalid.
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
@@ -63,55 +64,56 @@ class HubSpotEvent(BaseModel):
     from_object_id: Int64 | None = Field(default=None, alias="fromObjectId")
     from_object_type_id: str | None = Field(default=None, alias="fromObjectTypeId")
 
-    @property
-    def prefix(self) -> str:
-        return self.subscription_type.split(".", 1)[0]
 
-    @property
-    def action(self) -> str:
-        return self.subscription_type.split(".", 1)[1] if "." in self.subscription_type else ""
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an event is about. object_type is contact, company, deal, … or the objectTypeId of
+    a custom object; None when the subscription type is unknown."""
 
-    @property
-    def is_known_type(self) -> bool:
-        """True for subscription types this product understands (routing decides the rest)."""
-        known_prefix = self.prefix in OBJECT_PREFIXES or self.prefix == GENERIC_PREFIX
-        return known_prefix and self.action in ACTIONS
+    known_type: bool
+    association: bool
+    object_type: str | None
+    object_type_id: str | None
+    object_id: int | None
 
-    @model_validator(mode="after")
-    def _object_fields_present(self) -> HubSpotEvent:
-        # Unknown types are stored as they come; known ones must name their object.
-        if not self.is_known_type:
-            return self
-        if self.prefix == GENERIC_PREFIX and not (self.object_type_id or self.from_object_type_id):
-            raise ValueError(f"{self.subscription_type} events must carry objectTypeId")
-        if self.resolved_object_id is None:
-            field = "fromObjectId" if self.action == "associationChange" else "objectId"
-            raise ValueError(f"{self.subscription_type} events must carry {field}")
-        return self
 
-    @property
-    def resolved_object_type_id(self) -> str | None:
-        if self.action == "associationChange" and self.from_object_type_id:
-            return self.from_object_type_id
-        return self.object_type_id
+def subject_of(event: HubSpotEvent) -> Subject:
+    """The object an event is about: the surviving record of a merge, the `from` side of an
+    association change."""
+    prefix, _, action = event.subscription_type.partition(".")
+    generic = prefix == GENERIC_PREFIX
+    known = (prefix in OBJECT_PREFIXES or generic) and action in ACTIONS
+    association = action == "associationChange"
+    if association:
+        type_id = event.from_object_type_id or event.object_type_id
+        object_id = event.from_object_id if event.from_object_id is not None else event.object_id
+    else:
+        type_id = event.object_type_id
+        object_id = next(
+            (
+                i
+                for i in (event.object_id, event.new_object_id, event.primary_object_id)
+                if i is not None
+            ),
+            None,
+        )
+    if not known:
+        object_type = None
+    elif generic:
+        object_type = OBJECT_TYPE_IDS.get(type_id, type_id) if type_id else None
+    else:
+        object_type = prefix
+    return Subject(known, association, object_type, type_id, object_id)
 
-    @property
-    def resolved_object_type(self) -> str | None:
-        """contact, company, deal, …; the objectTypeId of a custom object; None if unknown."""
-        if not self.is_known_type:
-            return None
-        if self.prefix != GENERIC_PREFIX:
-            return self.prefix
-        type_id = self.resolved_object_type_id
-        return OBJECT_TYPE_IDS.get(type_id, type_id) if type_id else None
 
-    @property
-    def resolved_object_id(self) -> int | None:
-        """The object the event is about (the surviving record for a merge, the `from` side of
-        an association change)."""
-        if self.action == "associationChange":
-            return self.from_object_id if self.from_object_id is not None else self.object_id
-        for candidate in (self.object_id, self.new_object_id, self.primary_object_id):
-            if candidate is not None:
-                return candidate
+def subject_problem(event: HubSpotEvent, subject: Subject) -> str | None:
+    """Why a known event type cannot be stored, or None. Unknown types are stored as they come;
+    known ones must name their object."""
+    if not subject.known_type:
         return None
+    if subject.object_type is None:
+        return f"{event.subscription_type} events must carry objectTypeId"
+    if subject.object_id is None:
+        field = "fromObjectId" if subject.association else "objectId"
+        return f"{event.subscription_type} events must carry {field}"
+    return None

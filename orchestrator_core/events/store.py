@@ -19,19 +19,20 @@ INSERT INTO orchestrator.event_envelopes (
     object_id, property_name, change_source, source_id, occurred_at, attempt_number,
     last_attempt_number, correlation_id, delivery_id, status, status_reason, payload
 )
+-- ROWS FROM zips the arrays. They travel in binary (the text format's quoting is slow to build),
+-- and the payloads as one JSON array, far cheaper to send than a text[] of JSON documents.
+-- The rows travel as one JSON array: orjson builds it far faster than psycopg adapts sixteen
+-- Python lists, and Postgres parses it in C.
 SELECT u.portal_id, u.event_id, u.content_hash, u.subscription_type, u.object_type,
        u.object_type_id, u.object_id, u.property_name, u.change_source, u.source_id,
        to_timestamp(u.occurred_ms / 1000.0), u.attempt_number, u.attempt_number,
-       u.correlation_id, %(delivery_id)s, u.status, u.status_reason, u.payload::jsonb
-FROM unnest(
-    %(portal_id)s::bigint[], %(event_id)s::bigint[], %(content_hash)s::text[],
-    %(subscription_type)s::text[], %(object_type)s::text[], %(object_type_id)s::text[],
-    %(object_id)s::bigint[], %(property_name)s::text[], %(change_source)s::text[],
-    %(source_id)s::text[], %(occurred_ms)s::bigint[], %(attempt_number)s::integer[],
-    %(correlation_id)s::uuid[], %(status)s::text[], %(status_reason)s::text[], %(payload)s::text[]
-) AS u(portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,
-       object_id, property_name, change_source, source_id, occurred_ms, attempt_number,
-       correlation_id, status, status_reason, payload)
+       u.correlation_id, %(delivery_id)s, u.status, u.status_reason, u.payload
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
+    portal_id bigint, event_id bigint, content_hash text, subscription_type text,
+    object_type text, object_type_id text, object_id bigint, property_name text,
+    change_source text, source_id text, occurred_ms bigint, attempt_number integer,
+    correlation_id uuid, status text, status_reason text, payload jsonb
+)
 ON CONFLICT ON CONSTRAINT event_envelopes_dedup DO UPDATE SET
     delivery_count = event_envelopes.delivery_count + 1,
     last_attempt_number = GREATEST(event_envelopes.last_attempt_number,
@@ -151,22 +152,29 @@ async def store_delivery(
 def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[str, Any]:
     return {
         "delivery_id": delivery_id,
-        "portal_id": [r.event.portal_id for r in rows],
-        "event_id": [r.event.event_id for r in rows],
-        "content_hash": [r.content_hash for r in rows],
-        "subscription_type": [r.event.subscription_type for r in rows],
-        "object_type": [r.event.resolved_object_type for r in rows],
-        "object_type_id": [r.event.resolved_object_type_id for r in rows],
-        "object_id": [r.event.resolved_object_id for r in rows],
-        "property_name": [r.event.property_name for r in rows],
-        "change_source": [r.event.change_source for r in rows],
-        "source_id": [r.event.source_id for r in rows],
-        "occurred_ms": [r.event.occurred_at for r in rows],
-        "attempt_number": [r.event.attempt_number for r in rows],
-        "correlation_id": [r.correlation_id for r in rows],
-        "status": [r.status for r in rows],
-        "status_reason": [r.status_reason for r in rows],
-        "payload": [r.payload_json for r in rows],
+        "rows": orjson.dumps(
+            [
+                {
+                    "portal_id": r.event.portal_id,
+                    "event_id": r.event.event_id,
+                    "content_hash": r.content_hash,
+                    "subscription_type": r.event.subscription_type,
+                    "object_type": r.subject.object_type,
+                    "object_type_id": r.subject.object_type_id,
+                    "object_id": r.subject.object_id,
+                    "property_name": r.event.property_name,
+                    "change_source": r.event.change_source,
+                    "source_id": r.event.source_id,
+                    "occurred_ms": r.event.occurred_at,
+                    "attempt_number": r.event.attempt_number,
+                    "correlation_id": r.correlation_id,
+                    "status": r.status,
+                    "status_reason": r.status_reason,
+                    "payload": orjson.Fragment(r.payload_json),
+                }
+                for r in rows
+            ]
+        ).decode(),
     }
 
 
