@@ -1,0 +1,1 @@
+"""Dagster sensors that turn stored envelopes into runs (built by the orchestration work)."""
