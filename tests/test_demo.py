@@ -10,11 +10,11 @@ from pathlib import Path
 from tests.support import free_port
 
 
-def test_demo_replays_the_samples_and_is_idempotent(tmp_path: Path) -> None:
+def test_demo_replays_the_samples_and_is_idempotent(orchestrator_home: Path) -> None:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "HUBSPOT_WEBHOOK_SECRET")
     }
-    env["ORCHESTRATOR_HOME"] = str(tmp_path / "home")
+    env["ORCHESTRATOR_HOME"] = str(orchestrator_home)
     command = [sys.executable, "-m", "orchestrator_cli", "demo", "--port", str(free_port())]
 
     first = subprocess.run(

@@ -40,8 +40,8 @@ def _embedded_env(home: Path) -> dict[str, str]:
     return {**env, "ORCHESTRATOR_HOME": str(home), "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET}
 
 
-def test_db_upgrade_is_idempotent_and_stops_the_server_it_started(tmp_path: Path) -> None:
-    env = _embedded_env(tmp_path / "home")
+def test_db_upgrade_is_idempotent_and_stops_the_server_it_started(orchestrator_home: Path) -> None:
+    env = _embedded_env(orchestrator_home)
     first = _orchestrator("db", "upgrade", env=env)
     second = _orchestrator("db", "upgrade", env=env)
 
@@ -50,13 +50,15 @@ def test_db_upgrade_is_idempotent_and_stops_the_server_it_started(tmp_path: Path
     assert "database at revision" in first.stdout
     assert first.stdout == second.stdout  # the same head, nothing left to apply
     assert "Running upgrade" in first.stderr and "Running upgrade" not in second.stderr
-    pgdata = tmp_path / "home" / "pgdata"
+    pgdata = orchestrator_home / "pgdata"
     assert (pgdata / "PG_VERSION").exists()
     assert _postmaster_pid(pgdata) is None  # the last holder stopped it
 
 
-def test_two_processes_share_one_server_and_the_last_one_stops_it(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_two_processes_share_one_server_and_the_last_one_stops_it(
+    orchestrator_home: Path, tmp_path: Path
+) -> None:
+    home = orchestrator_home
     env = _embedded_env(home)
     pgdata = home / "pgdata"
     first = start_live_server(env=env, log_path=tmp_path / "a.log")
@@ -90,8 +92,10 @@ def test_two_processes_share_one_server_and_the_last_one_stops_it(tmp_path: Path
         time.sleep(0.2)
 
 
-def test_a_killed_holder_does_not_keep_the_server_alive_forever(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_a_killed_holder_does_not_keep_the_server_alive_forever(
+    orchestrator_home: Path, tmp_path: Path
+) -> None:
+    home = orchestrator_home
     env = _embedded_env(home)
     pgdata = home / "pgdata"
     crashed = start_live_server(env=env, log_path=tmp_path / "crashed.log")
