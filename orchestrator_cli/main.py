@@ -9,6 +9,7 @@ import click
 
 from orchestrator_cli.db import db
 from orchestrator_cli.demo import demo
+from orchestrator_cli.policy import policy
 from orchestrator_cli.serve import serve
 
 
@@ -20,3 +21,4 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(policy)

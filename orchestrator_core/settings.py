@@ -10,6 +10,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# The policy shipped in the repository; POLICY_PATH points at another file.
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
+
+
 class Settings(BaseSettings):
     """Every knob of the product; the environment variable is the upper-cased field name."""
 
@@ -38,7 +42,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Business rules (routing, thresholds, approvers, templates): see policies/default.yaml.
-    policy_path: Path = Path("policies/default.yaml")
+    policy_path: Path = DEFAULT_POLICY_PATH
 
     # Vendor connectors. A connector whose credential is unset talks to the local sandbox
     # (`orchestrator sandbox`, SANDBOX_URL) instead of the vendor; its base URL setting, when
