@@ -12,6 +12,7 @@ from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.server import Database, resolve_database
 from orchestrator_core.db.urls import redact
 from orchestrator_core.logging import configure_logging, get_logger
+from orchestrator_core.policy import LoadedPolicy, PolicyError, load_policy
 from orchestrator_core.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -30,6 +31,16 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {problems}") from None
     configure_logging(settings.log_level)
     return settings
+
+
+def load_policy_or_exit(settings: Settings) -> LoadedPolicy:
+    """The policy file, validated; an invalid one stops the process with the bad key named."""
+    try:
+        loaded = load_policy(settings.policy_path)
+    except PolicyError as exc:
+        raise click.ClickException(f"invalid policy, refusing to start:\n{exc}") from None
+    log.info("policy loaded", path=str(loaded.path), version=loaded.version)
+    return loaded
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import click
 import httpx
 
 from ingest_api.signature import sign
-from orchestrator_cli.context import load_settings, migrated_database
+from orchestrator_cli.context import load_policy_or_exit, load_settings, migrated_database
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "webhooks"
 
@@ -38,6 +38,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "webhooks"
 def demo(port: int, samples_dir: Path) -> None:
     """Run the ingest API and replay the sample webhook deliveries into it."""
     settings = load_settings()
+    load_policy_or_exit(settings)
     secret = (
         settings.hubspot_webhook_secret.get_secret_value()
         if settings.hubspot_webhook_secret

@@ -7,7 +7,12 @@ from typing import Any
 
 import click
 
-from orchestrator_cli.context import clean_exit_on_signals, load_settings, migrated_database
+from orchestrator_cli.context import (
+    clean_exit_on_signals,
+    load_policy_or_exit,
+    load_settings,
+    migrated_database,
+)
 
 
 @click.command()
@@ -32,6 +37,7 @@ def serve(host: str, port: int, workers: int) -> None:
             "HUBSPOT_WEBHOOK_SECRET is not set: it is the HubSpot app's client secret, needed to"
             " verify webhook signatures (`orchestrator demo` generates one for its own run)"
         )
+    load_policy_or_exit(settings)
     with clean_exit_on_signals(), migrated_database(settings) as database:
         # Logging is already JSON; uvicorn must not install its own config or access log.
         options: dict[str, Any] = {

@@ -65,3 +65,22 @@ def test_the_api_process_never_imports_dagster() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_serve_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    good = (REPO / "policies" / "default.yaml").read_text()
+    bad.write_text(good.replace("procurement:\n", "procurement:\n  thresold: 5\n", 1))
+    env = {**os.environ, "POLICY_PATH": str(bad), "HUBSPOT_WEBHOOK_SECRET": "x"}
+    env["ORCHESTRATOR_HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator_cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "invalid policy, refusing to start" in result.stderr
+    assert "procurement.thresold" in result.stderr
