@@ -9,7 +9,9 @@ import click
 
 from orchestrator_cli.db import db
 from orchestrator_cli.demo import demo
+from orchestrator_cli.enrich import enrich
 from orchestrator_cli.policy import policy
+from orchestrator_cli.sandbox import sandbox
 from orchestrator_cli.serve import serve
 
 
@@ -21,4 +23,6 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(enrich)
 cli.add_command(policy)
+cli.add_command(sandbox)

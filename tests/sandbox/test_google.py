@@ -1,0 +1,185 @@
+"""Google Calendar and Drive in the sandbox, driven through google-api-python-client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from sandbox.seed import SEED_DIR
+from tests.sandbox.conftest import RunningSandbox
+
+MARIA = "maria.garcia@harborlabs.example"
+PRIYA = "priya.raman@harborlabs.example"
+TEMPLATES = json.loads((SEED_DIR / "google_drive.json").read_text(encoding="utf-8"))["files"]
+KICKOFF_DECK = next(f["id"] for f in TEMPLATES if f.get("key") == "kickoff")
+DEAL_ROOMS = next(f["id"] for f in TEMPLATES if f["name"] == "Deal rooms")
+
+
+def service(sandbox: RunningSandbox, name: str, token: str = "ya29.sandbox") -> Any:
+    return build(
+        name,
+        "v3",
+        credentials=Credentials(token=token),
+        static_discovery=True,
+        client_options={"api_endpoint": sandbox.url(f"/google/{name}/v3/")},
+        cache_discovery=False,
+    )
+
+
+def reason(error: HttpError) -> str:
+    return str(json.loads(error.content)["error"]["errors"][0]["reason"])
+
+
+def free_busy(calendar: Any, day: str, *ids: str) -> dict[str, Any]:
+    body = {
+        "timeMin": f"{day}T00:00:00Z",
+        "timeMax": f"{day}T23:59:59Z",
+        "items": [{"id": i} for i in ids],
+    }
+    calendars: dict[str, Any] = calendar.freebusy().query(body=body).execute()["calendars"]
+    return calendars
+
+
+def test_free_busy_comes_from_the_seeded_weekly_pattern(sandbox: RunningSandbox) -> None:
+    calendar = service(sandbox, "calendar")
+    monday = free_busy(calendar, "2026-11-30", MARIA, "someone@customer.example")
+    a_monday_later = free_busy(calendar, "2027-03-01", MARIA)  # Berlin on winter time still
+    tuesday = free_busy(calendar, "2026-12-01", MARIA)
+
+    # Berlin is UTC+1 in winter: stand-up 09:00-09:30 and lunch 12:30-13:30 local.
+    assert monday[MARIA]["busy"] == [
+        {"start": "2026-11-30T08:00:00Z", "end": "2026-11-30T08:30:00Z"},
+        {"start": "2026-11-30T11:30:00Z", "end": "2026-11-30T12:30:00Z"},
+    ]
+    assert monday["someone@customer.example"]["errors"][0]["reason"] == "notFound"
+    assert [b["start"][11:] for b in a_monday_later[MARIA]["busy"]] == ["08:00:00Z", "11:30:00Z"]
+    # The sales kickoff (an absolute block) fills the Tuesday from 08:00 UTC.
+    assert tuesday[MARIA]["busy"] == [
+        {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T23:59:59Z"}
+    ]
+
+
+def test_insert_event_with_client_id_and_send_updates(sandbox: RunningSandbox) -> None:
+    calendar = service(sandbox, "calendar")
+    body = {
+        "id": "kickoff5002abc",
+        "summary": "Acme kickoff",
+        "start": {"dateTime": "2026-11-30T15:00:00+01:00"},
+        "end": {"dateTime": "2026-11-30T16:00:00+01:00"},
+        "attendees": [{"email": MARIA}, {"email": PRIYA}, {"email": "oliver.bennett@acme.example"}],
+    }
+    created = calendar.events().insert(calendarId="primary", body=body, sendUpdates="all").execute()
+    with pytest.raises(HttpError) as duplicate:
+        calendar.events().insert(calendarId="primary", body=body, sendUpdates="all").execute()
+    fetched = calendar.events().get(calendarId="primary", eventId="kickoff5002abc").execute()
+    busy = free_busy(calendar, "2026-11-30", PRIYA)[PRIYA]["busy"]
+    stored = sandbox.inspect("google/events")["events"]
+
+    assert created["id"] == fetched["id"] == "kickoff5002abc"
+    assert created["status"] == "confirmed"
+    assert [a["responseStatus"] for a in created["attendees"]] == ["needsAction"] * 3
+    assert duplicate.value.resp.status == 409
+    assert reason(duplicate.value) == "duplicate"
+    # Priya is invited: her demo block (13:00-15:00 Amsterdam) and the event merge into one.
+    assert busy == [
+        {"start": "2026-11-30T08:00:00Z", "end": "2026-11-30T08:30:00Z"},
+        {"start": "2026-11-30T12:00:00Z", "end": "2026-11-30T15:00:00Z"},
+    ]
+    assert len(stored) == 1
+    assert stored[0]["sendUpdates"] == "all"
+    assert stored[0]["calendarId"] == "revops@harborlabs.example"
+
+
+def test_invalid_event_ids_and_times_are_refused(sandbox: RunningSandbox) -> None:
+    events = service(sandbox, "calendar").events()
+    start = {"dateTime": "2026-11-30T15:00:00Z"}
+    with pytest.raises(HttpError) as bad_id:
+        events.insert(
+            calendarId="primary", body={"id": "Not_Base32", "start": start, "end": start}
+        ).execute()
+    with pytest.raises(HttpError) as empty:
+        events.insert(calendarId="primary", body={"start": start, "end": start}).execute()
+    with pytest.raises(HttpError) as missing:
+        events.get(calendarId="primary", eventId="nosuchevent").execute()
+
+    assert bad_id.value.resp.status == 400
+    assert empty.value.resp.status == 400
+    assert reason(empty.value) == "timeRangeEmpty"
+    assert missing.value.resp.status == 404
+
+
+def test_copy_template_and_share(sandbox: RunningSandbox) -> None:
+    drive = service(sandbox, "drive")
+    copy = (
+        drive.files()
+        .copy(
+            fileId=KICKOFF_DECK,
+            body={"name": "Acme - Kickoff Deck", "parents": [DEAL_ROOMS]},
+            fields="id,name,mimeType,webViewLink,parents",
+            supportsAllDrives=True,
+        )
+        .execute()
+    )
+    permission = (
+        drive.permissions()
+        .create(
+            fileId=copy["id"],
+            body={"type": "user", "role": "writer", "emailAddress": MARIA},
+            sendNotificationEmail=False,
+            fields="id,type,role,emailAddress",
+        )
+        .execute()
+    )
+    fetched = drive.files().get(fileId=copy["id"]).execute()
+    copies = sandbox.inspect("google/drive/copies")["copies"]
+
+    assert copy["name"] == "Acme - Kickoff Deck"
+    assert copy["parents"] == [DEAL_ROOMS]
+    assert (
+        copy["webViewLink"]
+        == f"https://docs.google.com/presentation/d/{copy['id']}/edit?usp=drivesdk"
+    )
+    assert permission["emailAddress"] == MARIA
+    assert permission["role"] == "writer"
+    # Without `fields` Drive answers with its default set only.
+    assert set(fetched) == {"kind", "id", "name", "mimeType"}
+    assert copies[0]["copiedFrom"] == KICKOFF_DECK
+    assert copies[0]["permissions"][0]["sendNotificationEmail"] is False
+    assert copies[0]["permissions"][0]["permission"]["emailAddress"] == MARIA
+
+
+def test_drive_errors(sandbox: RunningSandbox) -> None:
+    drive = service(sandbox, "drive")
+    with pytest.raises(HttpError) as missing:
+        drive.files().copy(fileId="1doesNotExist", body={}).execute()
+    with pytest.raises(HttpError) as no_email:
+        drive.permissions().create(
+            fileId=KICKOFF_DECK, body={"type": "user", "role": "reader"}
+        ).execute()
+
+    assert missing.value.resp.status == 404
+    assert reason(missing.value) == "notFound"
+    assert no_email.value.resp.status == 400
+
+
+def test_rate_limit_is_google_shaped(sandbox: RunningSandbox) -> None:
+    sandbox.configure(google={"calendar": {"requests": 2, "window_seconds": 60}})
+    calendar = service(sandbox, "calendar", token="ya29.limited")
+    calendar.calendarList().list(maxResults=1).execute()
+    calendar.calendarList().list(maxResults=1).execute()
+    with pytest.raises(HttpError) as limited:
+        calendar.calendarList().list(maxResults=1).execute()
+    drive_still_fine = service(sandbox, "drive", token="ya29.limited").files()
+    drive_still_fine.get(fileId=KICKOFF_DECK).execute()
+
+    error = json.loads(limited.value.content)["error"]
+    assert limited.value.resp.status == 429
+    assert int(limited.value.resp["retry-after"]) >= 1
+    assert error["code"] == 429
+    assert error["status"] == "RESOURCE_EXHAUSTED"
+    assert error["errors"][0]["reason"] == "rateLimitExceeded"
