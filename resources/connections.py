@@ -1,0 +1,186 @@
+"""Where each connector connects: the vendor (live) or the local sandbox, and with what.
+
+One rule for every vendor: configured credentials mean live; none mean the sandbox at
+`SANDBOX_URL` + the vendor's prefix, with a dummy credential. The vendor's base-URL setting,
+when set, overrides the address either way (a proxy, a regional host, a sandbox elsewhere).
+OpenAI has no sandbox mode here: without OPENAI_API_KEY enrichment uses deterministic rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+from orchestrator_core.settings import Settings
+
+Vendor = Literal["hubspot", "airtable", "notion", "google", "openai"]
+Mode = Literal["live", "sandbox", "rules"]
+
+VENDORS: tuple[Vendor, ...] = get_args(Vendor)
+
+LIVE_BASE_URLS: dict[Vendor, str] = {
+    "hubspot": "https://api.hubapi.com",
+    "airtable": "https://api.airtable.com",
+    "notion": "https://api.notion.com",
+    "google": "https://www.googleapis.com",
+    "openai": "https://api.openai.com/v1",
+}
+
+# Path of each vendor under the sandbox server (see `orchestrator sandbox`).
+SANDBOX_PREFIXES: dict[Vendor, str] = {
+    "hubspot": "/hubspot",
+    "airtable": "/airtable",
+    "notion": "/notion",
+    "google": "/google",
+    "openai": "/openai/v1",
+}
+
+
+def sandbox_credential(vendor: Vendor) -> SecretStr:
+    """The dummy credential sent to the sandbox (it accepts any non-empty one)."""
+    return SecretStr(f"sandbox-{vendor}-credential")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A resolved connection: mode, base URL (no trailing slash) and credential."""
+
+    vendor: Vendor
+    mode: Mode
+    base_url: str
+    # None only in `rules` mode, or for Google when a service-account file is used instead.
+    credential: SecretStr | None
+    # Google only: the service-account key file, when that is the configured credential.
+    credential_file: Path | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.mode == "live"
+
+    def describe(self) -> str:
+        """One line, safe to print: mode and URL without any userinfo; never the credential."""
+        return f"{self.vendor}: {self.mode} at {safe_url(self.base_url)}"
+
+
+def resolve_connection(
+    *,
+    vendor: Vendor,
+    credential: SecretStr | str | None,
+    base_url: str | None,
+    sandbox_url: str,
+    credential_file: Path | None = None,
+) -> Connection:
+    """The connection for explicit values (settings, or a Dagster resource's config)."""
+    secret = _secret(credential)
+    configured = secret is not None or credential_file is not None
+    if vendor == "openai" and not configured:
+        return Connection(
+            vendor=vendor,
+            mode="rules",
+            base_url=_clean(base_url or LIVE_BASE_URLS[vendor]),
+            credential=None,
+        )
+    if configured:
+        return Connection(
+            vendor=vendor,
+            mode="live",
+            base_url=_clean(base_url or LIVE_BASE_URLS[vendor]),
+            credential=secret,
+            credential_file=credential_file if secret is None else None,
+        )
+    return Connection(
+        vendor=vendor,
+        mode="sandbox",
+        base_url=_clean(base_url or sandbox_base_url(sandbox_url, vendor)),
+        credential=sandbox_credential(vendor),
+    )
+
+
+def sandbox_base_url(sandbox_url: str, vendor: Vendor) -> str:
+    return _clean(sandbox_url) + SANDBOX_PREFIXES[vendor]
+
+
+def hubspot_connection(settings: Settings) -> Connection:
+    return resolve_connection(
+        vendor="hubspot",
+        credential=settings.hubspot_access_token,
+        base_url=settings.hubspot_host,
+        sandbox_url=settings.sandbox_url,
+    )
+
+
+def airtable_connection(settings: Settings) -> Connection:
+    return resolve_connection(
+        vendor="airtable",
+        credential=settings.airtable_api_key,
+        base_url=settings.airtable_endpoint_url,
+        sandbox_url=settings.sandbox_url,
+    )
+
+
+def notion_connection(settings: Settings) -> Connection:
+    return resolve_connection(
+        vendor="notion",
+        credential=settings.notion_token,
+        base_url=settings.notion_base_url,
+        sandbox_url=settings.sandbox_url,
+    )
+
+
+def google_connection(settings: Settings) -> Connection:
+    return resolve_connection(
+        vendor="google",
+        credential=settings.google_access_token,
+        base_url=settings.google_api_endpoint,
+        sandbox_url=settings.sandbox_url,
+        credential_file=settings.google_service_account_file,
+    )
+
+
+def openai_connection(settings: Settings) -> Connection:
+    return resolve_connection(
+        vendor="openai",
+        credential=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        sandbox_url=settings.sandbox_url,
+    )
+
+
+def connection_for(settings: Settings, vendor: Vendor) -> Connection:
+    resolvers = {
+        "hubspot": hubspot_connection,
+        "airtable": airtable_connection,
+        "notion": notion_connection,
+        "google": google_connection,
+        "openai": openai_connection,
+    }
+    return resolvers[vendor](settings)
+
+
+def all_connections(settings: Settings) -> tuple[Connection, ...]:
+    """Every vendor's connection, in a fixed order."""
+    return tuple(connection_for(settings, vendor) for vendor in VENDORS)
+
+
+def safe_url(url: str) -> str:
+    """`url` without userinfo, query or fragment (where credentials sometimes hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _secret(value: SecretStr | str | None) -> SecretStr | None:
+    if value is None:
+        return None
+    secret = value if isinstance(value, SecretStr) else SecretStr(value)
+    return secret if secret.get_secret_value().strip() else None
+
+
+def _clean(url: str) -> str:
+    return url.strip().rstrip("/")

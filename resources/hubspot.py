@@ -1,0 +1,500 @@
+"""HubSpot CRM through `hubspot-api-client`: read, batch read, search since a watermark,
+update, and notes and tasks on a record.
+
+Every request goes through two client-side budgets: the private-app limit (100 or 190
+requests per rolling 10 s) and, for searches, the 4 requests/s search limit. Searches page by
+keyset (sort on `hs_object_id`, filter `GT` the last id seen) rather than by the `after`
+cursor, so they are never stopped by the 10,000-result paging cap.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from orchestrator_core.settings import Settings
+from resources.connections import Connection, hubspot_connection
+from resources.errors import (
+    BadDataError,
+    ConnectorError,
+    TransientConnectorError,
+    error_for_status,
+    parse_retry_after,
+    vendor_reason,
+)
+from resources.resilience import (
+    NO_RETRY,
+    RateLimit,
+    ResilientCaller,
+    RetryPolicy,
+    Throttle,
+    Timeouts,
+    chunked,
+    request_not_sent,
+)
+
+if TYPE_CHECKING:
+    from hubspot.crm.objects import BasicApi, BatchApi, SearchApi
+
+VENDOR = "hubspot"
+DEFAULT_HOST = "https://api.hubapi.com"
+
+CrmObjectType = Literal["companies", "contacts", "deals"]
+TaskPriority = Literal["LOW", "MEDIUM", "HIGH"]
+TaskStatus = Literal["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"]
+
+# The property each object type's "last modified" lives in.
+MODIFIED_PROPERTY: dict[str, str] = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+# HubSpot-defined association type ids from an engagement to the record it is about.
+_NOTE_ASSOCIATION = {"contacts": 202, "companies": 190, "deals": 214}
+_TASK_ASSOCIATION = {"contacts": 204, "companies": 192, "deals": 216}
+
+SEARCH_PAGE_MAX = 200
+BATCH_READ_MAX = 100
+
+
+class CrmObject(BaseModel):
+    """A CRM record as read or written: its id, the properties asked for and associations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    object_type: str
+    id: str
+    properties: dict[str, str | None]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    archived: bool = False
+    # Associated object type (e.g. "contacts") -> ids, when associations were requested.
+    associations: dict[str, tuple[str, ...]] = {}
+
+
+class HubSpotConnector:
+    """HubSpot CRM v3 objects API with throttles, timeouts, retries and typed errors."""
+
+    def __init__(
+        self,
+        *,
+        access_token: SecretStr | str,
+        host: str = DEFAULT_HOST,
+        requests_per_10s: int = 100,
+        search_requests_per_second: int = 4,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        mode: str = "live",
+    ) -> None:
+        token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
+        if not token.get_secret_value():
+            raise ValueError("HubSpot access token is empty")
+        self._token = token
+        self.host = host.rstrip("/")
+        self.mode = mode
+        self.timeouts = timeouts or Timeouts()
+        self.throttle = Throttle("hubspot", [RateLimit(requests_per_10s, 10.0)], vendor=VENDOR)
+        self.search_throttle = Throttle(
+            "hubspot-search", [RateLimit(search_requests_per_second, 1.0)], vendor=VENDOR
+        )
+        self._caller = ResilientCaller(
+            vendor=VENDOR, policy=retry or RetryPolicy(), classify=self._classify
+        )
+
+    @classmethod
+    def from_connection(cls, connection: Connection, **options: Any) -> HubSpotConnector:
+        if connection.credential is None:
+            raise ValueError("HubSpot connection has no credential")
+        return cls(
+            access_token=connection.credential,
+            host=connection.base_url,
+            mode=connection.mode,
+            **options,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> HubSpotConnector:
+        options.setdefault("requests_per_10s", settings.hubspot_requests_per_10s)
+        return cls.from_connection(hubspot_connection(settings), **options)
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(host={self.host!r}, mode={self.mode!r})"
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_object(
+        self,
+        *,
+        object_type: CrmObjectType,
+        object_id: str,
+        properties: Sequence[str] = (),
+        associations: Sequence[str] = (),
+    ) -> CrmObject:
+        """One record by id with the given properties and associated ids."""
+        _check_id(object_id, "get")
+        record = self._caller.call(
+            f"get {object_type}",
+            lambda: self._basic_api.get_by_id(
+                object_type,
+                object_id,
+                properties=list(properties) or None,
+                associations=list(associations) or None,
+                archived=False,
+                _request_timeout=self.timeouts.as_tuple(),
+            ),
+            throttles=(self.throttle,),
+        )
+        return _to_crm_object(object_type, record)
+
+    def batch_read(
+        self,
+        *,
+        object_type: CrmObjectType,
+        object_ids: Sequence[str],
+        properties: Sequence[str] = (),
+    ) -> list[CrmObject]:
+        """Records by id, 100 per request; ids that do not exist are left out."""
+        from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        for object_id in object_ids:
+            _check_id(object_id, "batch read")
+        found: list[CrmObject] = []
+        for chunk in chunked(list(dict.fromkeys(object_ids)), BATCH_READ_MAX):
+            request = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=object_id) for object_id in chunk],
+                properties=list(properties),
+                properties_with_history=[],
+            )
+            response = self._caller.call(
+                f"batch read {object_type}",
+                partial(
+                    self._batch_api.read,
+                    object_type,
+                    request,
+                    archived=False,
+                    _request_timeout=self.timeouts.as_tuple(),
+                ),
+                throttles=(self.throttle,),
+            )
+            found.extend(_to_crm_object(object_type, item) for item in response.results or [])
+        return found
+
+    def search_modified_since(
+        self,
+        *,
+        object_type: CrmObjectType,
+        since: datetime,
+        properties: Sequence[str] = (),
+        page_size: int = SEARCH_PAGE_MAX,
+        max_results: int | None = None,
+    ) -> Iterator[CrmObject]:
+        """Records modified at or after `since`, in ascending id order, lazily page by page.
+
+        Each result carries `hs_object_id` and the type's last-modified property, so the
+        caller can advance its watermark to the largest last-modified value it processed.
+        """
+        from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+        if since.tzinfo is None:
+            raise ValueError("`since` must be timezone-aware")
+        if not 1 <= page_size <= SEARCH_PAGE_MAX:
+            raise ValueError(f"page_size must be between 1 and {SEARCH_PAGE_MAX}")
+        modified = MODIFIED_PROPERTY[object_type]
+        wanted = list(dict.fromkeys([*properties, "hs_object_id", modified]))
+        since_ms = str(int(since.timestamp() * 1000))
+        last_id: str | None = None
+        yielded = 0
+        while True:
+            filters = [Filter(property_name=modified, operator="GTE", value=since_ms)]
+            if last_id is not None:
+                filters.append(Filter(property_name="hs_object_id", operator="GT", value=last_id))
+            request = PublicObjectSearchRequest(
+                filter_groups=[FilterGroup(filters=filters)],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=wanted,
+                limit=page_size,
+            )
+            page = self._caller.call(
+                f"search {object_type}",
+                partial(
+                    self._search_api.do_search,
+                    object_type,
+                    request,
+                    _request_timeout=self.timeouts.as_tuple(),
+                ),
+                throttles=(self.search_throttle, self.throttle),
+            )
+            results = page.results or []
+            for item in results:
+                yield _to_crm_object(object_type, item)
+                yielded += 1
+                if max_results is not None and yielded >= max_results:
+                    return
+            has_next = page.paging is not None and page.paging.next is not None
+            total = page.total if isinstance(page.total, int) else None
+            if not results or not (has_next or (total is not None and total > len(results))):
+                return
+            last_id = str(results[-1].id)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def update_properties(
+        self,
+        *,
+        object_type: CrmObjectType,
+        object_id: str,
+        properties: Mapping[str, str | None],
+    ) -> CrmObject:
+        """Set properties on a record (idempotent: the same values can be written again)."""
+        from hubspot.crm.objects import SimplePublicObjectInput
+
+        _check_id(object_id, "update")
+        if not properties:
+            raise ValueError("no properties to update")
+        body = SimplePublicObjectInput(
+            properties={
+                key: "" if value is None else str(value) for key, value in properties.items()
+            }
+        )
+        record = self._caller.call(
+            f"update {object_type}",
+            lambda: self._basic_api.update(
+                object_type, object_id, body, _request_timeout=self.timeouts.as_tuple()
+            ),
+            throttles=(self.throttle,),
+            write=True,
+        )
+        return _to_crm_object(object_type, record)
+
+    def create_note(
+        self,
+        *,
+        object_type: CrmObjectType,
+        object_id: str,
+        body: str,
+        timestamp: datetime | None = None,
+    ) -> CrmObject:
+        """A note on a record, associated with it. Not idempotent: creates one per call."""
+        _check_id(object_id, "create note")
+        properties = {"hs_note_body": body, "hs_timestamp": _hubspot_time(timestamp)}
+        return self._create_engagement(
+            "notes", properties, object_type, object_id, _NOTE_ASSOCIATION[object_type]
+        )
+
+    def create_task(
+        self,
+        *,
+        object_type: CrmObjectType,
+        object_id: str,
+        subject: str,
+        due_at: datetime,
+        body: str = "",
+        priority: TaskPriority | None = None,
+        status: TaskStatus = "NOT_STARTED",
+        owner_id: str | None = None,
+    ) -> CrmObject:
+        """A to-do task on a record, associated with it. Not idempotent: one per call."""
+        _check_id(object_id, "create task")
+        properties = {
+            "hs_task_subject": subject,
+            "hs_task_body": body,
+            "hs_timestamp": _hubspot_time(due_at),
+            "hs_task_status": status,
+            "hs_task_type": "TODO",
+        }
+        if priority:
+            properties["hs_task_priority"] = priority
+        if owner_id:
+            properties["hubspot_owner_id"] = owner_id
+        return self._create_engagement(
+            "tasks", properties, object_type, object_id, _TASK_ASSOCIATION[object_type]
+        )
+
+    def ping(self, *, timeout: float = 3.0) -> None:
+        """One cheap authenticated read (a page of one company); raises a ConnectorError."""
+        self._caller.call(
+            "ping",
+            lambda: self._basic_api.get_page(
+                "companies", limit=1, archived=False, _request_timeout=(timeout, timeout)
+            ),
+            policy=NO_RETRY,
+        )
+
+    def close(self) -> None:
+        for name in ("_basic_api", "_batch_api", "_search_api"):
+            api = self.__dict__.pop(name, None)
+            if api is not None:
+                api.api_client.rest_client.pool_manager.clear()
+                api.api_client.close()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _create_engagement(
+        self,
+        engagement_type: str,
+        properties: dict[str, str],
+        object_type: str,
+        object_id: str,
+        association_type_id: int,
+    ) -> CrmObject:
+        from hubspot.crm.objects import (
+            AssociationSpec,
+            PublicAssociationsForObject,
+            PublicObjectId,
+            SimplePublicObjectInputForCreate,
+        )
+
+        body = SimplePublicObjectInputForCreate(
+            properties=properties,
+            associations=[
+                PublicAssociationsForObject(
+                    to=PublicObjectId(id=object_id),
+                    types=[
+                        AssociationSpec(
+                            association_category="HUBSPOT_DEFINED",
+                            association_type_id=association_type_id,
+                        )
+                    ],
+                )
+            ],
+        )
+        record = self._caller.call(
+            f"create {engagement_type[:-1]} on {object_type}",
+            lambda: self._basic_api.create(
+                engagement_type, body, _request_timeout=self.timeouts.as_tuple()
+            ),
+            throttles=(self.throttle,),
+            write=True,
+            idempotent=False,
+        )
+        return _to_crm_object(engagement_type, record)
+
+    @cached_property
+    def _client(self) -> Any:
+        import hubspot
+        from urllib3.util.retry import Retry
+
+        # Retries are ours (typed, throttled, Retry-After aware): urllib3 only follows
+        # redirects and never retries a request by itself.
+        no_retry = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3)
+        return hubspot.Client.create(
+            access_token=self._token.get_secret_value(), host=self.host, retry=no_retry
+        )
+
+    @cached_property
+    def _basic_api(self) -> BasicApi:
+        return self._client.crm.objects.basic_api
+
+    @cached_property
+    def _batch_api(self) -> BatchApi:
+        return self._client.crm.objects.batch_api
+
+    @cached_property
+    def _search_api(self) -> SearchApi:
+        return self._client.crm.objects.search_api
+
+    def _classify(self, exc: BaseException, operation: str, write: bool) -> ConnectorError | None:
+        from hubspot.crm.objects.exceptions import ApiException, ApiTypeError, ApiValueError
+        from urllib3.exceptions import HTTPError, MaxRetryError
+
+        secrets = (self._token.get_secret_value(),)
+        if isinstance(exc, ApiException):
+            status = int(exc.status or 0)
+            if status == 0:
+                return TransientConnectorError(
+                    f"hubspot {operation} failed: transport error",
+                    vendor=VENDOR,
+                    operation=operation,
+                    may_have_applied=write,
+                )
+            payload = _json(exc.body)
+            reason, code = vendor_reason(payload, fallback=str(exc.reason or ""))
+            if isinstance(payload, Mapping) and payload.get("errorType"):
+                code = str(payload.get("policyName") or payload.get("errorType"))
+            headers = exc.headers or {}
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            if status == 429 and retry_after is None and code == "DAILY":
+                retry_after = _seconds_to_utc_midnight()
+            return error_for_status(
+                vendor=VENDOR,
+                operation=operation,
+                status=status,
+                reason=reason,
+                code=code,
+                retry_after=retry_after,
+                secrets=secrets,
+                is_write=write,
+            )
+        if isinstance(exc, HTTPError):
+            reason_exc = exc.reason if isinstance(exc, MaxRetryError) else exc
+            not_sent = request_not_sent(exc)
+            return TransientConnectorError(
+                f"hubspot {operation} failed: {type(reason_exc).__name__}"
+                + (" (not sent)" if not_sent else ""),
+                vendor=VENDOR,
+                operation=operation,
+                may_have_applied=write and not not_sent,
+            )
+        if isinstance(exc, ApiTypeError | ApiValueError):
+            return BadDataError(
+                f"hubspot {operation}: invalid request: {type(exc).__name__}",
+                vendor=VENDOR,
+                operation=operation,
+            )
+        return None
+
+
+def _check_id(object_id: str, operation: str) -> None:
+    if not (isinstance(object_id, str) and object_id.isdigit()):
+        raise BadDataError(
+            f"hubspot {operation}: object id must be a string of digits",
+            vendor=VENDOR,
+            operation=operation,
+        )
+
+
+def _to_crm_object(object_type: str, record: Any) -> CrmObject:
+    associations: dict[str, tuple[str, ...]] = {}
+    for name, collection in (getattr(record, "associations", None) or {}).items():
+        results = getattr(collection, "results", None) or []
+        associations[name] = tuple(dict.fromkeys(str(item.id) for item in results))
+    return CrmObject(
+        object_type=object_type,
+        id=str(record.id),
+        properties=dict(record.properties or {}),
+        created_at=_utc(record.created_at),
+        updated_at=_utc(record.updated_at),
+        archived=bool(record.archived),
+        associations=associations,
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.astimezone(UTC) if isinstance(moment, datetime) else None
+
+
+def _hubspot_time(moment: datetime | None) -> str:
+    moment = moment or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(body: object) -> object:
+    if isinstance(body, bytes | str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return None
+
+
+def _seconds_to_utc_midnight() -> float:
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()

@@ -1,0 +1,192 @@
+"""HubSpotConnector against the sandbox over real HTTP, through hubspot-api-client."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from resources.errors import (
+    AuthError,
+    BadDataError,
+    NotFoundError,
+    TransientConnectorError,
+)
+from resources.hubspot import HubSpotConnector
+from tests.connectors.conftest import hubspot_for, sandbox_config
+from tests.connectors.sandbox_server import SandboxServer
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# Seeded companies 9001-9040, of which 9010 is deleted (archived).
+LIVE_COMPANIES = {str(company_id) for company_id in range(9001, 9041)} - {"9010"}
+
+
+def test_get_company_with_properties_and_associations(hubspot: HubSpotConnector) -> None:
+    company = hubspot.get_object(
+        object_type="companies",
+        object_id="9001",
+        properties=["name", "domain"],
+        associations=["contacts", "deals"],
+    )
+
+    assert company.id == "9001"
+    assert company.properties["name"] == "Northwind Traders"
+    assert company.properties["domain"] == "northwind.example"
+    assert "7001" in company.associations["contacts"]
+    assert company.associations["deals"] == ("5001",)
+    assert company.updated_at is not None and company.updated_at.tzinfo is not None
+
+
+def test_batch_read_leaves_out_ids_that_do_not_exist(hubspot: HubSpotConnector) -> None:
+    found = hubspot.batch_read(
+        object_type="contacts", object_ids=["7001", "7002", "7999999"], properties=["email"]
+    )
+
+    assert {contact.id for contact in found} == {"7001", "7002"}
+    assert all(contact.properties["email"] for contact in found)
+
+
+def test_search_pages_by_id_past_the_result_cap(sandbox: SandboxServer) -> None:
+    # Paging with `after` fails once it reaches the cap (here 10 instead of 10,000); sorting on
+    # hs_object_id and filtering GT the last id never uses `after` at all.
+    sandbox.configure(
+        sandbox_config(hubspot={"search_result_cap": 10, "search_requests_per_second": 50})
+    )
+    hubspot = hubspot_for(sandbox, search_requests_per_second=50)
+
+    found = list(
+        hubspot.search_modified_since(
+            object_type="companies", since=EPOCH, properties=["name"], page_size=4
+        )
+    )
+
+    ids = [company.id for company in found]
+    assert set(ids) == LIVE_COMPANIES
+    assert ids == sorted(ids, key=int)
+    assert all(company.properties.get("hs_lastmodifieddate") for company in found)
+    searches = [r for r in sandbox.requests("hubspot") if r["path"].endswith("/search")]
+    assert len(searches) == 10  # ceil(39 / 4)
+    assert all(r["status"] == 200 for r in searches)
+
+
+def test_search_since_a_watermark_finds_what_changed_after_it(
+    hubspot: HubSpotConnector,
+) -> None:
+    watermark = datetime.now(UTC) - timedelta(seconds=1)
+    hubspot.update_properties(
+        object_type="companies", object_id="9005", properties={"lifecyclestage": "customer"}
+    )
+
+    changed = list(hubspot.search_modified_since(object_type="companies", since=watermark))
+
+    assert "9005" in {company.id for company in changed}
+    for company in changed:
+        modified = company.properties["hs_lastmodifieddate"]
+        assert modified is not None
+        assert datetime.fromisoformat(modified.replace("Z", "+00:00")) >= watermark
+
+
+def test_update_note_and_task_land_on_the_record(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    hubspot.update_properties(
+        object_type="companies", object_id="9001", properties={"lifecyclestage": "customer"}
+    )
+    note = hubspot.create_note(object_type="companies", object_id="9001", body="Mirrored")
+    task = hubspot.create_task(
+        object_type="deals",
+        object_id="5001",
+        subject="Schedule kickoff",
+        due_at=datetime.now(UTC) + timedelta(days=2),
+        priority="HIGH",
+    )
+
+    updates = sandbox.inspect("hubspot/property-updates", objectType="companies", objectId="9001")
+    assert any(
+        update["properties"].get("lifecyclestage") == "customer" for update in updates["results"]
+    )
+    notes = {n["id"]: n for n in sandbox.inspect("hubspot/notes")["results"]}
+    assert "9001" in str(notes[note.id]["associations"])
+    assert notes[note.id]["properties"]["hs_note_body"] == "Mirrored"
+    tasks = {t["id"]: t for t in sandbox.inspect("hubspot/tasks")["results"]}
+    assert "5001" in str(tasks[task.id]["associations"])
+    assert tasks[task.id]["properties"]["hs_task_priority"] == "HIGH"
+
+
+def test_search_throttle_stays_under_four_per_second(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    started = time.monotonic()
+    for _ in range(10):
+        assert len(list(hubspot.search_modified_since(object_type="deals", since=EPOCH))) == 30
+
+    seconds = sandbox.per_second("hubspot")
+    assert max(second["served"] for second in seconds) <= 4
+    assert sum(second["refused"] for second in seconds) == 0
+    assert time.monotonic() - started >= 2.0  # 10 searches at 4/s
+
+
+def test_a_429_with_retry_after_is_waited_out(sandbox: SandboxServer) -> None:
+    # The sandbox allows 1 search/s; the client is told it may do 10, so it meets a 429.
+    sandbox.configure(sandbox_config(hubspot={"search_requests_per_second": 1}))
+    hubspot = hubspot_for(sandbox, search_requests_per_second=10)
+
+    for _ in range(2):
+        assert len(list(hubspot.search_modified_since(object_type="deals", since=EPOCH))) == 30
+
+    statuses = [r["status"] for r in sandbox.requests("hubspot")]
+    assert statuses == [200, 429, 200]
+
+
+def test_missing_object_is_not_found(hubspot: HubSpotConnector) -> None:
+    with pytest.raises(NotFoundError) as raised:
+        hubspot.get_object(object_type="companies", object_id="99999999")
+    assert raised.value.status == 404
+
+
+def test_rejected_properties_are_bad_data(hubspot: HubSpotConnector) -> None:
+    with pytest.raises(BadDataError) as raised:
+        hubspot.update_properties(
+            object_type="companies", object_id="9001", properties={"hs_object_id": "1"}
+        )
+    assert raised.value.status == 400
+
+
+def test_object_ids_are_checked_before_any_request(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    with pytest.raises(BadDataError):
+        hubspot.get_object(object_type="companies", object_id="../owners")
+    assert sandbox.requests("hubspot") == []
+
+
+def test_missing_credentials_are_an_auth_error(hubspot: HubSpotConnector) -> None:
+    # The sandbox refuses a request without a bearer token, as HubSpot does: have the official
+    # client send none.
+    hubspot._basic_api.api_client.configuration.access_token = None
+    with pytest.raises(AuthError) as raised:
+        hubspot.get_object(object_type="companies", object_id="9001")
+    assert raised.value.status == 401
+
+
+def test_server_errors_exhaust_the_retries_as_a_transient_error(sandbox: SandboxServer) -> None:
+    sandbox.configure(sandbox_config(hubspot={"faults": {"error_500_share": 1.0}}))
+    hubspot = hubspot_for(sandbox)
+
+    with pytest.raises(TransientConnectorError) as raised:
+        hubspot.get_object(object_type="companies", object_id="9001")
+
+    assert raised.value.status == 500
+    assert [r["status"] for r in sandbox.requests("hubspot")] == [500, 500, 500]
+
+
+def test_a_write_that_may_have_applied_is_not_repeated(sandbox: SandboxServer) -> None:
+    sandbox.configure(sandbox_config(hubspot={"faults": {"error_500_share": 1.0}}))
+    hubspot = hubspot_for(sandbox)
+
+    with pytest.raises(TransientConnectorError) as raised:
+        hubspot.create_note(object_type="companies", object_id="9001", body="once")
+
+    assert raised.value.may_have_applied
+    assert len(sandbox.requests("hubspot")) == 1
