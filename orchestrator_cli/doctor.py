@@ -173,6 +173,18 @@ def _secrets(settings: Settings) -> list[str]:
     return [value.get_secret_value() for value in values if value is not None]
 
 
+def echo_table(results: list[CheckResult], settings: Settings) -> None:
+    """The checks as a table, secrets masked."""
+    secrets = _secrets(settings)
+    click.echo(f"{'connector':<10} {'mode':<8} {'status':<13} {'url':<40} detail")
+    for result in results:
+        line = (
+            f"{result.connector:<10} {result.mode:<8} {result.status:<13} "
+            f"{result.base_url:<40} {result.detail}"
+        )
+        click.echo(redact(line, secrets))
+
+
 @click.command()
 @click.option(
     "--timeout", type=float, default=3.0, show_default=True, help="Seconds allowed per check."
@@ -190,13 +202,7 @@ def doctor(timeout: float, strict: bool, as_json: bool) -> None:
         for result in results:
             click.echo(redact(json.dumps(asdict(result)), secrets))
     else:
-        click.echo(f"{'connector':<10} {'mode':<8} {'status':<13} {'url':<40} detail")
-        for result in results:
-            line = (
-                f"{result.connector:<10} {result.mode:<8} {result.status:<13} "
-                f"{result.base_url:<40} {result.detail}"
-            )
-            click.echo(redact(line, secrets))
+        echo_table(results, settings)
     failed = [
         result for result in results if not result.usable and (result.mode == "live" or strict)
     ]
