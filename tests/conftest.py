@@ -78,13 +78,22 @@ def database_url(admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """A connection to the test database, every product table emptied before the test."""
+    """A connection to the test database, every product table (and LangGraph checkpoint)
+    emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         tables = [
             f"orchestrator.{name}"
             for (name,) in conn.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'orchestrator'"
                 " AND tablename <> 'alembic_version'"
+            )
+        ]
+        # Checkpoints too: thread ids derive from envelope ids, which restart with the tables.
+        tables += [
+            f"langgraph.{name}"
+            for (name,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'langgraph'"
+                " AND tablename <> 'checkpoint_migrations'"
             )
         ]
         conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")

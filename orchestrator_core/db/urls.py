@@ -8,7 +8,7 @@ because SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which dagster-p
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 _SCHEMES = ("postgresql", "postgres")
 
@@ -40,3 +40,27 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit((parts.scheme, netloc, *parts[2:]))
+
+
+# Schema of LangGraph's checkpoint tables (migration 0005) and of Dagster's storage.
+LANGGRAPH_SCHEMA = "langgraph"
+DAGSTER_SCHEMA = "dagster"
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    parts = urlsplit(url)
+    option = "options=" + quote(f"-csearch_path={schema}")
+    query = f"{parts.query}&{option}" if parts.query else option
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def langgraph_url(url: str) -> str:
+    """A libpq URL whose sessions see the checkpoint tables (search_path `langgraph`)."""
+    return _with_search_path(libpq_url(url), LANGGRAPH_SCHEMA)
+
+
+def dagster_storage_url(url: str) -> str:
+    """The URL for Dagster's run, event-log and schedule storage: psycopg2 (dagster-postgres
+    needs it, and SQLAlchemy 2.1 would pick psycopg 3 for a bare `postgresql://`), tables in
+    schema `dagster` of the product's database."""
+    return _with_search_path(sqlalchemy_url(url, "psycopg2"), DAGSTER_SCHEMA)

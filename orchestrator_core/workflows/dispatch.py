@@ -1,0 +1,219 @@
+"""From received envelopes to requested workflow runs: the event sensor's database side.
+
+One call of `dispatch_received` takes a bounded page of envelopes still `received`, routes each
+by the policy, and in one transaction marks it `unrouted` (with the reason) or `dispatched`,
+creating one `workflow_runs` row per (workflow, correlation id) group, so several property
+changes of one object that arrived together start one run. The scan is on the status column,
+not on an id cursor: an envelope whose transaction committed late (identity ids can commit out
+of order) is still `received` and is found by the next tick.
+
+`due_requests` returns the runs to ask Dagster for: the new ones, and older ones still
+`requested` whose run never started (a tick whose run requests were lost, a run requested by
+another workflow). Asking again is safe because the Dagster run key is the workflow run's key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from orchestrator_core.policy import LoadedPolicy, route_event
+from orchestrator_core.workflows.naming import run_key_for_events, thread_id_for
+
+_RECEIVED = """
+SELECT id, portal_id, event_id, subscription_type, object_type, object_type_id, object_id,
+       property_name, change_source, source_id, occurred_at, correlation_id,
+       payload->'propertyValue' AS property_value
+FROM orchestrator.event_envelopes
+WHERE status = 'received'
+ORDER BY id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+_MARK_UNROUTED = """
+UPDATE orchestrator.event_envelopes AS e
+SET status = 'unrouted', status_reason = u.reason, updated_at = now()
+FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS u(id, reason)
+WHERE e.id = u.id
+"""
+
+_MARK_DISPATCHED = """
+UPDATE orchestrator.event_envelopes
+SET status = 'dispatched', status_reason = %(reason)s, updated_at = now()
+WHERE id = %(id)s
+"""
+
+_INSERT_RUN = """
+INSERT INTO orchestrator.workflow_runs (
+    run_key, workflow, thread_id, portal_id, object_type, object_id, correlation_id,
+    envelope_ids, trigger, status, policy_version, policy_hash
+) VALUES (
+    %(run_key)s, %(workflow)s, %(thread_id)s, %(portal_id)s, %(object_type)s, %(object_id)s,
+    %(correlation_id)s, %(envelope_ids)s, %(trigger)s, 'requested', %(policy_version)s,
+    %(policy_hash)s
+)
+ON CONFLICT (run_key) DO NOTHING
+"""
+
+_DUE = """
+SELECT id, run_key, workflow, thread_id, portal_id, object_type, object_id, correlation_id,
+       envelope_ids, trigger, policy_version
+FROM orchestrator.workflow_runs
+WHERE status = 'requested'
+  AND (last_requested_at IS NULL
+       OR last_requested_at < now() - %(again_after)s * interval '1 second')
+ORDER BY id
+LIMIT %(limit)s
+"""
+
+_MARK_REQUESTED = """
+UPDATE orchestrator.workflow_runs SET last_requested_at = now(), updated_at = now()
+WHERE id = ANY(%(ids)s)
+"""
+
+
+@dataclass(frozen=True)
+class DispatchSummary:
+    """What one dispatch pass did."""
+
+    scanned: int
+    unrouted: int
+    runs_created: int
+    last_envelope_id: int | None
+
+
+@dataclass(frozen=True)
+class RunRequestSpec:
+    """A workflow run to ask Dagster for; the sensor turns it into a `RunRequest`."""
+
+    workflow_run_id: int
+    run_key: str
+    workflow: str
+    thread_id: str
+    portal_id: int | None
+    object_type: str | None
+    object_id: int | None
+    correlation_id: str | None
+    envelope_ids: tuple[int, ...]
+    event_ids: tuple[int, ...]
+    subscription_types: tuple[str, ...]
+    policy_version: str
+
+
+def dispatch_received(
+    conn: psycopg.Connection[Any], policy: LoadedPolicy, *, limit: int
+) -> DispatchSummary:
+    """Route up to `limit` received envelopes and create their workflow runs, atomically."""
+    workflow_of_rule = {rule.name: rule.workflow for rule in policy.policy.routing.rules}
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_RECEIVED, {"limit": limit}).fetchall()
+        unrouted: list[tuple[int, str]] = []
+        groups: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+        for row in rows:
+            decision = route_event(
+                policy.policy,
+                subscription_type=row["subscription_type"],
+                object_type_id=row["object_type_id"],
+                property_name=row["property_name"],
+            )
+            if not decision.routed:
+                unrouted.append((row["id"], decision.unrouted_reason or "not routed"))
+                continue
+            for workflow in decision.workflows:
+                rules = ", ".join(r for r in decision.rules if workflow_of_rule[r] == workflow)
+                key = (workflow, str(row["correlation_id"]))
+                groups.setdefault(key, []).append((row, rules))
+        if unrouted:
+            cur.execute(
+                _MARK_UNROUTED,
+                {"ids": [i for i, _ in unrouted], "reasons": [r for _, r in unrouted]},
+            )
+        routed_to: dict[int, list[str]] = {}
+        for (workflow, _), members in groups.items():
+            cur.execute(_INSERT_RUN, _run_row(workflow, members, policy))
+            for row, rule in members:
+                routed_to.setdefault(row["id"], []).append(f"{workflow} (rule {rule})")
+        for envelope_id, targets in routed_to.items():
+            cur.execute(
+                _MARK_DISPATCHED, {"id": envelope_id, "reason": "routed to " + ", ".join(targets)}
+            )
+    return DispatchSummary(
+        scanned=len(rows),
+        unrouted=len(unrouted),
+        runs_created=len(groups),
+        last_envelope_id=rows[-1]["id"] if rows else None,
+    )
+
+
+def _run_row(
+    workflow: str, members: Sequence[tuple[dict[str, Any], str]], policy: LoadedPolicy
+) -> dict[str, Any]:
+    first = members[0][0]
+    run_key = run_key_for_events(workflow, first["id"])
+    trigger = {
+        "source": "hubspot",
+        "events": [
+            {
+                "envelope_id": row["id"],
+                "event_id": row["event_id"],
+                "subscription_type": row["subscription_type"],
+                "property_name": row["property_name"],
+                "property_value": row["property_value"],
+                "change_source": row["change_source"],
+                "source_id": row["source_id"],
+                "occurred_at": row["occurred_at"].isoformat(),
+                "rule": rule,
+            }
+            for row, rule in members
+        ],
+    }
+    return {
+        "run_key": run_key,
+        "workflow": workflow,
+        "thread_id": thread_id_for(workflow, first["object_type"], first["object_id"], run_key),
+        "portal_id": first["portal_id"],
+        "object_type": first["object_type"],
+        "object_id": first["object_id"],
+        "correlation_id": first["correlation_id"],
+        "envelope_ids": [row["id"] for row, _ in members],
+        "trigger": Jsonb(trigger, dumps=lambda v: orjson.dumps(v).decode()),
+        "policy_version": policy.version,
+        "policy_hash": policy.content_hash,
+    }
+
+
+def due_requests(
+    conn: psycopg.Connection[Any], *, limit: int, again_after_seconds: float
+) -> list[RunRequestSpec]:
+    """Requested runs never asked for, or asked for over `again_after_seconds` ago without
+    starting; marks them asked for now."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(_DUE, {"limit": limit, "again_after": again_after_seconds}).fetchall()
+        if rows:
+            cur.execute(_MARK_REQUESTED, {"ids": [row["id"] for row in rows]})
+    return [_spec(row) for row in rows]
+
+
+def _spec(row: dict[str, Any]) -> RunRequestSpec:
+    events = row["trigger"].get("events", [])
+    return RunRequestSpec(
+        workflow_run_id=row["id"],
+        run_key=row["run_key"],
+        workflow=row["workflow"],
+        thread_id=row["thread_id"],
+        portal_id=row["portal_id"],
+        object_type=row["object_type"],
+        object_id=row["object_id"],
+        correlation_id=str(row["correlation_id"]) if row["correlation_id"] else None,
+        envelope_ids=tuple(row["envelope_ids"]),
+        event_ids=tuple(e["event_id"] for e in events),
+        subscription_types=tuple(dict.fromkeys(e["subscription_type"] for e in events)),
+        policy_version=row["policy_version"],
+    )

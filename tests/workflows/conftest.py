@@ -1,0 +1,232 @@
+"""Workflow fixtures: the sandbox as a real server, connectors pointed at it, the workflow
+store, ledger and runner on the test database, and a harness that ingests HubSpot events,
+dispatches them like the event sensor and drives the resulting runs like the Dagster op does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from orchestrator_core.events.envelope import parse_delivery
+from orchestrator_core.events.store import store_delivery
+from orchestrator_core.ledger import Ledger
+from orchestrator_core.policy import LoadedPolicy, load_policy
+from orchestrator_core.settings import DEFAULT_POLICY_PATH
+from orchestrator_core.workflows import approvals
+from orchestrator_core.workflows.approvals import Approval
+from orchestrator_core.workflows.dispatch import RunRequestSpec, dispatch_received, due_requests
+from orchestrator_core.workflows.runs import WorkflowRun, get_run
+from orchestrator_core.workflows.store import WorkflowStore
+from orchestrator_defs.runtime.runner import DriveResult, WorkflowRunner
+from orchestrator_defs.workflows.context import WorkflowContext, WorkflowOptions
+from orchestrator_defs.workflows.registry import GRAPHS
+from orchestrator_defs.workflows.state import Decision
+from resources.enrichment.enricher import Enricher, RuleEnricher
+from tests.connectors.conftest import (
+    airtable_for,
+    google_for,
+    hubspot_for,
+    notion_for,
+    sandbox_config,
+)
+from tests.connectors.sandbox_server import SandboxServer, start_sandbox
+from tests.support import hubspot_event
+
+_dagster_run_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def workflow_sandbox_server(database_url: str) -> Iterator[SandboxServer]:
+    server = start_sandbox(database_url, sandbox_config())
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(workflow_sandbox_server: SandboxServer) -> SandboxServer:
+    """The sandbox at its seed, with the test config and an empty request log."""
+    workflow_sandbox_server.configure(sandbox_config())
+    workflow_sandbox_server.reset()
+    return workflow_sandbox_server
+
+
+@pytest.fixture(scope="session")
+def policy() -> LoadedPolicy:
+    return load_policy(DEFAULT_POLICY_PATH)
+
+
+@dataclass
+class WorkflowHarness:
+    """Ingest → dispatch → drive, as the product does, without Dagster in between."""
+
+    db: psycopg.Connection[Any]
+    database_url: str
+    store: WorkflowStore
+    ledger: Ledger
+    policy: LoadedPolicy
+    sandbox: SandboxServer
+    enricher: Enricher = field(default_factory=RuleEnricher)
+    options: WorkflowOptions = field(default_factory=WorkflowOptions)
+    now: datetime | None = None
+    contexts: list[WorkflowContext] = field(default_factory=list)
+
+    # -- inputs -----------------------------------------------------------------------
+
+    def ingest(self, events: list[dict[str, Any]]) -> list[int]:
+        """Store a delivery as the webhook does; returns the envelope ids."""
+        delivery = parse_delivery(events, correlation_window_seconds=60)
+
+        async def store() -> list[int]:
+            async with await psycopg.AsyncConnection.connect(
+                self.database_url, autocommit=True
+            ) as conn:
+                result = await store_delivery(
+                    conn, delivery=delivery, signature_version="v3", request_id=None
+                )
+            return [e.envelope_id for e in result.events]
+
+        return asyncio.run(store())
+
+    def dispatch(self) -> list[RunRequestSpec]:
+        """One event-sensor pass: route received envelopes, return the runs to launch."""
+        dispatch_received(self.db, self.policy, limit=500)
+        return due_requests(self.db, limit=500, again_after_seconds=60)
+
+    def start(self, events: list[dict[str, Any]], workflow: str) -> WorkflowRun:
+        """Ingest `events`, dispatch, and return the one requested run of `workflow`."""
+        self.ingest(events)
+        specs = [s for s in self.dispatch() if s.workflow == workflow]
+        assert len(specs) == 1, specs
+        return self.get_run(specs[0].workflow_run_id)
+
+    # -- driving ------------------------------------------------------------------------
+
+    def context_for(self, run: WorkflowRun) -> WorkflowContext:
+        context = WorkflowContext(
+            run=run,
+            policy=self.policy,
+            hubspot=hubspot_for(self.sandbox),
+            airtable=airtable_for(self.sandbox),
+            notion=notion_for(self.sandbox),
+            google=google_for(self.sandbox),
+            enricher=self.enricher,
+            ledger=self.ledger,
+            records=self.store,
+            options=self.options,
+            **({"now": lambda: self.now} if self.now else {}),  # type: ignore[dict-item]
+        )
+        self.contexts.append(context)
+        return context
+
+    @property
+    def runner(self) -> WorkflowRunner:
+        return WorkflowRunner(
+            store=self.store,
+            database_url=self.database_url,
+            graphs=GRAPHS,
+            context_factory=self.context_for,
+        )
+
+    def drive(
+        self, run: WorkflowRun | int, *, decision: Decision | None = None, final: bool = True
+    ) -> DriveResult:
+        run_id = run if isinstance(run, int) else run.id
+        return self.runner.drive(
+            workflow_run_id=run_id,
+            dagster_run_id=f"test-run-{next(_dagster_run_ids)}-{uuid.uuid4().hex[:6]}",
+            job_name="test",
+            decision=decision,
+            final_attempt=final,
+        )
+
+    def decide(
+        self,
+        approval: Approval | int,
+        decision: str = "approve",
+        *,
+        decided_by: str = "operator@harborlabs.example",
+        note: str | None = None,
+        edits: dict[str, Any] | None = None,
+    ) -> Decision:
+        """Record a decision and return the value the continuation resumes the graph with."""
+        approval_id = approval if isinstance(approval, int) else approval.id
+        decided = approvals.record_decision(
+            self.db,
+            approval_id,
+            decision="approve" if decision == "approve" else "reject",
+            decided_by=decided_by,
+            note=note,
+            edits=edits,
+        )
+        return Decision(
+            approval_id=decided.id,
+            decision="approve" if decided.status == "approved" else "reject",
+            decided_by=decided.decided_by,
+            note=note,
+            edits=edits or {},
+        )
+
+    # -- reading back ---------------------------------------------------------------------
+
+    def get_run(self, workflow_run_id: int) -> WorkflowRun:
+        run = get_run(self.db, workflow_run_id)
+        assert run is not None
+        return run
+
+    def exceptions(self, workflow_run_id: int | None = None) -> list[dict[str, Any]]:
+        with self.db.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            return cur.execute(
+                "SELECT * FROM orchestrator.exceptions"
+                " WHERE %(id)s::bigint IS NULL OR workflow_run_id = %(id)s ORDER BY id",
+                {"id": workflow_run_id},
+            ).fetchall()
+
+    def side_effects(self, thread_id: str) -> list[dict[str, Any]]:
+        with self.db.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            return cur.execute(
+                "SELECT * FROM orchestrator.side_effects WHERE thread_id = %s ORDER BY id",
+                (thread_id,),
+            ).fetchall()
+
+    def close(self) -> None:
+        for context in self.contexts:
+            for connector in (context.hubspot, context.airtable, context.notion, context.google):
+                connector.close()
+
+
+@pytest.fixture
+def harness(
+    db: psycopg.Connection[Any],
+    database_url: str,
+    sandbox: SandboxServer,
+    policy: LoadedPolicy,
+) -> Iterator[WorkflowHarness]:
+    with WorkflowStore(database_url, policy=policy) as store, Ledger(database_url) as ledger:
+        harness = WorkflowHarness(
+            db=db,
+            database_url=database_url,
+            store=store,
+            ledger=ledger,
+            policy=policy,
+            sandbox=sandbox,
+        )
+        try:
+            yield harness
+        finally:
+            harness.close()
+
+
+def event(subscription_type: str, object_id: int, **fields: Any) -> dict[str, Any]:
+    """A HubSpot event about `object_id` (fresh eventId)."""
+    return hubspot_event(subscription_type, objectId=object_id, **fields)
