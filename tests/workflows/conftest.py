@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +26,8 @@ from orchestrator_core.workflows.approvals import Approval
 from orchestrator_core.workflows.dispatch import RunRequestSpec, dispatch_received, due_requests
 from orchestrator_core.workflows.runs import WorkflowRun, get_run
 from orchestrator_core.workflows.store import WorkflowStore
-from orchestrator_defs.runtime.runner import DriveResult, WorkflowRunner
+from orchestrator_defs.runtime.runner import DriveResult, GraphBuilder, WorkflowRunner
 from orchestrator_defs.workflows.context import WorkflowContext, WorkflowOptions
-from orchestrator_defs.workflows.registry import GRAPHS
 from orchestrator_defs.workflows.state import Decision
 from resources.enrichment.enricher import Enricher, RuleEnricher
 from tests.connectors.conftest import (
@@ -79,6 +78,8 @@ class WorkflowHarness:
     enricher: Enricher = field(default_factory=RuleEnricher)
     options: WorkflowOptions = field(default_factory=WorkflowOptions)
     now: datetime | None = None
+    # The product's graphs unless a test brings its own.
+    graphs: Mapping[str, GraphBuilder] | None = None
     contexts: list[WorkflowContext] = field(default_factory=list)
 
     # -- inputs -----------------------------------------------------------------------
@@ -134,7 +135,7 @@ class WorkflowHarness:
         return WorkflowRunner(
             store=self.store,
             database_url=self.database_url,
-            graphs=GRAPHS,
+            graphs=self.graphs or _product_graphs(),
             context_factory=self.context_for,
         )
 
@@ -225,6 +226,12 @@ def harness(
             yield harness
         finally:
             harness.close()
+
+
+def _product_graphs() -> Mapping[str, GraphBuilder]:
+    from orchestrator_defs.workflows.registry import GRAPHS
+
+    return GRAPHS
 
 
 def event(subscription_type: str, object_id: int, **fields: Any) -> dict[str, Any]:
