@@ -1,7 +1,37 @@
-"""The code location's single `Definitions`; each workflow module will merge its own into it."""
+"""The code location's single `Definitions`: workflow assets and jobs, the lineage and audit
+assets, the sensors and the resources, merged from the modules that define them."""
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
-defs = dg.Definitions()
+from orchestrator_defs.assets.lineage import audit_tables, hubspot_events
+from orchestrator_defs.assets.outputs import PHASES
+from orchestrator_defs.assets.workflow_assets import PHASE_ASSETS
+from orchestrator_defs.jobs import JOBS
+from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
+from resources.dagster_resources import connector_resources
+from sensors import SENSORS
+
+
+def _runtime_resource() -> WorkflowRuntimeResource:
+    # The URL is passed as an EnvVar so the Dagster UI never shows its password.
+    if os.environ.get("DATABASE_URL"):
+        return WorkflowRuntimeResource(database_url=dg.EnvVar("DATABASE_URL"))
+    return WorkflowRuntimeResource()
+
+
+workflow_outputs = [output.asset_key for phase in PHASES for output in phase.outputs]
+
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=[hubspot_events, *PHASE_ASSETS.values(), *audit_tables(workflow_outputs)],
+        jobs=list(JOBS.values()),
+    ),
+    dg.Definitions(sensors=SENSORS),
+    dg.Definitions(
+        resources={"workflow_runtime": _runtime_resource(), **connector_resources()},
+    ),
+)

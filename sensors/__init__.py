@@ -1,1 +1,17 @@
-"""Dagster sensors that turn stored envelopes into runs (built by the orchestration work)."""
+"""Dagster sensors: stored events become workflow runs, decisions resume them, and run
+outcomes flow back into the event store."""
+
+from __future__ import annotations
+
+from sensors.approvals import approval_sensor
+from sensors.events import hubspot_event_sensor
+from sensors.outcomes import workflow_run_canceled_sensor, workflow_run_failure_sensor
+
+SENSORS = [
+    hubspot_event_sensor,
+    approval_sensor,
+    workflow_run_failure_sensor,
+    workflow_run_canceled_sensor,
+]
+
+__all__ = ["SENSORS"]

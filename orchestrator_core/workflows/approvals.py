@@ -4,7 +4,7 @@ The Dagster side writes one approval per LangGraph interrupt when a graph parks
 (`request_approval`), with the proposal, the reason, the policy snapshot frozen at that moment,
 the role that may decide and a due time. A decision moves it to `approved` or `rejected`
 (`record_decision`); the approval sensor then launches the continuation run, once
-(`decided_without_continuation`, `mark_continuation`).
+(`continuations_due`, `mark_continuation`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ APPROVAL_COLUMNS = (
     "id, workflow_run_id, workflow, thread_id, interrupt_id, kind, portal_id, object_type,"
     " object_id, proposal, reason, policy_snapshot, policy_version, policy_hash, approver_role,"
     " requested_by, due_at, status, decision, decided_by, decided_at, requested_run_id,"
-    " continuation_run_id, created_at, updated_at"
+    " continuation_requested_at, continuation_run_id, created_at, updated_at"
 )
 
 
@@ -56,6 +56,7 @@ class Approval:
     decided_by: str | None
     decided_at: datetime | None
     requested_run_id: str | None
+    continuation_requested_at: datetime | None
     continuation_run_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -190,19 +191,33 @@ def record_decision(
     return Approval(**row)
 
 
-def decided_without_continuation(conn: psycopg.Connection[Any], *, limit: int) -> list[Approval]:
-    """Decided approvals whose continuation run was not launched yet, oldest decision first."""
-    with conn.cursor(row_factory=dict_row) as cur:
+def continuations_due(
+    conn: psycopg.Connection[Any], *, limit: int, again_after_seconds: float
+) -> list[Approval]:
+    """Decided approvals whose continuation run has not started: never asked for, or asked for
+    over `again_after_seconds` ago (the request was lost). Marks them asked for now; asking
+    again is safe because the continuation's run key is derived from the approval id."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals"
-            " WHERE status IN ('approved', 'rejected') AND continuation_run_id IS NULL"
-            " ORDER BY decided_at, id LIMIT %s",
-            (limit,),
+            " WHERE status IN ('approved', 'rejected', 'expired')"
+            " AND continuation_run_id IS NULL"
+            " AND (continuation_requested_at IS NULL OR continuation_requested_at"
+            "      < now() - %s * interval '1 second')"
+            " ORDER BY decided_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (again_after_seconds, limit),
         ).fetchall()
+        if rows:
+            cur.execute(
+                "UPDATE orchestrator.approvals SET continuation_requested_at = now()"
+                " WHERE id = ANY(%s)",
+                ([row["id"] for row in rows],),
+            )
     return [Approval(**row) for row in rows]
 
 
 def mark_continuation(conn: psycopg.Connection[Any], approval_id: int, dagster_run_id: str) -> None:
+    """The continuation run started: it owns the approval's resumption from now on."""
     conn.execute(
         "UPDATE orchestrator.approvals SET continuation_run_id = %s, updated_at = now()"
         " WHERE id = %s AND continuation_run_id IS NULL",

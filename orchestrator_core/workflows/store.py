@@ -205,6 +205,23 @@ class WorkflowStore:
         with self.connection() as conn:
             return approvals.get_approval(conn, approval_id)
 
+    def record_decision(
+        self,
+        approval_id: int,
+        *,
+        decision: approvals.Decision,
+        decided_by: str,
+        note: str | None = None,
+    ) -> Approval:
+        with self.connection() as conn:
+            return approvals.record_decision(
+                conn, approval_id, decision=decision, decided_by=decided_by, note=note
+            )
+
+    def mark_continuation(self, approval_id: int, dagster_run_id: str) -> None:
+        with self.connection() as conn:
+            approvals.mark_continuation(conn, approval_id, dagster_run_id)
+
     # -- WorkflowRecords: what graphs read and write --------------------------------------
 
     def find_runs(

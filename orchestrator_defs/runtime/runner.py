@@ -47,6 +47,8 @@ ContextFactory = Callable[[WorkflowRun], WorkflowContext]
 # Longest a run waits for another execution of the same thread (a Dagster retry racing the
 # run it replaces) before giving up with a retryable error.
 THREAD_WAIT_SECONDS = 120.0
+# Who decides an approval that the policy does not require a person for.
+AUTO_APPROVER = "policy"
 
 
 class WorkflowFailed(Exception):
@@ -324,12 +326,7 @@ class WorkflowRunner:
         artifacts: list[Artifact],
     ) -> DriveResult:
         approvals = [
-            self._store.request_approval(
-                run=run,
-                interrupt_id=pending.id,
-                request=_approval_request(pending.value),
-                dagster_run_id=dagster_run_id,
-            )
+            self._request_approval(run, pending.id, pending.value, dagster_run_id)
             for pending in snapshot.interrupts
         ]
         message = "; ".join(f"approval {a.id} ({a.kind}) by {a.approver_role}" for a in approvals)
@@ -348,6 +345,24 @@ class WorkflowRunner:
             artifacts=artifacts,
             approvals=approvals,
         )
+
+    def _request_approval(
+        self, run: WorkflowRun, interrupt_id: str, payload: Any, dagster_run_id: str
+    ) -> Approval:
+        request = _approval_request(payload)
+        approval = self._store.request_approval(
+            run=run, interrupt_id=interrupt_id, request=request, dagster_run_id=dagster_run_id
+        )
+        if approval.status == "pending" and request.proposal.get("required") is False:
+            # The policy asks for no human decision here: the approval is recorded as decided
+            # by the policy, so the side effect still passes through the same gate and audit.
+            approval = self._store.record_decision(
+                approval.id,
+                decision="approve",
+                decided_by=AUTO_APPROVER,
+                note="approval not required by the policy",
+            )
+        return approval
 
     def _already_done(
         self, run: WorkflowRun, snapshot: StateSnapshot, dagster_run_id: str

@@ -183,6 +183,9 @@ def upgrade() -> None:
             decided_by           text,
             decided_at           timestamptz,
             requested_run_id     text,
+            -- when the approval sensor last asked Dagster for the continuation run, and the
+            -- run that took it (set by the run itself when it starts)
+            continuation_requested_at timestamptz,
             continuation_run_id  text,
             created_at           timestamptz NOT NULL DEFAULT now(),
             updated_at           timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,80 @@
+"""Run outcomes the workflow itself could not record: a Dagster run that failed or was
+canceled before or outside the workflow step (a code location that did not load, a resource
+that did not start, a worker that was killed and marked failed, a cancel from the UI).
+
+The workflow run is marked failed, with an exception, unless it already moved on (a later run
+of it succeeded, or the step recorded the failure itself).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestrator_core.workflows.exceptions import NewException, open_exception
+from orchestrator_core.workflows.runs import fail, get_run
+from orchestrator_defs.assets.workflow_assets import WORKFLOW_RUN_TAG
+from sensors.connection import tick_connection
+
+# Set by Dagster on a failed run that its automatic run retries will re-execute.
+WILL_RETRY_TAG = "dagster/will_retry"
+
+
+def record_run_ended(
+    dagster_run: dg.DagsterRun, *, kind: str, message: str, severity: str = "error"
+) -> None:
+    workflow_run_id = dagster_run.tags.get(WORKFLOW_RUN_TAG)
+    if workflow_run_id is None:
+        return
+    if dagster_run.tags.get(WILL_RETRY_TAG) == "true":
+        return  # Dagster re-executes it (dagster.yaml run_retries); the retry resumes the thread
+    with tick_connection() as conn:
+        run = get_run(conn, int(workflow_run_id))
+        if run is None or run.is_terminal or run.status == "awaiting_approval":
+            return
+        if run.dagster_run_id not in (None, dagster_run.run_id) and run.status == "running":
+            return  # another Dagster run is working on it now
+        open_exception(
+            conn,
+            NewException(
+                kind=kind,
+                severity=severity,  # type: ignore[arg-type]
+                message=message,
+                suggested_fix=(
+                    "Read the run's events in the Dagster UI; once the cause is fixed,"
+                    " re-execute the run: it resumes from the workflow's checkpoint."
+                ),
+                key=dagster_run.run_id,
+            ),
+            run=run,
+            dagster_run_id=dagster_run.run_id,
+        )
+        fail(conn, workflow_run_id=run.id, dagster_run_id=None, error=message)
+
+
+@dg.run_failure_sensor(
+    name="workflow_run_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Marks a workflow run failed when its Dagster run failed outside the workflow.",
+)
+def workflow_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
+    failure = context.failure_event.message or "the Dagster run failed"
+    record_run_ended(
+        context.dagster_run, kind="run_failed", message=f"Dagster run failed: {failure}"
+    )
+
+
+@dg.run_status_sensor(
+    name="workflow_run_canceled_sensor",
+    run_status=dg.DagsterRunStatus.CANCELED,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Marks a workflow run failed when its Dagster run was canceled.",
+)
+def workflow_run_canceled_sensor(context: dg.RunStatusSensorContext) -> None:
+    record_run_ended(
+        context.dagster_run,
+        kind="run_canceled",
+        message="the Dagster run was canceled before the workflow finished",
+        severity="warning",
+    )
