@@ -24,7 +24,7 @@ OBJECT_TAG = "orchestrator/object"
 @dataclass(frozen=True)
 class InstanceLimits:
     # Runs in progress at once. Each run is a Python process of a few hundred MB that imports
-    # the code location (2–3 s of CPU): on 2 cores more than 3 only queue for CPU.
+    # the code location (2 to 3 s of CPU): on 2 cores more than 3 only queue for CPU.
     max_concurrent_runs: int = 3
     # Seconds between run-queue passes (Dagster's default of 5 adds up to 5 s to every run).
     dequeue_interval_seconds: int = 1

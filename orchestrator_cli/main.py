@@ -9,6 +9,7 @@ import click
 
 from orchestrator_cli.db import db
 from orchestrator_cli.demo import demo
+from orchestrator_cli.dev import dev
 from orchestrator_cli.doctor import doctor
 from orchestrator_cli.enrich import enrich
 from orchestrator_cli.policy import policy
@@ -24,6 +25,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(dev)
 cli.add_command(doctor)
 cli.add_command(enrich)
 cli.add_command(policy)

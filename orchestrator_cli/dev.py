@@ -1,0 +1,37 @@
+"""`orchestrator dev`: the whole product on this machine, until Ctrl-C."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from orchestrator_cli.context import clean_exit_on_signals, load_settings
+from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
+
+
+def describe(stack: Stack) -> str:
+    embedded = stack.database.embedded
+    lines = [
+        f"database         {embedded.pgdata if embedded else 'DATABASE_URL'}",
+        f"ingest API       {stack.api_url}  (webhook: /webhooks/hubspot, docs: /docs)",
+        f"Dagster UI       {stack.dagster_url}",
+    ]
+    if stack.sandboxed:
+        lines.append(f"vendor sandbox   {stack.sandbox_url}  (for {', '.join(stack.sandboxed)})")
+    lines.append(f"logs             {stack.logs_dir}")
+    return "\n".join(lines)
+
+
+@click.command()
+@port_options
+def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
+    """Run Postgres, the API, Dagster (webserver and daemon) and the sandbox until Ctrl-C."""
+    settings = load_settings()
+    ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
+    with clean_exit_on_signals(), running_stack(settings, ports) as stack:
+        click.echo(describe(stack))
+        click.echo("\nRunning; Ctrl-C stops everything.")
+        while True:
+            stack.check_alive()
+            time.sleep(1.0)
