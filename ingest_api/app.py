@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest_api.errors import install_error_handlers
 from ingest_api.middleware import RequestContextMiddleware
-from ingest_api.routes import events, health, webhooks
+from ingest_api.routes import events, exceptions, health, runs, webhooks
 from orchestrator_core.settings import Settings
 
 
@@ -47,5 +47,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(runs.router)
+    app.include_router(exceptions.router)
     app.include_router(health.router)
     return app

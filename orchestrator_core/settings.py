@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Business rules (routing, thresholds, approvers, templates): see policies/default.yaml.
     policy_path: Path = DEFAULT_POLICY_PATH
 
+    # Public base URL of the Dagster UI: the API links each Dagster run id to <url>/runs/<id>.
+    dagster_ui_url: str = "http://127.0.0.1:3000"
+
     # Vendor connectors. A connector whose credential is unset talks to the local sandbox
     # (`orchestrator sandbox`, SANDBOX_URL) instead of the vendor; its base URL setting, when
     # set, overrides where it connects either way.

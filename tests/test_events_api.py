@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from orchestrator_core.policy import load_policy
+from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
+from orchestrator_core.workflows import runs as workflow_runs
+from orchestrator_core.workflows.dispatch import dispatch_received
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import BASE_OCCURRED_AT, delivery_body, hubspot_event, signed_headers
 
@@ -142,3 +146,55 @@ def test_bad_parameters_name_the_field(client: TestClient, path: str, field: str
     error = response.json()["error"]
     assert error["code"] == "invalid_request"
     assert [d["field"] for d in error["details"]] == [field]
+
+
+def test_get_one_shows_the_workflow_runs_it_started(
+    client: TestClient, stored: Any, db: Any, settings: Settings
+) -> None:
+    assert client.get("/api/events/10").json()["runs"] == []  # not dispatched yet
+    policy = load_policy(DEFAULT_POLICY_PATH)
+    dispatch_received(db, policy, limit=100)
+    (kickoff_id,) = db.execute(
+        "SELECT id FROM orchestrator.workflow_runs WHERE workflow = 'deal_kickoff'"
+    ).fetchone()
+
+    (run,) = client.get("/api/events/10").json()["runs"]
+    assert run == {
+        "workflow_run_id": kickoff_id,
+        "workflow": "deal_kickoff",
+        "status": "requested",
+        "outcome": None,
+        "dagster_run_id": None,
+        "dagster_url": None,
+    }
+    workflow_runs.begin_attempt(
+        db, workflow_run_id=kickoff_id, dagster_run_id="dg-77", job_name="kickoff", kind="start"
+    )
+    one = client.get("/api/events/10").json()
+    assert one["id"] == 10 and one["status"] == "dispatched"
+    (run,) = one["runs"]
+    assert (run["status"], run["dagster_run_id"]) == ("running", "dg-77")
+    assert run["dagster_url"] == settings.dagster_ui_url.rstrip("/") + "/runs/dg-77"
+    # The deal's amount change started a different workflow, the ticket none.
+    assert [r["workflow"] for r in client.get("/api/events/11").json()["runs"]] == [
+        "procurement_approval"
+    ]
+    assert client.get("/api/events/12").json()["runs"] == []
+
+    # A run requested by another run shares its parent's events.
+    (company_id,) = db.execute(
+        "SELECT id FROM orchestrator.workflow_runs WHERE envelope_ids = ARRAY[1::bigint]"
+    ).fetchone()
+    child_id = workflow_runs.request_child_run(
+        db,
+        parent=workflow_runs.get_run(db, company_id),
+        workflow="deal_kickoff",
+        object_type="deal",
+        object_id=5002,
+        reason="company became a customer",
+        details={},
+        policy=policy,
+    )
+    assert [
+        (r["workflow_run_id"], r["workflow"]) for r in client.get("/api/events/1").json()["runs"]
+    ] == [(company_id, "company_intake"), (child_id, "deal_kickoff")]

@@ -1,4 +1,5 @@
-"""GET /api/events, GET /api/events/{id}, GET /api/rejections: what the ingest stored."""
+"""GET /api/events, GET /api/events/{id}, GET /api/rejections: what the ingest stored, and the
+workflow runs each event started."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from ingest_api.deps import ConnectionDep
+from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.events.store import (
     EventFilter,
     get_envelope,
     list_envelopes,
     list_rejections,
 )
+from orchestrator_core.workflows.queries import runs_of_envelope
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -46,6 +49,21 @@ class EnvelopePublic(BaseModel):
     payload: dict[str, Any]
     received_at: datetime
     updated_at: datetime
+
+
+class EnvelopeRunPublic(BaseModel):
+    """A workflow run the envelope started (alone or with correlated events)."""
+
+    workflow_run_id: int
+    workflow: str
+    status: str
+    outcome: str | None
+    dagster_run_id: str | None
+    dagster_url: str | None
+
+
+class EnvelopeDetail(EnvelopePublic):
+    runs: list[EnvelopeRunPublic]
 
 
 class EnvelopePage(BaseModel):
@@ -106,13 +124,19 @@ async def list_events(
     )
 
 
-@router.get("/events/{envelope_id}", response_model=EnvelopePublic)
-async def get_event(conn: ConnectionDep, envelope_id: Annotated[int, Path(ge=1)]) -> EnvelopePublic:
-    """One stored envelope by its id."""
+@router.get("/events/{envelope_id}", response_model=EnvelopeDetail)
+async def get_event(
+    conn: ConnectionDep, settings: SettingsDep, envelope_id: Annotated[int, Path(ge=1)]
+) -> EnvelopeDetail:
+    """One stored envelope by its id, with the workflow runs it started."""
     row = await get_envelope(conn, envelope_id)
     if row is None:
         raise ApiError(404, "not_found", f"no event envelope with id {envelope_id}")
-    return EnvelopePublic.model_validate(row)
+    runs = [
+        {**run, "dagster_url": dagster_run_url(settings, run["dagster_run_id"])}
+        for run in await runs_of_envelope(conn, envelope_id)
+    ]
+    return EnvelopeDetail.model_validate({**row, "runs": runs})
 
 
 @router.get("/rejections", response_model=RejectionPage)
