@@ -1,5 +1,5 @@
 """HubSpot CRM through `hubspot-api-client`: read, batch read, search since a watermark,
-update, and notes and tasks on a record.
+update, notes and tasks on a record, and owners (the users records are assigned to).
 
 Every request goes through two client-side budgets: the private-app limit (100 or 190
 requests per rolling 10 s) and, for searches, the 4 requests/s search limit. Searches page by
@@ -40,6 +40,7 @@ from resources.resilience import (
 
 if TYPE_CHECKING:
     from hubspot.crm.objects import BasicApi, BatchApi, SearchApi
+    from hubspot.crm.owners import OwnersApi
 
 VENDOR = "hubspot"
 DEFAULT_HOST = "https://api.hubapi.com"
@@ -75,6 +76,34 @@ class CrmObject(BaseModel):
     archived: bool = False
     # Associated object type (e.g. "contacts") -> ids, when associations were requested.
     associations: dict[str, tuple[str, ...]] = {}
+
+
+class OwnerTeam(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    primary: bool = False
+
+
+class Owner(BaseModel):
+    """A HubSpot owner: the user a record's `hubspot_owner_id` (or a collaborator id) names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    user_id: int | None = None
+    archived: bool = False
+    teams: tuple[OwnerTeam, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The full name, else the email, else the id: something a person recognises."""
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full or self.email or self.id
 
 
 class HubSpotConnector:
@@ -150,6 +179,22 @@ class HubSpotConnector:
             throttles=(self.throttle,),
         )
         return _to_crm_object(object_type, record)
+
+    def get_owner(self, owner_id: str) -> Owner:
+        """One active owner by id (`GET /crm/v3/owners/{id}`); a deactivated or unknown id is
+        a `NotFoundError`."""
+        _check_id(owner_id, "get owner")
+        owner = self._caller.call(
+            "get owner",
+            lambda: self._owners_api.get_by_id(
+                int(owner_id),
+                id_property="id",
+                archived=False,
+                _request_timeout=self.timeouts.as_tuple(),
+            ),
+            throttles=(self.throttle,),
+        )
+        return _to_owner(owner)
 
     def batch_read(
         self,
@@ -326,7 +371,7 @@ class HubSpotConnector:
         )
 
     def close(self) -> None:
-        for name in ("_basic_api", "_batch_api", "_search_api"):
+        for name in ("_basic_api", "_batch_api", "_search_api", "_owners_api"):
             api = self.__dict__.pop(name, None)
             if api is not None:
                 api.api_client.rest_client.pool_manager.clear()
@@ -398,12 +443,18 @@ class HubSpotConnector:
     def _search_api(self) -> SearchApi:
         return self._client.crm.objects.search_api
 
+    @cached_property
+    def _owners_api(self) -> OwnersApi:
+        return self._client.crm.owners.owners_api
+
     def _classify(self, exc: BaseException, operation: str, write: bool) -> ConnectorError | None:
         from hubspot.crm.objects.exceptions import ApiException, ApiTypeError, ApiValueError
+        from hubspot.crm.owners import exceptions as owners
         from urllib3.exceptions import HTTPError, MaxRetryError
 
         secrets = (self._token.get_secret_value(),)
-        if isinstance(exc, ApiException):
+        # Each hubspot-api-client API package has its own exception classes.
+        if isinstance(exc, ApiException | owners.ApiException):
             status = int(exc.status or 0)
             if status == 0:
                 return TransientConnectorError(
@@ -440,7 +491,9 @@ class HubSpotConnector:
                 operation=operation,
                 may_have_applied=write and not not_sent,
             )
-        if isinstance(exc, ApiTypeError | ApiValueError):
+        if isinstance(
+            exc, ApiTypeError | ApiValueError | owners.ApiTypeError | owners.ApiValueError
+        ):
             return BadDataError(
                 f"hubspot {operation}: invalid request: {type(exc).__name__}",
                 vendor=VENDOR,
@@ -471,6 +524,21 @@ def _to_crm_object(object_type: str, record: Any) -> CrmObject:
         updated_at=_utc(record.updated_at),
         archived=bool(record.archived),
         associations=associations,
+    )
+
+
+def _to_owner(owner: Any) -> Owner:
+    return Owner(
+        id=str(owner.id),
+        email=owner.email,
+        first_name=owner.first_name,
+        last_name=owner.last_name,
+        user_id=owner.user_id,
+        archived=bool(owner.archived),
+        teams=tuple(
+            OwnerTeam(id=str(team.id), name=str(team.name), primary=bool(team.primary))
+            for team in owner.teams or []
+        ),
     )
 
 

@@ -190,3 +190,22 @@ def test_a_write_that_may_have_applied_is_not_repeated(sandbox: SandboxServer) -
 
     assert raised.value.may_have_applied
     assert len(sandbox.requests("hubspot")) == 1
+
+
+def test_get_owner_with_email_and_teams(hubspot: HubSpotConnector, sandbox: SandboxServer) -> None:
+    owner = hubspot.get_owner("105")
+
+    assert owner.id == "105"
+    assert owner.email == "chloe.martin@harborlabs.example"
+    assert owner.name == "Chloé Martin"
+    assert [(team.name, team.primary) for team in owner.teams] == [("Customer Success", True)]
+    (request,) = sandbox.requests("hubspot")
+    assert request["path"].endswith("/crm/v3/owners/105")
+
+
+def test_deactivated_or_unknown_owner_is_not_found(hubspot: HubSpotConnector) -> None:
+    # Owner 107 is archived (deactivated user): it no longer answers as an active owner.
+    for owner_id in ("107", "999"):
+        with pytest.raises(NotFoundError) as raised:
+            hubspot.get_owner(owner_id)
+        assert raised.value.status == 404
