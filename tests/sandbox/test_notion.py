@@ -122,7 +122,7 @@ def test_search_by_title(sandbox: RunningSandbox) -> None:
     notion.pages.create(parent={"page_id": SOP_PARENT}, properties=title("Deal 5001 kickoff"))
 
     found = notion.search(query="deal 5001", filter={"property": "object", "value": "page"})
-    sops = notion.search(query="SOP")
+    sops = notion.search(query="sales SOP")
     with pytest.raises(APIResponseError) as old_filter:
         notion.search(query="x", filter={"property": "object", "value": "database"})
 

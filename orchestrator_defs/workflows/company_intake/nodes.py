@@ -1,0 +1,128 @@
+"""The company intake's reading and deciding nodes: fetch, enrich, validate, finish.
+
+The writing nodes are in `writes.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from orchestrator_core.logging import get_logger
+from orchestrator_defs.workflows.company_intake.quality import assess, quality_issue
+from orchestrator_defs.workflows.company_intake.state import (
+    COMPANY_ASSOCIATIONS,
+    COMPANY_PROPERTIES,
+    CompanyIntakeState,
+    enrichment_of,
+    label_of,
+)
+from orchestrator_defs.workflows.context import WorkflowContext
+from orchestrator_defs.workflows.state import issue
+from resources.enrichment.enricher import RuleEnricher
+from resources.enrichment.errors import EnrichmentError
+from resources.errors import NotFoundError
+
+log = get_logger(__name__)
+
+
+def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    intake = ctx.policy.policy.company_intake
+    company_id = _subject_id(ctx)
+    try:
+        company = ctx.hubspot.get_object(
+            object_type="companies",
+            object_id=company_id,
+            properties=[
+                *COMPANY_PROPERTIES,
+                intake.company_type_property,
+                intake.lifecycle_property,
+            ],
+            associations=COMPANY_ASSOCIATIONS,
+        )
+    except NotFoundError:
+        # Deleted since the event: nothing to mirror, and nothing wrong with the run.
+        return {
+            "company_id": company_id,
+            "missing": True,
+            "issues": [
+                issue(
+                    kind="object_missing",
+                    severity="info",
+                    message=f"Company {company_id} no longer exists in HubSpot (deleted since"
+                    " the event); nothing was written.",
+                    suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
+                    f" company {company_id} in HubSpot and replay the event.",
+                    step="fetch_company",
+                    key=f"company:{company_id}",
+                    details={"company_id": company_id},
+                )
+            ],
+        }
+    return {
+        # A merged-away id answers with the surviving company: act on that one.
+        "company_id": company.id,
+        "company": dict(company.properties),
+        "associations": {name: list(ids) for name, ids in company.associations.items()},
+    }
+
+
+def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    threshold = ctx.policy.policy.role_mapping.min_confidence
+    type_property = ctx.policy.policy.company_intake.company_type_property
+    properties = {**state["company"], "type": state["company"].get(type_property)}
+    update: dict[str, Any] = {}
+    try:
+        enrichment = ctx.enricher.enrich_company(properties, review_threshold=threshold)
+    except EnrichmentError as exc:
+        # Normalisation is best effort: the rules answer (and say so) rather than stop intake.
+        log.warning("enrichment failed, rules answer", enricher=ctx.enricher.name, error=str(exc))
+        enrichment = RuleEnricher().enrich_company(properties, review_threshold=threshold)
+        update["enrichment_fallback"] = f"{ctx.enricher.name}: {type(exc).__name__}"
+    return {**update, "enrichment": enrichment.model_dump(mode="json")}
+
+
+def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    findings = assess(enrichment_of(state))
+    issues = [
+        quality_issue(
+            finding,
+            company_id=state["company_id"],
+            label=label_of(state),
+            properties=state["company"],
+            step="validate",
+        )
+        for finding in findings
+    ]
+    return {"blocked": any(f.blocking for f in findings), "issues": issues}
+
+
+def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    company_id = state["company_id"]
+    if state.get("missing"):
+        return {
+            "outcome": "object_missing",
+            "outcome_message": f"Company {company_id} no longer exists in HubSpot.",
+        }
+    subject = f"{label_of(state)} (company {company_id})"
+    note = f"; {state['kickoff_note']}" if state.get("kickoff_note") else ""
+    if state.get("blocked"):
+        fields = sorted({i["key"] for i in state["issues"] if i["severity"] == "error"})
+        return {
+            "outcome": "data_quality_exception",
+            "outcome_message": f"{subject} not mirrored: fix {', '.join(fields)} in HubSpot{note}",
+        }
+    return {
+        "outcome": "mirrored",
+        "outcome_message": f"{subject} mirrored to Airtable ({state.get('account_record_id')})"
+        f" with SOP {state['sop']['title']!r}{note}",
+    }
+
+
+def _subject_id(ctx: WorkflowContext) -> str:
+    if ctx.run.object_type != "company" or ctx.run.object_id is None:
+        raise ValueError(f"workflow run {ctx.run.id} is not about a company")
+    return str(ctx.run.object_id)

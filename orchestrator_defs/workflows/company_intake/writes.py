@@ -1,0 +1,199 @@
+"""The company intake's writing nodes: Airtable mirror, Notion SOP page, kickoff request.
+
+Every vendor write goes through the side-effect ledger. The Airtable writes are keyed on the
+run, so each intake updates the record again. The SOP page is keyed on the company and the
+template instead, so later runs for the same company reuse the page instead of adding one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
+from orchestrator_core.policy.vocabulary import WorkflowName
+from orchestrator_defs.workflows.company_intake.account import account_fields, sop_link_fields
+from orchestrator_defs.workflows.company_intake.state import (
+    CompanyIntakeState,
+    SopPage,
+    enrichment_of,
+    label_of,
+)
+from orchestrator_defs.workflows.context import WorkflowContext
+from orchestrator_defs.workflows.state import artifact
+
+KICKOFF_WORKFLOW: WorkflowName = "deal_kickoff"
+
+
+def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    intake = ctx.policy.policy.company_intake
+    company_id = state["company_id"]
+    table = ctx.options.tables.accounts
+    fields = account_fields(
+        company_id=company_id,
+        properties=state["company"],
+        enrichment=enrichment_of(state),
+        associations=state.get("associations", {}),
+        type_property=intake.company_type_property,
+        lifecycle_property=intake.lifecycle_property,
+        warnings=[i["message"] for i in state["issues"] if i["kind"] == "data_quality"],
+        synced_at=ctx.now(),
+    )
+
+    def upsert(_key: str) -> WriteResult:
+        result = ctx.airtable.upsert_records(table=table, records=[fields])
+        created = bool(result.created_ids)
+        return WriteResult(external_id=result.records[0].id, result={"created": created})
+
+    entry = ctx.write_once(
+        step="mirror_account", target=f"airtable:{table}:{company_id}", write=upsert
+    )
+    return {
+        "account_record_id": entry.external_id,
+        "artifacts": [
+            artifact(
+                asset="airtable/accounts",
+                system="airtable",
+                external_id=entry.external_id,
+                description=f"Accounts record of {label_of(state)} (company {company_id})",
+                details={
+                    "table": table,
+                    "hubspot_id": company_id,
+                    "created": _result_value(entry, "created"),
+                },
+            )
+        ],
+    }
+
+
+def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    intake = ctx.policy.policy.company_intake
+    company_id = state["company_id"]
+    template = intake.sop_template_for(state["company"].get(intake.company_type_property))
+    title = f"{template.title}: {label_of(state)}"
+
+    def create(_key: str) -> WriteResult:
+        # A page of that title under the SOP parent is ours from a write whose success was not
+        # recorded (a crash right after Notion answered): adopt it instead of making another.
+        parent = ctx.notion.sop_parent_page_id
+        page = ctx.notion.find_page_by_title(title=title, parent_page_id=parent)
+        adopted = page is not None
+        if page is None:
+            page = ctx.notion.create_page_from_template(
+                title=title, template_page_id=template.notion_page_id
+            )
+        return WriteResult(
+            external_id=page.id, result={"url": page.url, "title": title, "adopted": adopted}
+        )
+
+    entry = _write_once_for_company(
+        ctx,
+        company_id,
+        step="attach_sop",
+        target=f"notion:sop:{template.notion_page_id}",
+        write=create,
+    )
+    sop = SopPage(
+        page_id=str(entry.external_id),
+        url=_result_text(entry, "url"),
+        title=_result_text(entry, "title") or title,
+        template_id=template.notion_page_id,
+        template_title=template.title,
+    )
+    return {
+        "sop": sop,
+        "artifacts": [
+            artifact(
+                asset="notion/sop_links",
+                system="notion",
+                external_id=sop["page_id"],
+                description=f"SOP page {sop['title']!r}",
+                url=sop["url"],
+                details={"template_id": sop["template_id"], "company_id": company_id},
+            )
+        ],
+    }
+
+
+def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    company_id = state["company_id"]
+    table = ctx.options.tables.accounts
+    sop = state["sop"]
+    fields = sop_link_fields(
+        company_id=company_id,
+        page_url=sop["url"],
+        page_id=sop["page_id"],
+        template_title=sop["template_title"],
+    )
+
+    def upsert(_key: str) -> WriteResult:
+        result = ctx.airtable.upsert_records(table=table, records=[fields])
+        return WriteResult(external_id=result.records[0].id)
+
+    ctx.write_once(step="link_sop", target=f"airtable:{table}:{company_id}:sop", write=upsert)
+    return {}
+
+
+def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+    """Ask for a deal kickoff when an event moved the lifecycle stage to a stage with a rule.
+
+    Runs for blocked companies too: a stage change is a business event that bad data in the
+    Accounts mirror must not swallow. Asked once per run (`request_child_run` is idempotent
+    per parent), so no ledger entry is needed.
+    """
+    ctx = runtime.context
+    intake = ctx.policy.policy.company_intake
+    stage = _new_lifecycle_stage(ctx, intake.lifecycle_property)
+    action = intake.lifecycle_action(stage) if stage is not None else None
+    if stage is None or action is None:
+        return {}
+    switch = ctx.policy.policy.workflows.get(KICKOFF_WORKFLOW)
+    if switch is None or not switch.enabled:
+        return {"kickoff_note": f"stage {stage} asks for {action}, but deal_kickoff is disabled"}
+    run_id = ctx.records.request_child_run(
+        parent=ctx.run,
+        workflow=KICKOFF_WORKFLOW,
+        object_type="company",
+        object_id=int(state["company_id"]),
+        reason=f"lifecycle stage changed to {stage}",
+        details={"action": action, "lifecycle_stage": stage},
+    )
+    return {"kickoff_run_id": run_id, "kickoff_note": f"{action} requested (run {run_id})"}
+
+
+def _new_lifecycle_stage(ctx: WorkflowContext, lifecycle_property: str) -> str | None:
+    """The value of the run's latest event changing the lifecycle stage, if one did."""
+    changes = [
+        event
+        for event in ctx.run.events
+        if event.get("subscription_type") == "company.propertyChange"
+        and event.get("property_name") == lifecycle_property
+        and event.get("property_value")
+    ]
+    if not changes:
+        return None
+    latest = max(changes, key=lambda event: str(event.get("occurred_at") or ""))
+    return str(latest["property_value"])
+
+
+def _write_once_for_company(
+    ctx: WorkflowContext, company_id: str, *, step: str, target: str, write: WriteFunction
+) -> LedgerEntry:
+    """A write done once per company, whatever run asks: `ctx.write_once` keys on the run's
+    thread, so the ledger key here names the company instead."""
+    return ctx.ledger.run_once(
+        thread_id=f"company_intake/company-{company_id}", step=step, target=target, write=write
+    )
+
+
+def _result_value(entry: LedgerEntry, name: str) -> Any:
+    return entry.result.get(name) if isinstance(entry.result, dict) else None
+
+
+def _result_text(entry: LedgerEntry, name: str) -> str | None:
+    value = _result_value(entry, name)
+    return str(value) if value is not None else None
