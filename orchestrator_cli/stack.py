@@ -16,9 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import httpx
@@ -42,7 +43,10 @@ class Ports:
     sandbox: int = 8900
 
 
-def port_options(command: click.Command) -> click.Command:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def port_options(command: F) -> F:
     """`--api-port`, `--dagster-port`, `--sandbox-port`, shared by `dev` and `demo`."""
     for name, default, what in (
         ("sandbox-port", Ports.sandbox, "the vendor sandbox (started when a connector has no key)"),
@@ -145,9 +149,7 @@ def running_stack(
             "DATABASE_URL": database.url,
             "HUBSPOT_WEBHOOK_SECRET": secret,
             "SANDBOX_URL": sandbox_url,
-            "DAGSTER_UI_URL": os.environ.get(
-                "DAGSTER_UI_URL", f"http://127.0.0.1:{ports.dagster}"
-            ),
+            "DAGSTER_UI_URL": os.environ.get("DAGSTER_UI_URL", f"http://127.0.0.1:{ports.dagster}"),
             "ORCHESTRATOR_HOME": str(home),
         }
         stack = Stack(

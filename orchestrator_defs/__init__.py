@@ -1,6 +1,3 @@
-"""The Dagster code location loaded by workspace.yaml. Workflows, sensors and resources are
-merged into `defs` by the orchestration work; today the location loads and is empty."""
-
-from orchestrator_defs.definitions import defs
-
-__all__ = ["defs"]
+"""The Dagster code location (loaded from `orchestrator_defs.definitions`, see workspace.yaml):
+workflow graphs, the assets and jobs that run them, and the runtime that connects the two.
+Importing the package has no side effects; importing `definitions` builds the `Definitions`."""

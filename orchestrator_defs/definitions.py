@@ -7,6 +7,7 @@ import os
 
 import dagster as dg
 
+from orchestrator_core.settings import Settings, get_settings
 from orchestrator_defs.assets.lineage import audit_tables, hubspot_events
 from orchestrator_defs.assets.outputs import PHASES
 from orchestrator_defs.assets.workflow_assets import PHASE_ASSETS
@@ -16,22 +17,30 @@ from resources.dagster_resources import connector_resources
 from sensors import SENSORS
 
 
-def _runtime_resource() -> WorkflowRuntimeResource:
-    # The URL is passed as an EnvVar so the Dagster UI never shows its password.
+def _runtime_resource(settings: Settings) -> WorkflowRuntimeResource:
+    if settings.database_url is None:
+        return WorkflowRuntimeResource()  # the embedded server
     if os.environ.get("DATABASE_URL"):
+        # An EnvVar, so that the Dagster UI never shows the URL's password.
         return WorkflowRuntimeResource(database_url=dg.EnvVar("DATABASE_URL"))
-    return WorkflowRuntimeResource()
+    return WorkflowRuntimeResource(database_url=settings.database_url.get_secret_value())
 
 
-workflow_outputs = [output.asset_key for phase in PHASES for output in phase.outputs]
+def build_definitions(settings: Settings) -> dg.Definitions:
+    workflow_outputs = [output.asset_key for phase in PHASES for output in phase.outputs]
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=[hubspot_events, *PHASE_ASSETS.values(), *audit_tables(workflow_outputs)],
+            jobs=list(JOBS.values()),
+        ),
+        dg.Definitions(sensors=SENSORS),
+        dg.Definitions(
+            resources={
+                "workflow_runtime": _runtime_resource(settings),
+                **connector_resources(settings),
+            },
+        ),
+    )
 
-defs = dg.Definitions.merge(
-    dg.Definitions(
-        assets=[hubspot_events, *PHASE_ASSETS.values(), *audit_tables(workflow_outputs)],
-        jobs=list(JOBS.values()),
-    ),
-    dg.Definitions(sensors=SENSORS),
-    dg.Definitions(
-        resources={"workflow_runtime": _runtime_resource(), **connector_resources()},
-    ),
-)
+
+defs = build_definitions(get_settings())

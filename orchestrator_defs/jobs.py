@@ -21,3 +21,7 @@ JOBS: dict[str, dg.UnresolvedAssetJobDefinition] = {
 
 def job_name_for(workflow: str, phase: Phase) -> str:
     return phase_for(workflow, phase).job_name
+
+
+def op_name_for(workflow: str, phase: Phase) -> str:
+    return phase_for(workflow, phase).op_name

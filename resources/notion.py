@@ -51,6 +51,11 @@ _FILE_TYPES = frozenset({"image", "file", "pdf", "video", "audio"})
 _SEARCH_MAX_PAGES = 10
 
 
+# The sandbox seed's "Sales SOPs" page (samples/hubspot_portal/notion.json): where SOP pages
+# go when Notion is sandboxed and NOTION_SOP_PARENT_PAGE_ID is not set.
+SANDBOX_SOP_PARENT_PAGE_ID = "1b2c3d4e-0000-4a00-8000-00000000a002"
+
+
 class NotionPage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -102,6 +107,8 @@ class NotionConnector:
     def from_connection(cls, connection: Connection, **options: Any) -> NotionConnector:
         if connection.credential is None:
             raise ValueError("Notion connection has no credential")
+        if connection.mode == "sandbox" and not options.get("sop_parent_page_id"):
+            options["sop_parent_page_id"] = SANDBOX_SOP_PARENT_PAGE_ID
         return cls(
             token=connection.credential,
             base_url=connection.base_url,

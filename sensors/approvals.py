@@ -17,7 +17,7 @@ from orchestrator_defs.assets.workflow_assets import (
     APPROVAL_STATUS_TAG,
     WORKFLOW_RUN_TAG,
 )
-from orchestrator_defs.jobs import JOBS, job_name_for
+from orchestrator_defs.jobs import JOBS, job_name_for, op_name_for
 from sensors.connection import tick_connection
 from sensors.tags import OBJECT_TAG, object_tag
 
@@ -27,13 +27,12 @@ INTERVAL_SECONDS = 3
 
 
 def continuation_request(approval: Approval) -> dg.RunRequest:
-    job_name = job_name_for(approval.workflow, "continuation")
     return dg.RunRequest(
         run_key=continuation_run_key(approval.id),
-        job_name=job_name,
+        job_name=job_name_for(approval.workflow, "continuation"),
         run_config={
             "ops": {
-                job_name: {
+                op_name_for(approval.workflow, "continuation"): {
                     "config": {
                         "workflow_run_id": approval.workflow_run_id,
                         "approval_id": approval.id,

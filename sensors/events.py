@@ -19,7 +19,7 @@ from orchestrator_core.workflows.dispatch import (
     dispatch_received,
     due_requests,
 )
-from orchestrator_defs.jobs import JOBS, job_name_for
+from orchestrator_defs.jobs import JOBS, job_name_for, op_name_for
 from orchestrator_defs.runtime.policy import current_policy
 from sensors.connection import tick_connection
 from sensors.tags import run_tags
@@ -34,13 +34,12 @@ INTERVAL_SECONDS = 3
 
 
 def run_request(spec: RunRequestSpec) -> dg.RunRequest:
-    job_name = job_name_for(spec.workflow, "start")
     return dg.RunRequest(
         run_key=spec.run_key,
-        job_name=job_name,
+        job_name=job_name_for(spec.workflow, "start"),
         run_config={
             "ops": {
-                job_name: {
+                op_name_for(spec.workflow, "start"): {
                     "config": {
                         "workflow_run_id": spec.workflow_run_id,
                         "envelope_ids": list(spec.envelope_ids),

@@ -21,6 +21,5 @@ def test_workspace_code_location_validates(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (
-        "Validation successful for code location orchestrator_defs" in result.stdout + result.stderr
-    )
+    output = result.stdout + result.stderr
+    assert "Validation successful for code location hubspot_orchestrator" in output

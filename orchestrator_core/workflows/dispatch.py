@@ -136,10 +136,10 @@ def dispatch_received(
                 {"ids": [i for i, _ in unrouted], "reasons": [r for _, r in unrouted]},
             )
         routed_to: dict[int, list[str]] = {}
-        for (workflow, _), members in groups.items():
-            cur.execute(_INSERT_RUN, _run_row(workflow, members, policy))
+        for (group_workflow, _), members in groups.items():
+            cur.execute(_INSERT_RUN, _run_row(group_workflow, members, policy))
             for row, rule in members:
-                routed_to.setdefault(row["id"], []).append(f"{workflow} (rule {rule})")
+                routed_to.setdefault(row["id"], []).append(f"{group_workflow} (rule {rule})")
         for envelope_id, targets in routed_to.items():
             cur.execute(
                 _MARK_DISPATCHED, {"id": envelope_id, "reason": "routed to " + ", ".join(targets)}

@@ -35,6 +35,12 @@ class WorkflowPhase:
     job_name: str
     outputs: tuple[Output, ...]
 
+    @property
+    def op_name(self) -> str:
+        """The multi-asset's op (run config goes under `ops: {<op_name>: ...}`); it must not be
+        the job's name, which names the job's graph."""
+        return f"run_{self.job_name}"
+
 
 PHASES: tuple[WorkflowPhase, ...] = (
     WorkflowPhase(

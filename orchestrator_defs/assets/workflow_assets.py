@@ -7,8 +7,6 @@ materialization carries the HubSpot object, the envelope ids, the workflow run a
 policy version and the external record ids, so the UI links every record back to its event.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,10 +47,6 @@ class WorkflowRunConfig(dg.Config):
     )
 
 
-def _asset_name(phase: WorkflowPhase) -> str:
-    return phase.job_name
-
-
 def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
@@ -67,7 +61,7 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
     ]
 
     @dg.multi_asset(
-        name=_asset_name(phase),
+        name=phase.op_name,
         specs=specs,
         can_subset=False,
         description=f"Runs the {phase.workflow} workflow ({phase.phase}) for one workflow run.",
@@ -95,7 +89,7 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         try:
             result = runner.drive(
                 workflow_run_id=config.workflow_run_id,
-                dagster_run_id=context.run_id,
+                dagster_run_id=context.run.run_id,
                 job_name=context.job_name,
                 decision=decision,
                 final_attempt=final,
@@ -134,7 +128,7 @@ def _decision(
             f"approval {approval.id} has not been decided; nothing to continue with",
             allow_retries=False,
         )
-    runtime.store.mark_continuation(approval.id, context.run_id)
+    runtime.store.mark_continuation(approval.id, context.run.run_id)
     return decision_of(approval)
 
 
@@ -157,7 +151,7 @@ def _tag_run(context: dg.AssetExecutionContext, result: DriveResult) -> None:
         approval = result.approvals[0]
         tags[APPROVAL_ID_TAG] = str(approval.id)
         tags[APPROVAL_STATUS_TAG] = approval.status
-    context.instance.add_run_tags(context.run_id, tags)
+    context.instance.add_run_tags(context.run.run_id, tags)
 
 
 def _materializations(

@@ -96,7 +96,8 @@ def state_summary(values: Mapping[str, Any]) -> dict[str, JsonValue]:
         {"asset": a["asset"], "external_id": a["external_id"], "description": a["description"]}
         for a in values.get("artifacts", [])
     ]
-    return _jsonable(summary)  # type: ignore[return-value]
+    jsonable: dict[str, JsonValue] = _jsonable(summary)
+    return jsonable
 
 
 def _jsonable(value: Any) -> Any:

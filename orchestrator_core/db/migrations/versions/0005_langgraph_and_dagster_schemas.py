@@ -36,7 +36,7 @@ def upgrade() -> None:
     with psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS dagster")
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {LANGGRAPH_SCHEMA}")
-        PostgresSaver(conn).setup()  # type: ignore[arg-type]
+        PostgresSaver(conn).setup()
 
 
 def downgrade() -> None:
