@@ -23,7 +23,7 @@ from orchestrator_cli.demo_report import (
     print_summary,
     read_progress,
 )
-from orchestrator_cli.dev import describe
+from orchestrator_cli.dev import describe, quiet_unless_asked
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "webhooks"
@@ -61,6 +61,7 @@ def demo(
 ) -> None:
     """Run the product and replay the sample HubSpot deliveries through it."""
     settings = load_settings()
+    quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
     expectations = load_expectations(samples_dir / "expected.yaml")
     with clean_exit_on_signals(), running_stack(settings, ports) as stack:

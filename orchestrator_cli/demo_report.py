@@ -128,7 +128,13 @@ def load_expectations(path: Path) -> dict[str, Any]:
 
 
 def _matches(row: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Equal on every key; `min_<column>` asks for at least that value."""
     for key, value in expected.items():
+        if key.startswith("min_"):
+            actual = row.get(key.removeprefix("min_"))
+            if actual is None or actual < value:
+                return False
+            continue
         actual = _object(row) if key == "object" else row.get(key)
         if actual != value:
             return False

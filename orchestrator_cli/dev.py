@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
 
 from orchestrator_cli.context import clean_exit_on_signals, load_settings
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
+from orchestrator_core.logging import configure_logging
+from orchestrator_core.settings import Settings
+
+
+def quiet_unless_asked(settings: Settings) -> None:
+    """This process's own log lines (server start, migrations) at WARNING unless LOG_LEVEL is
+    set: the console is for the summary; each service logs to its file under logs/."""
+    if "LOG_LEVEL" not in os.environ:
+        configure_logging("WARNING")
 
 
 def describe(stack: Stack) -> str:
@@ -28,6 +38,7 @@ def describe(stack: Stack) -> str:
 def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
     """Run Postgres, the API, Dagster (webserver and daemon) and the sandbox until Ctrl-C."""
     settings = load_settings()
+    quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
     with clean_exit_on_signals(), running_stack(settings, ports) as stack:
         click.echo(describe(stack))

@@ -57,6 +57,26 @@ def delivery_body(events: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(events)
 
 
+def ingest_events(database_url: str, events: list[dict[str, Any]]) -> list[int]:
+    """Store a delivery as the webhook route does (parse, then one transaction); returns the
+    envelope id of each event, in order."""
+    import asyncio
+
+    from orchestrator_core.events.envelope import parse_delivery
+    from orchestrator_core.events.store import store_delivery
+
+    delivery = parse_delivery(events, correlation_window_seconds=60)
+
+    async def store() -> list[int]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            result = await store_delivery(
+                conn, delivery=delivery, signature_version="v3", request_id=None
+            )
+        return [e.envelope_id for e in result.events]
+
+    return asyncio.run(store())
+
+
 def count_rows(conn: psycopg.Connection[Any], table: str) -> int:
     row = conn.execute(f"SELECT count(*) FROM orchestrator.{table}").fetchone()
     assert row is not None

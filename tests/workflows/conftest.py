@@ -5,7 +5,6 @@ dispatches them like the event sensor and drives the resulting runs like the Dag
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,8 +15,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from orchestrator_core.events.envelope import parse_delivery
-from orchestrator_core.events.store import store_delivery
 from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy, load_policy
 from orchestrator_core.settings import DEFAULT_POLICY_PATH
@@ -38,7 +35,7 @@ from tests.connectors.conftest import (
     sandbox_config,
 )
 from tests.connectors.sandbox_server import SandboxServer, start_sandbox
-from tests.support import hubspot_event
+from tests.support import hubspot_event, ingest_events
 
 _dagster_run_ids = itertools.count(1)
 
@@ -86,18 +83,7 @@ class WorkflowHarness:
 
     def ingest(self, events: list[dict[str, Any]]) -> list[int]:
         """Store a delivery as the webhook does; returns the envelope ids."""
-        delivery = parse_delivery(events, correlation_window_seconds=60)
-
-        async def store() -> list[int]:
-            async with await psycopg.AsyncConnection.connect(
-                self.database_url, autocommit=True
-            ) as conn:
-                result = await store_delivery(
-                    conn, delivery=delivery, signature_version="v3", request_id=None
-                )
-            return [e.envelope_id for e in result.events]
-
-        return asyncio.run(store())
+        return ingest_events(self.database_url, events)
 
     def dispatch(self) -> list[RunRequestSpec]:
         """One event-sensor pass: route received envelopes, return the runs to launch."""
