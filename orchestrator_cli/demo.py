@@ -108,11 +108,11 @@ def _send(client: httpx.Client, path: Path, secret: str) -> None:
 
 def _wait_settled(stack: Stack, timeout: float) -> Progress:
     deadline = time.monotonic() + timeout
-    progress = read_progress(stack.database.url)
+    progress = read_progress(stack.database.url, stack.dagster_url)
     while not progress.settled and time.monotonic() < deadline:
         stack.check_alive()
         time.sleep(2.0)
-        progress = read_progress(stack.database.url)
+        progress = read_progress(stack.database.url, stack.dagster_url)
     if not progress.settled:
         click.echo(f"not settled after {timeout:.0f} s: {progress.pending_description}", err=True)
     return progress

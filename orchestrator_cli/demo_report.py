@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import click
+import httpx
 import psycopg
 import yaml
 from psycopg.rows import dict_row
@@ -28,6 +29,9 @@ class Progress:
     runs: list[dict[str, Any]]
     approvals: list[dict[str, Any]]
     exceptions: list[dict[str, Any]]
+    # Dagster runs not finished yet: a workflow run is recorded as done a moment before its
+    # Dagster run has written its materializations and ended.
+    dagster_runs_in_progress: int = 0
 
     @property
     def _waiting(self) -> dict[str, int]:
@@ -50,7 +54,23 @@ class Progress:
         return ", ".join(f"{count} {what}" for what, count in self._waiting.items() if count)
 
 
-def read_progress(database_url: str) -> Progress:
+_RUNS_IN_PROGRESS = """
+query RunsInProgress {
+  runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]}) {
+    ... on Runs { count }
+  }
+}
+"""
+
+
+def dagster_runs_in_progress(dagster_url: str) -> int:
+    """Runs queued or in progress, from the Dagster webserver's GraphQL API."""
+    response = httpx.post(f"{dagster_url}/graphql", json={"query": _RUNS_IN_PROGRESS}, timeout=10.0)
+    response.raise_for_status()
+    return int(response.json()["data"]["runsOrError"]["count"])
+
+
+def read_progress(database_url: str, dagster_url: str) -> Progress:
     with (
         psycopg.connect(database_url, autocommit=True) as conn,
         conn.cursor(row_factory=dict_row) as cur,
@@ -75,7 +95,7 @@ def read_progress(database_url: str) -> Progress:
             "SELECT id, kind, severity, object_type, object_id, workflow, message, status"
             " FROM orchestrator.exceptions ORDER BY id"
         ).fetchall()
-    return Progress(envelopes, runs, approvals, exceptions)
+    return Progress(envelopes, runs, approvals, exceptions, dagster_runs_in_progress(dagster_url))
 
 
 def _object(row: dict[str, Any]) -> str:

@@ -81,7 +81,15 @@ def _assert_runs_launched_by_the_sensor(home: Path) -> None:
         with psycopg.connect(server.get_uri("orchestrator")) as conn:
             rows = conn.execute(
                 """
-                SELECT w.run_key, r.status, k.value, o.value
+                SELECT w.run_key, r.status, k.value, o.value,
+                       (SELECT string_agg(
+                            concat_ws(' ', e.dagster_event_type,
+                                      e.event::jsonb ->> 'user_message',
+                                      substr(e.event::jsonb -> 'dagster_event'
+                                             ->> 'event_specific_data', 1, 1500)), ' | ')
+                        FROM dagster.event_logs e
+                        WHERE e.run_id = r.run_id AND e.dagster_event_type IN
+                        ('RUN_FAILURE', 'PIPELINE_FAILURE', 'STEP_FAILURE', 'ENGINE_EVENT'))
                 FROM orchestrator.workflow_runs w
                 JOIN orchestrator.workflow_run_attempts a ON a.workflow_run_id = w.id
                 JOIN dagster.runs r ON r.run_id = a.dagster_run_id
@@ -94,7 +102,7 @@ def _assert_runs_launched_by_the_sensor(home: Path) -> None:
     finally:
         server.cleanup()
     assert len(rows) == 12
-    for run_key, status, tagged_key, workflow_run_tag in rows:
-        assert status == "SUCCESS"
+    for run_key, status, tagged_key, workflow_run_tag, failure in rows:
+        assert status == "SUCCESS", (run_key, failure)
         assert tagged_key == run_key
         assert workflow_run_tag is not None

@@ -59,6 +59,7 @@ def test_routes_coalesces_and_requests_one_run_per_workflow_run(
     expected = {
         f"company_intake:{ids[1000001]}": [1000001],
         f"company_intake:{ids[1000005]}": [1000005],
+        f"company_intake:{ids[1000028]}": [1000028],
         f"contact_role_mapping:{ids[1000008]}": [1000008, 1000009],  # coalesced
         f"contact_role_mapping:{ids[1000010]}": [1000010, 1000011],
         f"contact_role_mapping:{ids[1000012]}": [1000012],
