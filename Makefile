@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit bench clean
+.PHONY: install demo dev serve test lint typecheck unit bench clean
 
 install: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 demo: install
 	$(BIN)/orchestrator demo
+
+dev: install
+	$(BIN)/orchestrator dev
 
 serve: install
 	$(BIN)/orchestrator serve
@@ -34,6 +37,8 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/connectors.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache
