@@ -282,6 +282,19 @@ class GoogleWorkspaceConnector:
 
     # -- Drive ---------------------------------------------------------------------------
 
+    def get_file(self, *, file_id: str) -> DriveFile:
+        """A file's metadata (name, type, link, folders)."""
+        response = self._execute(
+            "get file",
+            lambda: self._drive.files().get(
+                fileId=file_id,
+                supportsAllDrives=True,
+                fields="id,name,mimeType,webViewLink,parents",
+            ),
+            self.drive_throttle,
+        )
+        return _to_file(response)
+
     def copy_file(self, *, template_file_id: str, name: str, folder_id: str) -> DriveFile:
         """A copy of a template file, named `name`, in the folder. One new file per call."""
         response = self._execute(

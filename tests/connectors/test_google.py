@@ -90,6 +90,16 @@ def test_a_429_with_retry_after_is_waited_out(sandbox: SandboxServer) -> None:
     assert [r["status"] for r in sandbox.requests("google")] == [200, 429, 200]
 
 
+def test_read_a_file(google: GoogleWorkspaceConnector) -> None:
+    found = google.get_file(file_id=MAP_TEMPLATE)
+
+    assert found.id == MAP_TEMPLATE
+    assert found.name == "Mutual Action Plan - TEMPLATE"
+    assert found.mime_type == "application/vnd.google-apps.document"
+    with pytest.raises(NotFoundError):
+        google.get_file(file_id="no-such-file")
+
+
 def test_missing_file_is_not_found(google: GoogleWorkspaceConnector) -> None:
     with pytest.raises(NotFoundError) as raised:
         google.copy_file(template_file_id="no-such-file", name="x", folder_id=DEAL_ROOMS)

@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
+from orchestrator_defs.workflows.common import subject_id
 from orchestrator_defs.workflows.company_intake.quality import assess, quality_issue
 from orchestrator_defs.workflows.company_intake.state import (
     COMPANY_ASSOCIATIONS,
@@ -30,7 +31,7 @@ log = get_logger(__name__)
 def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
-    company_id = _subject_id(ctx)
+    company_id = subject_id(ctx.run, "company")
     try:
         company = ctx.hubspot.get_object(
             object_type="companies",
@@ -120,9 +121,3 @@ def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict
         "outcome_message": f"{subject} mirrored to Airtable ({state.get('account_record_id')})"
         f" with SOP {state['sop']['title']!r}{note}",
     }
-
-
-def _subject_id(ctx: WorkflowContext) -> str:
-    if ctx.run.object_type != "company" or ctx.run.object_id is None:
-        raise ValueError(f"workflow run {ctx.run.id} is not about a company")
-    return str(ctx.run.object_id)

@@ -119,15 +119,6 @@ def _copy_details(copy: DriveCopy) -> dict[str, JsonValue]:
 
 
 def _template_name(google: GoogleWorkspaceConnector, file_id: str) -> str:
-    """The template's name without a trailing "TEMPLATE" marker (the id if it has no name).
-
-    The connector has no public file read yet; this goes through its own throttled, retried
-    request path (`_execute`), so failures are its usual typed connector errors.
-    """
-    found = google._execute(
-        "get file",
-        lambda: google._drive.files().get(fileId=file_id, fields="id,name", supportsAllDrives=True),
-        google.drive_throttle,
-    )
-    name = str(found.get("name") or "").strip()
+    """The template's name without a trailing "TEMPLATE" marker (the id if it has no name)."""
+    name = google.get_file(file_id=file_id).name.strip()
     return _TEMPLATE_MARKER.sub("", name).strip() or name or file_id

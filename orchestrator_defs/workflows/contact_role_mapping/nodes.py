@@ -10,6 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
+from orchestrator_defs.workflows.common import subject_id
 from orchestrator_defs.workflows.contact_role_mapping.state import (
     CONTACT_ASSOCIATIONS,
     CONTACT_PROPERTIES,
@@ -28,7 +29,7 @@ log = get_logger(__name__)
 
 def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     ctx = runtime.context
-    contact_id = _subject_id(ctx)
+    contact_id = subject_id(ctx.run, "contact")
     try:
         contact = ctx.hubspot.get_object(
             object_type="contacts",
@@ -146,9 +147,3 @@ def _review_issue(state: RoleMappingState, inference: TitleInference, role: str)
 def _count(number: int, noun: str) -> str:
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{number} {noun if number == 1 else plural}"
-
-
-def _subject_id(ctx: WorkflowContext) -> str:
-    if ctx.run.object_type != "contact" or ctx.run.object_id is None:
-        raise ValueError(f"workflow run {ctx.run.id} is not about a contact")
-    return str(ctx.run.object_id)

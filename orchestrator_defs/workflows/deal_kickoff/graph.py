@@ -33,6 +33,7 @@ from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
 from orchestrator_core.policy.model import DealKickoff
 from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_defs.workflows.common import clean_text, end, requested_by, unless_ended
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.deal_kickoff.proposal import (
     approval_reason,
@@ -44,7 +45,6 @@ from orchestrator_defs.workflows.deal_kickoff.proposal import (
     proposal_hash,
     proposed_slot,
     rejection_summary,
-    requested_by,
 )
 from orchestrator_defs.workflows.deal_kickoff.slots import Interval, SlotRules, find_slots
 from orchestrator_defs.workflows.deal_kickoff.state import (
@@ -107,7 +107,7 @@ def check_trigger(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upd
         )
         stage = _stage_from_events(run) or deal.properties.get("dealstage")
         if not kickoff.is_trigger_stage(stage):
-            return _end(
+            return end(
                 "not_a_kickoff_stage",
                 f"deal {deal.id} moved to {stage!r}, not a kickoff stage"
                 f" ({', '.join(kickoff.trigger_stages)})",
@@ -122,7 +122,7 @@ def check_trigger(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upd
             associations=("contacts",),
         )
         return {"subject": _company_subject(ctx, company, action, kickoff)}
-    return _end(
+    return end(
         "not_a_kickoff_request",
         f"a {run.object_type} run from {run.trigger.get('source')!r} is not a kickoff request",
     )
@@ -146,7 +146,7 @@ def check_duplicates(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
     if others:
         other = others[0]
         state_word = "is waiting for approval" if other.status == "awaiting_approval" else "ran"
-        return _end(
+        return end(
             "already_scheduled",
             f"kickoff run {other.id} for {run.object_type} {run.object_id} {state_word}"
             " already; one kickoff per object",
@@ -165,7 +165,7 @@ def find_attendees(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Up
     members, issues = _team_members(ctx, owner_ids)
     if not members:
         return {
-            **_end("no_organiser", f"nobody on the {subject['object_type']} team can run it"),
+            **end("no_organiser", f"nobody on the {subject['object_type']} team can run it"),
             "issues": [
                 *issues,
                 issue(
@@ -235,7 +235,7 @@ def propose_slots(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upd
     )
     if not found:
         return {
-            **_end("no_slot", f"no free {meeting.duration_minutes}-minute slot for the team"),
+            **end("no_slot", f"no free {meeting.duration_minutes}-minute slot for the team"),
             "issues": [*issues, _no_slot_issue(subject, calendars, earliest, latest)],
         }
     slots = [proposed_slot(index, slot, rules.time_zone) for index, slot in enumerate(found)]
@@ -400,7 +400,7 @@ def link_sop_page(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upd
     ctx = runtime.context
     subject = state["subject"]
     event = state["event"]
-    done = _end(
+    done = end(
         "kickoff_scheduled",
         f"{state['proposal']['title']} scheduled for {event['start']}"
         f" with {len(event['attendees'])} attendee(s)",
@@ -439,7 +439,7 @@ def record_rejection(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
     outcome = "expired" if decision["decision"] == "expire" else "rejected"
     summary = rejection_summary(state["proposal"]["title"], decision)
     if not ctx.policy.policy.approvals.hubspot_note_on_rejection:
-        return _end(outcome, summary)
+        return end(outcome, summary)
     crm_type: CrmObjectType = "deals" if subject["object_type"] == "deal" else "companies"
 
     def note(key: str) -> WriteResult:
@@ -452,7 +452,7 @@ def record_rejection(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
         step="record_rejection", target=f"hubspot:{crm_type}:{subject['object_id']}", write=note
     )
     return {
-        **_end(outcome, summary),
+        **end(outcome, summary),
         "artifacts": [
             artifact(
                 asset="hubspot/notes",
@@ -469,13 +469,6 @@ def record_rejection(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
 # -- the graph -------------------------------------------------------------------------------
 
 
-def _unless_ended(next_node: str) -> Any:
-    def route(state: KickoffState) -> str:
-        return END if "outcome" in state else next_node
-
-    return route
-
-
 def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph: StateGraph[Any, Any, Any, Any] = StateGraph(KickoffState, context_schema=WorkflowContext)
     steps = [check_trigger, check_duplicates, find_attendees, propose_slots, ask_approval]
@@ -484,7 +477,7 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph.add_edge(START, "check_trigger")
     for node, following in itertools.pairwise(steps):
         graph.add_conditional_edges(
-            node.__name__, _unless_ended(following.__name__), [following.__name__, END]
+            node.__name__, unless_ended(following.__name__), [following.__name__, END]
         )
     graph.add_conditional_edges(
         "ask_approval", after_decision, ["create_event", "record_rejection"]
@@ -497,10 +490,6 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _end(outcome: str, message: str) -> Update:
-    return {"outcome": outcome, "outcome_message": message}
 
 
 def _stage_from_events(run: WorkflowRun) -> str | None:
@@ -572,12 +561,9 @@ def _company_name(ctx: WorkflowContext, company: CrmObject) -> str | None:
     intake has mirrored the company (HubSpot's can read "  acme corp., inc  "), else HubSpot's."""
     account = ctx.airtable.get_by_key(table=ctx.options.tables.accounts, key=company.id)
     name = account.fields.get("Name") if account else None
-    return _clean(name if isinstance(name, str) else None) or _clean(company.properties.get("name"))
-
-
-def _clean(text: str | None) -> str | None:
-    cleaned = " ".join((text or "").split())
-    return cleaned or None
+    return clean_text(name if isinstance(name, str) else None) or clean_text(
+        company.properties.get("name")
+    )
 
 
 def _team_members(

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from orchestrator_core.policy.model import KickoffMeeting
-from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.deal_kickoff.slots import Interval
 from orchestrator_defs.workflows.deal_kickoff.state import (
     InternalAttendee,
@@ -28,14 +27,6 @@ from orchestrator_defs.workflows.state import Decision, Issue, issue
 _NOTION_ID = re.compile(
     r"([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})", re.I
 )
-
-
-def requested_by(run: WorkflowRun) -> str | None:
-    """`hubspot:<sourceId>` of the event behind the run (e.g. `hubspot:userId:45678`)."""
-    for event in run.events:
-        if event.get("source_id"):
-            return f"hubspot:{event['source_id']}"
-    return None
 
 
 def proposed_slot(index: int, slot: Interval, zone: ZoneInfo) -> ProposedSlot:

@@ -36,6 +36,13 @@ from langgraph.types import interrupt
 from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
 from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_defs.workflows.common import (
+    clean_text,
+    end,
+    requested_by,
+    subject_id,
+    unless_ended,
+)
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.procurement_approval.rules import (
     approval_reason,
@@ -45,7 +52,6 @@ from orchestrator_defs.workflows.procurement_approval.rules import (
     deal_link,
     money,
     parse_amount,
-    requested_by,
 )
 from orchestrator_defs.workflows.procurement_approval.state import (
     BudgetFigures,
@@ -69,7 +75,7 @@ def check_amount(state: ProcurementState, runtime: Runtime[WorkflowContext]) -> 
     """Read the deal; stop when its amount is unusable or below the threshold."""
     ctx = runtime.context
     procurement = ctx.policy.policy.procurement
-    deal_id = _deal_id(ctx.run)
+    deal_id = subject_id(ctx.run, "deal")
     deal = ctx.hubspot.get_object(
         object_type="deals",
         object_id=deal_id,
@@ -87,7 +93,7 @@ def check_amount(state: ProcurementState, runtime: Runtime[WorkflowContext]) -> 
     if amount is None or not currency:
         return _invalid_amount(deal, amount, currency)
     if not procurement.needs_approval(amount, currency):
-        return _end(
+        return end(
             "below_threshold",
             f"deal {deal.id}: {money(amount)} {currency} is below the"
             f" {money(procurement.threshold)} {procurement.currency} threshold",
@@ -109,7 +115,7 @@ def check_pending(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
     if not pending:
         return {}
     other = pending[0]
-    update = _end(
+    update = end(
         "already_pending",
         f"procurement run {other.id} for deal {deal['id']} is already waiting for approval",
     )
@@ -350,7 +356,7 @@ def mark_approved(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
         f" {decision['decided_by'] or 'an admin'} (approval {decision['approval_id']})."
     )
     artifacts.append(_note_on_deal(ctx, deal["id"], step="mark_approved", body=summary))
-    return {**_end("purchase_order_created", summary), "artifacts": artifacts}
+    return {**end("purchase_order_created", summary), "artifacts": artifacts}
 
 
 def close_request(state: ProcurementState, runtime: Runtime[WorkflowContext]) -> Update:
@@ -373,17 +379,10 @@ def close_request(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
         )
     if ctx.policy.policy.approvals.hubspot_note_on_rejection:
         artifacts.append(_note_on_deal(ctx, deal["id"], step="close_request", body=summary))
-    return {**_end(outcome, summary), "artifacts": artifacts}
+    return {**end(outcome, summary), "artifacts": artifacts}
 
 
 # -- the graph -------------------------------------------------------------------------------
-
-
-def _unless_ended(next_node: str) -> Any:
-    def route(state: ProcurementState) -> str:
-        return END if "outcome" in state else next_node
-
-    return route
 
 
 def build_graph() -> StateGraph[Any, Any, Any, Any]:
@@ -397,7 +396,7 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
     graph.add_edge(START, "check_amount")
     for node, following in itertools.pairwise(before):
         graph.add_conditional_edges(
-            node.__name__, _unless_ended(following.__name__), [following.__name__, END]
+            node.__name__, unless_ended(following.__name__), [following.__name__, END]
         )
     graph.add_conditional_edges(
         "ask_approval", after_decision, ["create_purchase_order", "close_request"]
@@ -412,16 +411,6 @@ def build_graph() -> StateGraph[Any, Any, Any, Any]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _end(outcome: str, message: str) -> Update:
-    return {"outcome": outcome, "outcome_message": message}
-
-
-def _deal_id(run: WorkflowRun) -> str:
-    if run.object_type != "deal" or run.object_id is None:
-        raise ValueError(f"procurement approval needs a deal, not {run.object_type!r}")
-    return str(run.object_id)
-
-
 def _invalid_amount(deal: CrmObject, amount: Decimal | None, currency: str) -> Update:
     field, raw = (
         ("amount", deal.properties.get("amount"))
@@ -429,7 +418,7 @@ def _invalid_amount(deal: CrmObject, amount: Decimal | None, currency: str) -> U
         else ("deal_currency_code", deal.properties.get("deal_currency_code"))
     )
     return {
-        **_end("invalid_amount", f"deal {deal.id} has no usable {field} ({raw!r})"),
+        **end("invalid_amount", f"deal {deal.id} has no usable {field} ({raw!r})"),
         "issues": [
             issue(
                 kind="data_quality",
@@ -467,13 +456,8 @@ def _deal_facts(ctx: WorkflowContext, deal: CrmObject, amount: Decimal, currency
         cost_centre_value=deal.properties.get(procurement.cost_centre_mapping.deal_property),
         owner_email=_owner_email(ctx, deal.properties.get("hubspot_owner_id")),
         company_id=company.id if company else None,
-        company_name=_clean(company.properties.get("name")) if company else None,
+        company_name=clean_text(company.properties.get("name")) if company else None,
     )
-
-
-def _clean(text: str | None) -> str | None:
-    cleaned = " ".join((text or "").split())
-    return cleaned or None
 
 
 def _owner_email(ctx: WorkflowContext, owner_id: str | None) -> str | None:

@@ -125,14 +125,6 @@ def budget_issues(
     return issues
 
 
-def requested_by(run: WorkflowRun) -> str | None:
-    """`hubspot:<sourceId>` of the event behind the run (e.g. `hubspot:userId:45678`)."""
-    for event in run.events:
-        if event.get("source_id"):
-            return f"hubspot:{event['source_id']}"
-    return None
-
-
 def deal_link(run: WorkflowRun, deal_id: str) -> str | None:
     if run.portal_id is None:
         return None

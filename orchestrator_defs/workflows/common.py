@@ -1,0 +1,46 @@
+"""Small helpers every workflow graph uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langgraph.graph import END
+
+from orchestrator_core.workflows.runs import WorkflowRun
+
+
+def end(outcome: str, message: str) -> dict[str, Any]:
+    """The update that ends a graph: its business outcome and a one-line message."""
+    return {"outcome": outcome, "outcome_message": message}
+
+
+def unless_ended(next_node: str) -> Callable[[Mapping[str, Any]], str]:
+    """A router: END once a node has set the outcome, else `next_node`."""
+
+    def route(state: Mapping[str, Any]) -> str:
+        return END if "outcome" in state else next_node
+
+    return route
+
+
+def requested_by(run: WorkflowRun) -> str | None:
+    """`hubspot:<sourceId>` of the event behind the run (e.g. `hubspot:userId:45678`): the
+    raiser of an approval, whom the four-eyes rule keeps from deciding it."""
+    for event in run.events:
+        if event.get("source_id"):
+            return f"hubspot:{event['source_id']}"
+    return None
+
+
+def clean_text(text: str | None) -> str | None:
+    """Whitespace folded; None for empty text."""
+    cleaned = " ".join((text or "").split())
+    return cleaned or None
+
+
+def subject_id(run: WorkflowRun, object_type: str) -> str:
+    """The HubSpot id of the run's object, which must be of `object_type`."""
+    if run.object_type != object_type or run.object_id is None:
+        raise ValueError(f"workflow run {run.id} is not about a {object_type}")
+    return str(run.object_id)
