@@ -180,15 +180,16 @@ class HubSpotConnector:
         )
         return _to_crm_object(object_type, record)
 
-    def get_owner(self, owner_id: str) -> Owner:
-        """One active owner by id (`GET /crm/v3/owners/{id}`); a deactivated or unknown id is
-        a `NotFoundError`."""
+    def get_owner(self, owner_id: str, *, by_user_id: bool = False) -> Owner:
+        """One active owner by id (`GET /crm/v3/owners/{id}`), or by the HubSpot user id that
+        webhook events name in `sourceId` (`userId:<id>`); a deactivated or unknown id is a
+        `NotFoundError`."""
         _check_id(owner_id, "get owner")
         owner = self._caller.call(
             "get owner",
             lambda: self._owners_api.get_by_id(
                 int(owner_id),
-                id_property="id",
+                id_property="userId" if by_user_id else "id",
                 archived=False,
                 _request_timeout=self.timeouts.as_tuple(),
             ),

@@ -17,6 +17,7 @@ from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.workflows import approvals, budget, runs
 from orchestrator_core.workflows.approvals import Approval, ApprovalRequest
 from orchestrator_core.workflows.budget import BudgetPosition
+from orchestrator_core.workflows.decisions import Decider, Decision
 from orchestrator_core.workflows.exceptions import NewException, open_exception
 from orchestrator_core.workflows.runs import AttemptKind, RunStatus, WorkflowRun
 
@@ -209,13 +210,13 @@ class WorkflowStore:
         self,
         approval_id: int,
         *,
-        decision: approvals.Decision,
-        decided_by: str,
+        decision: Decision,
+        decider: Decider,
         note: str | None = None,
     ) -> Approval:
         with self.connection() as conn:
             return approvals.record_decision(
-                conn, approval_id, decision=decision, decided_by=decided_by, note=note
+                conn, approval_id, decision=decision, decider=decider, note=note
             )
 
     def mark_continuation(self, approval_id: int, dagster_run_id: str) -> None:

@@ -31,6 +31,7 @@ from pydantic import JsonValue
 from orchestrator_core.ledger.messages import describe_error
 from orchestrator_core.logging import get_logger
 from orchestrator_core.workflows.approvals import Approval, ApprovalRequest
+from orchestrator_core.workflows.decisions import POLICY_DECIDER
 from orchestrator_core.workflows.exceptions import NewException
 from orchestrator_core.workflows.runs import AttemptKind, WorkflowRun
 from orchestrator_core.workflows.store import WorkflowStore
@@ -47,8 +48,6 @@ ContextFactory = Callable[[WorkflowRun], WorkflowContext]
 # Longest a run waits for another execution of the same thread (a Dagster retry racing the
 # run it replaces) before giving up with a retryable error.
 THREAD_WAIT_SECONDS = 120.0
-# Who decides an approval that the policy does not require a person for.
-AUTO_APPROVER = "policy"
 
 
 class WorkflowFailed(Exception):
@@ -360,7 +359,7 @@ class WorkflowRunner:
             approval = self._store.record_decision(
                 approval.id,
                 decision="approve",
-                decided_by=AUTO_APPROVER,
+                decider=POLICY_DECIDER,
                 note="approval not required by the policy",
             )
         return approval
@@ -426,6 +425,7 @@ def _approval_request(value: Any) -> ApprovalRequest:
         approver_role=str(value["approver_role"]),
         due_at=datetime.fromisoformat(str(value["due_at"])),
         requested_by=value.get("requested_by"),
+        requested_by_email=value.get("requested_by_email"),
     )
 
 

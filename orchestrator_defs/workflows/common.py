@@ -8,6 +8,8 @@ from typing import Any
 from langgraph.graph import END
 
 from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_defs.workflows.context import WorkflowContext
+from resources.errors import NotFoundError
 
 
 def end(outcome: str, message: str) -> dict[str, Any]:
@@ -31,6 +33,21 @@ def requested_by(run: WorkflowRun) -> str | None:
         if event.get("source_id"):
             return f"hubspot:{event['source_id']}"
     return None
+
+
+def raised_by(ctx: WorkflowContext) -> dict[str, str | None]:
+    """`requested_by` and `requested_by_email` of an approval the run asks for: the HubSpot user
+    behind the triggering change and, when HubSpot knows that user, their email (the four-eyes
+    rule compares it with the decider's)."""
+    source = requested_by(ctx.run)
+    email = None
+    user_id = (source or "").removeprefix("hubspot:userId:")
+    if source and user_id.isdigit():
+        try:
+            email = ctx.hubspot.get_owner(user_id, by_user_id=True).email
+        except NotFoundError:  # not a HubSpot user of this portal (an app, an import)
+            email = None
+    return {"requested_by": source, "requested_by_email": email}
 
 
 def clean_text(text: str | None) -> str | None:

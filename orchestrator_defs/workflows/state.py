@@ -52,6 +52,7 @@ class ApprovalPayload(TypedDict):
     approver_role: str
     due_at: str  # ISO 8601, UTC
     requested_by: str | None
+    requested_by_email: str | None
 
 
 class Decision(TypedDict):
@@ -120,6 +121,7 @@ def approval_request(
     approver_role: str,
     due_at: datetime,
     requested_by: str | None,
+    requested_by_email: str | None = None,
 ) -> ApprovalPayload:
     return ApprovalPayload(
         kind=kind,
@@ -129,4 +131,5 @@ def approval_request(
         approver_role=approver_role,
         due_at=due_at.isoformat(),
         requested_by=requested_by,
+        requested_by_email=requested_by_email,
     )

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from orchestrator_core.workflows.approvals import record_decision
+from orchestrator_core.workflows.decisions import Decider
 from orchestrator_defs.definitions import build_definitions
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
@@ -187,7 +188,12 @@ def test_kickoff_parks_in_one_process_and_resumes_in_another(
     assert _run_row(db, workflow_run_id)[0] == "awaiting_approval"
     assert sandbox.inspect("google/events")["events"] == []
 
-    record_decision(db, approval_id, decision="approve", decided_by="unauthenticated:olivia")
+    record_decision(
+        db,
+        approval_id,
+        decision="approve",
+        decider=Decider(identity="unauthenticated:olivia", email=None, role="operator"),
+    )
     context = dg.build_sensor_context(instance=dagster_instance)
     (continuation,) = list(approval_sensor(context) or [])
     assert continuation.run_key == f"approval:{approval_id}"

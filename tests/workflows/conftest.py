@@ -20,6 +20,7 @@ from orchestrator_core.policy import LoadedPolicy, load_policy
 from orchestrator_core.settings import DEFAULT_POLICY_PATH
 from orchestrator_core.workflows import approvals
 from orchestrator_core.workflows.approvals import Approval
+from orchestrator_core.workflows.decisions import Decider
 from orchestrator_core.workflows.dispatch import RunRequestSpec, dispatch_received, due_requests
 from orchestrator_core.workflows.runs import WorkflowRun, get_run
 from orchestrator_core.workflows.store import WorkflowStore
@@ -152,9 +153,10 @@ class WorkflowHarness:
             self.db,
             approval_id,
             decision="approve" if decision == "approve" else "reject",
-            decided_by=decided_by,
+            decider=Decider(identity=decided_by, email=decided_by, role="admin"),
             note=note,
             edits=edits,
+            now=self.now,  # the harness's clock, when a test fixed it
         )
         return Decision(
             approval_id=decided.id,

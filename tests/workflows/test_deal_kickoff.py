@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator_core.ledger import idempotency_key
 from orchestrator_core.policy import LoadedPolicy
+from orchestrator_core.workflows.decisions import DecisionRefused
 from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.runtime.runner import DriveResult, WorkflowRetryable
 from orchestrator_defs.workflows.deal_kickoff.proposal import notion_page_id
@@ -261,10 +262,20 @@ def test_a_slot_index_outside_the_proposal_uses_the_first_slot_and_says_so(
     kickoff: WorkflowHarness,
 ) -> None:
     run, parked = park_5001(kickoff)
-
-    done = kickoff.drive(
-        run, decision=kickoff.decide(parked.approvals[0], "approve", edits={"slot_index": 7})
+    # Recording such a decision is refused (see tests/test_approvals_api.py); the graph still
+    # guards against one that reaches it some other way.
+    with pytest.raises(DecisionRefused) as refused:
+        kickoff.decide(parked.approvals[0], "approve", edits={"slot_index": 7})
+    assert refused.value.status == 422 and "edits.slot_index" in refused.value.message
+    decision = Decision(
+        approval_id=parked.approvals[0].id,
+        decision="approve",
+        decided_by="operator@harborlabs.example",
+        note=None,
+        edits={"slot_index": 7},
     )
+
+    done = kickoff.drive(run, decision=decision)
 
     assert done.outcome == "kickoff_scheduled"
     (stored,) = events_in_sandbox(kickoff)

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from orchestrator_core.workflows.decisions import DecisionRefused
 from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.runtime.runner import DriveResult
 from orchestrator_defs.workflows.procurement_approval.rules import money, parse_amount
+from orchestrator_defs.workflows.state import Decision
 from resources.hubspot import HubSpotConnector
 from tests.connectors.conftest import BASE_ID, hubspot_for
 from tests.workflows.conftest import WorkflowHarness, event
@@ -171,7 +173,17 @@ def test_the_approver_can_lower_the_amount_but_not_raise_it(
     assert procurement.exceptions(run.id) == []
 
     other, parked_again = park(procurement, 5017, "145000")
-    raised = procurement.decide(parked_again.approvals[0], "approve", edits={"amount": "999999"})
+    # Recording a raised amount is refused; the graph still guards against one that reaches it.
+    with pytest.raises(DecisionRefused) as refused:
+        procurement.decide(parked_again.approvals[0], "approve", edits={"amount": "999999"})
+    assert refused.value.status == 422 and "edits.amount" in refused.value.message
+    raised = Decision(
+        approval_id=parked_again.approvals[0].id,
+        decision="approve",
+        decided_by="admin@harborlabs.example",
+        note=None,
+        edits={"amount": "999999"},
+    )
     procurement.drive(other, decision=raised)
     assert commitments(procurement)[1][4] == Decimal("145000.00")
     assert set(kinds(procurement, other)) == {"invalid_approval_edit"}

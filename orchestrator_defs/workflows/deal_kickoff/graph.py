@@ -33,7 +33,7 @@ from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
 from orchestrator_core.policy.model import DealKickoff
 from orchestrator_core.workflows.runs import WorkflowRun
-from orchestrator_defs.workflows.common import clean_text, end, requested_by, unless_ended
+from orchestrator_defs.workflows.common import clean_text, end, raised_by, unless_ended
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.deal_kickoff.proposal import (
     approval_reason,
@@ -280,7 +280,7 @@ def ask_approval(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upda
             policy_snapshot=policy_snapshot(ctx.policy, sections=["deal_kickoff", "approvals"]),
             approver_role=approval.approver_role,
             due_at=proposed_at + timedelta(hours=approval.due_hours),
-            requested_by=requested_by(ctx.run),
+            **raised_by(ctx),
         )
     )
     return {"decision": decision}

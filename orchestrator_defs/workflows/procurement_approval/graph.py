@@ -39,7 +39,7 @@ from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.common import (
     clean_text,
     end,
-    requested_by,
+    raised_by,
     subject_id,
     unless_ended,
 )
@@ -228,7 +228,7 @@ def ask_approval(state: ProcurementState, runtime: Runtime[WorkflowContext]) -> 
             policy_snapshot=policy_snapshot(ctx.policy, sections=["procurement", "approvals"]),
             approver_role=procurement.approver_role,
             due_at=proposed_at + timedelta(hours=procurement.due_hours),
-            requested_by=requested_by(ctx.run),
+            **raised_by(ctx),
         )
     )
     return {"decision": decision}
