@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
 
+    # Where the approval deadline schedule posts escalations (a chat or paging webhook).
+    escalation_webhook_url: str | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Business rules (routing, thresholds, approvers, templates): see policies/default.yaml.

@@ -8,6 +8,12 @@ import os
 import dagster as dg
 
 from orchestrator_core.settings import Settings, get_settings
+from orchestrator_defs.approval_deadlines import (
+    EscalationNotifier,
+    approval_deadlines,
+    approval_deadlines_schedule,
+)
+from orchestrator_defs.assets.approval_gates import GATES
 from orchestrator_defs.assets.lineage import audit_tables, hubspot_events
 from orchestrator_defs.assets.outputs import PHASES
 from orchestrator_defs.assets.workflow_assets import PHASE_ASSETS
@@ -31,12 +37,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions.merge(
         dg.Definitions(
             assets=[hubspot_events, *PHASE_ASSETS.values(), *audit_tables(workflow_outputs)],
-            jobs=list(JOBS.values()),
+            asset_checks=list(GATES.values()),
+            jobs=[*JOBS.values(), approval_deadlines],
         ),
-        dg.Definitions(sensors=SENSORS),
+        dg.Definitions(sensors=SENSORS, schedules=[approval_deadlines_schedule]),
         dg.Definitions(
             resources={
                 "workflow_runtime": _runtime_resource(settings),
+                "escalation_notifier": EscalationNotifier(
+                    webhook_url=settings.escalation_webhook_url
+                ),
                 **connector_resources(settings),
             },
         ),

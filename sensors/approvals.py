@@ -17,7 +17,7 @@ from orchestrator_defs.assets.workflow_assets import (
     APPROVAL_STATUS_TAG,
     WORKFLOW_RUN_TAG,
 )
-from orchestrator_defs.jobs import JOBS, job_name_for, op_name_for
+from orchestrator_defs.jobs import JOBS, closure_job_name_for, job_name_for, op_name_for
 from sensors.connection import tick_connection
 from sensors.tags import OBJECT_TAG, object_tag
 
@@ -27,9 +27,16 @@ INTERVAL_SECONDS = 3
 
 
 def continuation_request(approval: Approval) -> dg.RunRequest:
+    # Approved: the gated continuation job. Rejected or expired: the closure job, which resumes
+    # the thread to close it without the side effect.
+    job_name = (
+        job_name_for(approval.workflow, "continuation")
+        if approval.status == "approved"
+        else closure_job_name_for(approval.workflow)
+    )
     return dg.RunRequest(
         run_key=continuation_run_key(approval.id),
-        job_name=job_name_for(approval.workflow, "continuation"),
+        job_name=job_name,
         run_config={
             "ops": {
                 op_name_for(approval.workflow, "continuation"): {
@@ -55,10 +62,18 @@ def continuation_request(approval: Approval) -> dg.RunRequest:
 
 @dg.sensor(
     name="approval_sensor",
-    jobs=[JOBS["deal_kickoff_continuation"], JOBS["procurement_continuation"]],
+    jobs=[
+        JOBS[name]
+        for name in (
+            "deal_kickoff_continuation",
+            "deal_kickoff_closure",
+            "procurement_continuation",
+            "procurement_closure",
+        )
+    ],
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches the continuation run of each decided approval, once.",
+    description="Launches the run that resumes each decided approval's workflow, once.",
 )
 def approval_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
     with tick_connection() as conn:

@@ -34,6 +34,9 @@ class WorkflowPhase:
     phase: Phase
     job_name: str
     outputs: tuple[Output, ...]
+    # Continuation phases only: the job that resumes a rejected or expired approval. It runs
+    # the same assets without the approval gate; they write nothing on those decisions.
+    closure_job_name: str | None = None
 
     @property
     def op_name(self) -> str:
@@ -95,6 +98,7 @@ PHASES: tuple[WorkflowPhase, ...] = (
                 upstream=("google/calendar_events",),
             ),
         ),
+        closure_job_name="deal_kickoff_closure",
     ),
     WorkflowPhase(
         "procurement_approval",
@@ -126,6 +130,7 @@ PHASES: tuple[WorkflowPhase, ...] = (
                 upstream=("ops/purchase_orders",),
             ),
         ),
+        closure_job_name="procurement_closure",
     ),
 )
 

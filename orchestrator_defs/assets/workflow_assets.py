@@ -84,7 +84,7 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         )
         decision = None
         if phase.phase == "continuation":
-            decision = _decision(context, workflow_runtime, config)
+            decision = _decision(context, workflow_runtime, config, phase)
         final = context.retry_number >= MAX_STEP_RETRIES
         try:
             result = runner.drive(
@@ -106,16 +106,31 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
             ) from None
         _tag_run(context, result)
         context.log.info(f"workflow run {config.workflow_run_id}: {result.outcome}")
+        declared = {output.key for output in phase.outputs}
+        for item in result.artifacts:
+            if item["asset"] not in declared:  # e.g. a HubSpot note on a rejection
+                context.log.info(f"also wrote {item['description']} ({item['external_id']})")
         yield from _materializations(phase, result, config)
 
     return _phase
 
 
 def _decision(
-    context: dg.AssetExecutionContext, runtime: WorkflowRuntimeResource, config: WorkflowRunConfig
+    context: dg.AssetExecutionContext,
+    runtime: WorkflowRuntimeResource,
+    config: WorkflowRunConfig,
+    phase: WorkflowPhase,
 ) -> Decision:
+    """The decision to resume with. The continuation job (behind the approval gate) takes
+    approved approvals only; the closure job rejected and expired ones only."""
     if config.approval_id is None:
         raise dg.Failure("a continuation run needs approval_id in its config", allow_retries=False)
+    tagged = context.run.tags.get(APPROVAL_ID_TAG)
+    if tagged is not None and tagged != str(config.approval_id):
+        raise dg.Failure(
+            f"the run's approval/id tag ({tagged}) and its config ({config.approval_id}) differ",
+            allow_retries=False,
+        )
     approval = runtime.store.get_approval(config.approval_id)
     if approval is None or approval.workflow_run_id != config.workflow_run_id:
         raise dg.Failure(
@@ -123,9 +138,12 @@ def _decision(
             f" {config.workflow_run_id}",
             allow_retries=False,
         )
-    if approval.status == "pending":
+    closure = context.job_name == phase.closure_job_name
+    allowed = ("rejected", "expired") if closure else ("approved",)
+    if approval.status not in allowed:
         raise dg.Failure(
-            f"approval {approval.id} has not been decided; nothing to continue with",
+            f"approval {approval.id} is {approval.status}: job {context.job_name} resumes only"
+            f" {' or '.join(allowed)} approvals",
             allow_retries=False,
         )
     runtime.store.mark_continuation(approval.id, context.run.run_id)
@@ -158,13 +176,9 @@ def _materializations(
     phase: WorkflowPhase, result: DriveResult, config: WorkflowRunConfig
 ) -> Iterator[dg.MaterializeResult[Any]]:
     run = result.run
-    known = {output.key for output in phase.outputs}
     by_asset: dict[str, list[Artifact]] = {}
     for item in result.artifacts:
-        # A write the phase does not declare (e.g. a HubSpot note) is reported with its first
-        # asset rather than lost.
-        key = item["asset"] if item["asset"] in known else phase.outputs[0].key
-        by_asset.setdefault(key, []).append(item)
+        by_asset.setdefault(item["asset"], []).append(item)
     for output in phase.outputs:
         written = by_asset.get(output.key)
         if not written:

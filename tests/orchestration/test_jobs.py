@@ -111,9 +111,16 @@ def test_definitions_snapshot() -> None:
         "contact_role_mapping",
         "deal_kickoff",
         "deal_kickoff_continuation",
+        "deal_kickoff_closure",
         "procurement_approval",
         "procurement_continuation",
+        "procurement_closure",
+        "approval_deadlines",
     }
+    assert {
+        (key.asset_key.to_user_string(), key.name) for key in repo.asset_graph.asset_check_keys
+    } == {("kickoff/proposals", "approved"), ("ops/procurement_requests", "approved")}
+    assert {schedule.name for schedule in repo.schedule_defs} == {"approval_deadlines_schedule"}
     assert {sensor.name for sensor in repo.sensor_defs} == {
         "hubspot_event_sensor",
         "approval_sensor",
