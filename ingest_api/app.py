@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from ingest_api.errors import install_error_handlers
 from ingest_api.middleware import RequestContextMiddleware
-from ingest_api.routes import events, exceptions, health, runs, webhooks
+from ingest_api.routes import approvals, events, exceptions, health, runs, webhooks
 from orchestrator_core.settings import Settings
 
 
@@ -49,5 +49,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(events.router)
     app.include_router(runs.router)
     app.include_router(exceptions.router)
+    app.include_router(approvals.router)
     app.include_router(health.router)
     return app

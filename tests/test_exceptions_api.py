@@ -362,3 +362,37 @@ def test_a_name_of_200_characters_is_accepted(client: TestClient, world: World) 
     )
     assert response.status_code == 200, response.text
     assert response.json()["resolved_by"] == "unauthenticated:" + "n" * 200
+
+
+def exception_audit(db: psycopg.Connection[Any], exception_id: int) -> list[dict[str, Any]]:
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT actor, action, entity_type, entity_id, before, after"
+            " FROM orchestrator.audit_log WHERE entity_type = 'exception' AND entity_id = %s"
+            " ORDER BY id",
+            (str(exception_id),),
+        ).fetchall()
+
+
+def test_resolving_appends_one_audit_row(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    assert exception_audit(db, world.connector) == []
+    response = resolve(client, world.connector, {"note": " Fixed the domain in HubSpot. "})
+    assert response.status_code == 200, response.text
+    assert exception_audit(db, world.connector) == [
+        {
+            "actor": "unauthenticated:dana@harborlabs.example",
+            "action": "exception.resolved",
+            "entity_type": "exception",
+            "entity_id": str(world.connector),
+            "before": {"status": "open", "resolution_note": None},
+            "after": {"status": "resolved", "resolution_note": "Fixed the domain in HubSpot."},
+        }
+    ]
+    # A retried request changes nothing, a conflicting one neither: still one row.
+    assert resolve(client, world.connector, {"note": "Fixed the domain in HubSpot."}).is_success
+    assert resolve(client, world.connector, {"note": "other"}).status_code == 409
+    assert len(exception_audit(db, world.connector)) == 1
+    # Nothing for the exceptions nobody resolved.
+    assert exception_audit(db, world.title) == []

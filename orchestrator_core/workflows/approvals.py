@@ -189,8 +189,8 @@ def approvals_of_run(conn: psycopg.Connection[Any], workflow_run_id: int) -> lis
     return [Approval(**row) for row in rows]
 
 
-_LOCK = f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals WHERE id = %s FOR UPDATE"
-_APPLY = f"""
+LOCK_APPROVAL = f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals WHERE id = %s FOR UPDATE"
+APPLY_DECISION = f"""
 UPDATE orchestrator.approvals
 SET status = %(status)s, decision = %(decision)s, decided_by = %(decided_by)s,
     decided_at = %(now)s, decision_note = %(note)s, edits = %(edits)s, updated_at = now()
@@ -240,7 +240,7 @@ def record_decision(
     the same decision again returns the approval as it is."""
     now = now or datetime.now(UTC)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(_LOCK, (approval_id,)).fetchone()
+        row = cur.execute(LOCK_APPROVAL, (approval_id,)).fetchone()
         if row is None:
             raise LookupError(f"approval {approval_id} does not exist")
         current = Approval(**row)
@@ -248,7 +248,7 @@ def record_decision(
         if not ruling.changed:
             return current
         row = cur.execute(
-            _APPLY, decision_params(approval_id, ruling, decider, note, now)
+            APPLY_DECISION, decision_params(approval_id, ruling, decider, note, now)
         ).fetchone()
         assert row is not None
         decided = Approval(**row)

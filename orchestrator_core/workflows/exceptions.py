@@ -15,6 +15,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from orchestrator_core import audit
 from orchestrator_core.workflows.runs import WorkflowRun, jsonb
 
 Severity: TypeAlias = Literal["info", "warning", "error", "critical"]
@@ -151,7 +152,8 @@ async def resolve_exception(
     """Resolve an open exception with a note; None if it does not exist.
 
     Resolving again with the same note is answered with the resolved row (a retried request);
-    a different note on a resolved exception raises `ExceptionAlreadyResolved`.
+    a different note on a resolved exception raises `ExceptionAlreadyResolved`. The resolution
+    is appended to the audit log (`exception.resolved`) in the same transaction.
     """
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
@@ -171,4 +173,15 @@ async def resolve_exception(
             f" RETURNING {EXCEPTION_COLUMNS}",
             (resolved_by, note, exception_id),
         )
-        return await cur.fetchone()
+        resolved = await cur.fetchone()
+        assert resolved is not None
+        await audit.append_async(
+            conn,
+            actor=resolved_by,
+            action="exception.resolved",
+            entity_type="exception",
+            entity_id=exception_id,
+            before={"status": row["status"], "resolution_note": row["resolution_note"]},
+            after={"status": resolved["status"], "resolution_note": resolved["resolution_note"]},
+        )
+        return resolved

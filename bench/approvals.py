@@ -1,0 +1,165 @@
+"""Approval benchmark: decision → resumed workflow, on the whole local stack.
+
+Starts the product as `orchestrator dev` does (embedded Postgres in a fresh temporary home, or
+DATABASE_URL's server), parks N workflows at an approval (deal kickoffs and procurement requests
+for the sandbox's deals), then approves them one by one through `PATCH /api/approvals/{id}/
+decision`, `--interval` seconds apart, and prints for each decision how long until
+
+- the continuation run started working on the workflow (the workflow resumed), and
+- the workflow finished with its side effect written,
+
+as p50/p95 over the N approvals.
+
+    .venv/bin/python bench/approvals.py [--approvals 50] [--interval 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest_api.signature import sign
+from orchestrator_cli.stack import Ports, running_stack
+from orchestrator_core.settings import Settings
+
+DEAL_IDS = list(range(5001, 5031))  # the sandbox seed's deals
+PORTAL_ID = 62515
+DECIDER = {"X-Orchestrator-User": "bench-admin@harborlabs.example", "X-Orchestrator-Role": "admin"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def park_events(count: int) -> list[dict[str, object]]:
+    """Half deal-stage changes (kickoff approvals), half large amounts (procurement ones)."""
+    events: list[dict[str, object]] = []
+    for index in range(count):
+        deal = DEAL_IDS[(index // 2) % len(DEAL_IDS)]
+        kickoff = index % 2 == 0
+        events.append(
+            {
+                "eventId": 8_000_000 + index,
+                "subscriptionId": 1300,
+                "portalId": PORTAL_ID,
+                "appId": 54321,
+                "occurredAt": int(time.time() * 1000),
+                "subscriptionType": "deal.propertyChange",
+                "attemptNumber": 0,
+                "changeSource": "CRM_UI",
+                "sourceId": "userId:45678",
+                "objectId": deal,
+                "propertyName": "dealstage" if kickoff else "amount",
+                "propertyValue": "contractsent" if kickoff else "125000",
+            }
+        )
+    return events
+
+
+def send(api_url: str, secret: str, events: list[dict[str, object]]) -> None:
+    url = f"{api_url}/webhooks/hubspot"
+    with httpx.Client(timeout=15.0) as client:
+        for event in events:
+            body = orjson.dumps([event]).decode()
+            headers = {
+                "Content-Type": "application/json",
+                **sign(secret=secret, body=body, uri=url),
+            }
+            client.post(url, content=body.encode(), headers=headers).raise_for_status()
+
+
+def wait_for(database_url: str, query: str, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(query).fetchone()
+        if row is not None and row[0] >= expected:
+            return
+        time.sleep(1.0)
+    raise SystemExit(f"timed out waiting for: {query}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--approvals", type=int, default=50)
+    parser.add_argument("--interval", type=float, default=6.0, help="seconds between decisions")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-approvals-"))
+    os.environ["ORCHESTRATOR_HOME"] = str(home)
+    os.environ.pop("DAGSTER_HOME", None)
+    secret = "bench-approvals-secret"
+    settings = Settings(orchestrator_home=home, hubspot_webhook_secret=secret)
+    ports = Ports(api=free_port(), dagster=free_port(), sandbox=free_port())
+    with running_stack(settings, ports, webhook_secret=secret) as stack:
+        database_url = stack.database.url
+        send(stack.api_url, secret, park_events(args.approvals))
+        wait_for(
+            database_url,
+            "SELECT count(*) FROM orchestrator.approvals WHERE status = 'pending'",
+            args.approvals,
+            timeout=60.0 * 30,
+        )
+        with psycopg.connect(database_url) as conn:
+            ids = [
+                row[0] for row in conn.execute("SELECT id FROM orchestrator.approvals ORDER BY id")
+            ]
+        with httpx.Client(base_url=stack.api_url, timeout=15.0, headers=DECIDER) as client:
+            for approval_id in ids:
+                client.patch(
+                    f"/api/approvals/{approval_id}/decision",
+                    json={"decision": "approve", "note": "bench"},
+                ).raise_for_status()
+                time.sleep(args.interval)
+        wait_for(
+            database_url,
+            "SELECT count(*) FROM orchestrator.workflow_runs WHERE status = 'succeeded'"
+            " AND outcome IN ('kickoff_scheduled', 'purchase_order_created')",
+            len(ids),
+            timeout=60.0 * 30,
+        )
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                """
+                SELECT extract(epoch FROM a.started_at - ap.decided_at),
+                       extract(epoch FROM w.finished_at - ap.decided_at)
+                FROM orchestrator.approvals ap
+                JOIN orchestrator.workflow_run_attempts a
+                     ON a.dagster_run_id = ap.continuation_run_id
+                JOIN orchestrator.workflow_runs w ON w.id = ap.workflow_run_id
+                """
+            ).fetchall()
+    resumed = [float(r[0]) for r in rows]
+    finished = [float(r[1]) for r in rows]
+    print(f"approvals         {len(rows)} decided, one every {args.interval:g} s")
+    print(
+        f"decision → resumed   p50 {statistics.median(resumed):.1f} s"
+        f"  p95 {percentile(resumed, 0.95):.1f} s  max {max(resumed):.1f} s"
+    )
+    print(
+        f"decision → finished  p50 {statistics.median(finished):.1f} s"
+        f"  p95 {percentile(finished, 0.95):.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

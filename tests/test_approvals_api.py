@@ -1,0 +1,895 @@
+"""GET /api/approvals/pending (oldest first, filters, pages), GET /api/approvals/{id} (the
+decision, the parked and the continuation run) and PATCH /api/approvals/{id}/decision (roles,
+four eyes, state, edits, idempotent retries, the audit log), on approvals written by the
+product's own helpers."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg.rows import dict_row
+
+from orchestrator_core.policy import LoadedPolicy, load_policy, policy_snapshot
+from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
+from orchestrator_core.workflows import runs
+from orchestrator_core.workflows.approvals import (
+    Approval,
+    ApprovalRequest,
+    continuations_due,
+    escalate_due,
+    expire_overdue,
+    mark_continuation,
+    request_approval,
+)
+from orchestrator_core.workflows.dispatch import dispatch_received
+from tests.conftest import WEBHOOK_SECRET, make_settings
+from tests.support import PORTAL_ID, delivery_body, hubspot_event, signed_headers
+
+URL = "http://testserver/webhooks/hubspot"
+DAGSTER_UI = "https://dagster.ops.example/"  # the trailing slash must not double up in links
+
+RAISER = "hubspot:userId:45678"
+RAISER_EMAIL = "Sam.Sales@HarborLabs.example"
+OPERATOR = {"X-Orchestrator-User": "olive@harborlabs.example", "X-Orchestrator-Role": "operator"}
+ADMIN = {"X-Orchestrator-User": "ada@harborlabs.example", "X-Orchestrator-Role": "admin"}
+VIEWER = {"X-Orchestrator-User": "vic@harborlabs.example"}  # no role header: a viewer
+
+SLOTS = [
+    {
+        "index": i,
+        "start": f"2026-12-0{3 + i}T10:00:00+01:00",
+        "end": f"2026-12-0{3 + i}T11:00:00+01:00",
+        "label": f"Dec {3 + i}, 10:00",
+    }
+    for i in range(3)
+]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The app's settings with a Dagster UI of its own (overrides conftest's)."""
+    return make_settings(database_url, dagster_ui_url=DAGSTER_UI)
+
+
+@pytest.fixture(scope="module")
+def policy() -> LoadedPolicy:
+    return load_policy(DEFAULT_POLICY_PATH)
+
+
+def link(dagster_run_id: str) -> str:
+    return f"https://dagster.ops.example/runs/{dagster_run_id}"
+
+
+def run_id(db: psycopg.Connection[Any], workflow: str, object_id: int) -> int:
+    row = db.execute(
+        "SELECT id FROM orchestrator.workflow_runs WHERE workflow = %s AND object_id = %s",
+        (workflow, object_id),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def kickoff_request(
+    snapshot: dict[str, Any], due_at: datetime, *, reason: str = "kickoff slots need a choice"
+) -> ApprovalRequest:
+    return ApprovalRequest(
+        kind="kickoff",
+        proposal={"title": "Kickoff: Acme GmbH", "slots": SLOTS, "required": True},
+        reason=reason,
+        policy_snapshot=snapshot,
+        approver_role="operator",
+        due_at=due_at,
+        requested_by=RAISER,
+        requested_by_email=RAISER_EMAIL,
+    )
+
+
+@dataclass
+class World:
+    """Three pending approvals, oldest first: the kickoff of deal 5001 (operator), the
+    procurement of deal 5001 (admin, escalated), the kickoff of deal 5002 (operator, under an
+    edited policy). Each run parked on its first Dagster run."""
+
+    kickoff_run: int
+    procurement_run: int
+    second_kickoff_run: int
+    kickoff: int
+    procurement: int
+    second_kickoff: int
+    due_at: datetime
+    snapshots: dict[str, dict[str, Any]]
+
+    @property
+    def oldest_first(self) -> list[int]:
+        return [self.kickoff, self.procurement, self.second_kickoff]
+
+
+def park_with_approval(
+    db: psycopg.Connection[Any],
+    workflow_run_id: int,
+    dagster_run_id: str,
+    request: ApprovalRequest,
+    interrupt_id: str = "ask_approval",
+) -> Approval:
+    """What the runner does when a graph interrupts: the approval, then the run parks."""
+    runs.begin_attempt(
+        db,
+        workflow_run_id=workflow_run_id,
+        dagster_run_id=dagster_run_id,
+        job_name="test_job",
+        kind="start",
+    )
+    run = runs.get_run(db, workflow_run_id)
+    assert run is not None
+    approval = request_approval(
+        db, run=run, interrupt_id=interrupt_id, request=request, dagster_run_id=dagster_run_id
+    )
+    runs.park(
+        db,
+        workflow_run_id=workflow_run_id,
+        dagster_run_id=dagster_run_id,
+        state_summary={"approval_id": approval.id},
+        message=f"waiting for the {request.kind} approval",
+    )
+    return approval
+
+
+@pytest.fixture
+def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy) -> World:
+    events = [
+        hubspot_event("deal.propertyChange", objectId=5001, propertyName="dealstage"),
+        hubspot_event("deal.propertyChange", objectId=5001, propertyName="amount"),
+        hubspot_event("deal.propertyChange", objectId=5002, propertyName="dealstage"),
+    ]
+    body = delivery_body(events)
+    response = client.post(
+        "/webhooks/hubspot", content=body, headers=signed_headers(body, URL, WEBHOOK_SECRET)
+    )
+    assert response.status_code == 200, response.text
+    assert dispatch_received(db, policy, limit=100).runs_created == 3
+    kickoff_run = run_id(db, "deal_kickoff", 5001)
+    procurement_run = run_id(db, "procurement_approval", 5001)
+    second_kickoff_run = run_id(db, "deal_kickoff", 5002)
+
+    due_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    kickoff_snapshot = policy_snapshot(policy, sections=["deal_kickoff", "approvals"])
+    procurement_snapshot = policy_snapshot(policy, sections=["procurement", "approvals"])
+    # The policy was edited before the second kickoff: another version, other rules.
+    edited: dict[str, Any] = copy.deepcopy(kickoff_snapshot)
+    edited["version"] = "edited-version"
+    edited["content_hash"] = "e" * 64
+    edited["sections"]["deal_kickoff"]["approval"]["due_hours"] = 4
+
+    kickoff = park_with_approval(
+        db, kickoff_run, "dg-k1", kickoff_request(kickoff_snapshot, due_at)
+    )
+    procurement = park_with_approval(
+        db,
+        procurement_run,
+        "dg-p1",
+        ApprovalRequest(
+            kind="procurement",
+            proposal={
+                "request_id": "PR-5001",
+                "vendor": "Acme GmbH",
+                "amount": "75000.00",
+                "currency": "EUR",
+            },
+            reason="75,000.00 EUR is at or above the 50,000 EUR procurement threshold",
+            policy_snapshot=procurement_snapshot,
+            approver_role="admin",
+            due_at=due_at,
+            requested_by=RAISER,
+            requested_by_email=RAISER_EMAIL,
+        ),
+    )
+    second = park_with_approval(db, second_kickoff_run, "dg-k2", kickoff_request(edited, due_at))
+    # The procurement approval is within its escalation lead.
+    (escalated,) = escalate_due(
+        db, lead_by_kind={"procurement": timedelta(days=2)}, now=datetime.now(UTC)
+    )
+    assert escalated.id == procurement.id
+    return World(
+        kickoff_run=kickoff_run,
+        procurement_run=procurement_run,
+        second_kickoff_run=second_kickoff_run,
+        kickoff=kickoff.id,
+        procurement=procurement.id,
+        second_kickoff=second.id,
+        due_at=due_at,
+        snapshots={
+            "kickoff": kickoff_snapshot,
+            "procurement": procurement_snapshot,
+            "edited": edited,
+        },
+    )
+
+
+def overdue_approval(db: psycopg.Connection[Any], world: World) -> int:
+    """A pending approval past its due time (the schedule has not expired it yet)."""
+    due = datetime.now(UTC) - timedelta(minutes=5)
+    run = runs.get_run(db, world.second_kickoff_run)
+    assert run is not None
+    approval = request_approval(
+        db,
+        run=run,
+        interrupt_id="ask_approval_again",
+        request=kickoff_request(world.snapshots["kickoff"], due),
+        dagster_run_id="dg-k2",
+    )
+    return approval.id
+
+
+def ids(response: Any) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+def decide(
+    client: TestClient, approval_id: int, body: Any, headers: dict[str, str] | None = None
+) -> Any:
+    return client.patch(
+        f"/api/approvals/{approval_id}/decision",
+        json=body,
+        headers=OPERATOR if headers is None else headers,
+    )
+
+
+def stored(db: psycopg.Connection[Any], approval_id: int) -> dict[str, Any]:
+    with db.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT status, decision, decided_by, decided_at, decision_note, edits"
+            " FROM orchestrator.approvals WHERE id = %s",
+            (approval_id,),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def audit_rows(
+    db: psycopg.Connection[Any], entity_type: str, entity_id: int
+) -> list[dict[str, Any]]:
+    with db.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT actor, action, before, after, policy_version FROM orchestrator.audit_log"
+            " WHERE entity_type = %s AND entity_id = %s ORDER BY id",
+            (entity_type, str(entity_id)),
+        ).fetchall()
+
+
+def actions(db: psycopg.Connection[Any], approval_id: int) -> list[str]:
+    return [row["action"] for row in audit_rows(db, "approval", approval_id)]
+
+
+def without_age(body: dict[str, Any]) -> dict[str, Any]:
+    """The approval minus its age, which grows between two reads."""
+    return {key: value for key, value in body.items() if key != "age_seconds"}
+
+
+# -- the queue ------------------------------------------------------------------------------
+
+
+def test_pending_queue_oldest_first_with_every_field(
+    client: TestClient, world: World, policy: LoadedPolicy
+) -> None:
+    page = client.get("/api/approvals/pending").json()
+    assert [item["id"] for item in page["items"]] == world.oldest_first
+    assert page["next_cursor"] is None
+    by_id = {item["id"]: item for item in page["items"]}
+
+    kickoff = by_id[world.kickoff]
+    assert kickoff["kind"] == "kickoff"
+    assert kickoff["status"] == "pending"
+    assert kickoff["workflow"] == "deal_kickoff"
+    assert kickoff["workflow_run_id"] == world.kickoff_run
+    assert (kickoff["portal_id"], kickoff["object_type"], kickoff["object_id"]) == (
+        PORTAL_ID,
+        "deal",
+        5001,
+    )
+    assert kickoff["proposal"] == {"title": "Kickoff: Acme GmbH", "slots": SLOTS, "required": True}
+    assert kickoff["reason"] == "kickoff slots need a choice"
+    assert kickoff["policy_snapshot"] == world.snapshots["kickoff"]
+    assert kickoff["policy_version"] == policy.version
+    assert kickoff["policy_hash"] == policy.content_hash
+    assert kickoff["approver_role"] == "operator"
+    assert kickoff["requested_by"] == RAISER
+    assert kickoff["requested_by_email"] == RAISER_EMAIL
+    assert datetime.fromisoformat(kickoff["due_at"]) == world.due_at
+    assert kickoff["escalated_at"] is None
+    assert isinstance(kickoff["age_seconds"], int)
+    assert 0 <= kickoff["age_seconds"] < 600
+    assert datetime.fromisoformat(kickoff["created_at"]) <= datetime.now(UTC)
+
+    procurement = by_id[world.procurement]
+    assert (procurement["kind"], procurement["workflow"]) == ("procurement", "procurement_approval")
+    assert procurement["approver_role"] == "admin"
+    assert procurement["proposal"]["amount"] == "75000.00"
+    assert procurement["reason"].startswith("75,000.00 EUR is at or above")
+    assert procurement["policy_snapshot"] == world.snapshots["procurement"]
+    assert procurement["escalated_at"] is not None
+
+    second = by_id[world.second_kickoff]
+    assert second["object_id"] == 5002
+    assert (second["policy_version"], second["policy_hash"]) == ("edited-version", "e" * 64)
+    # Oldest first: nobody is younger than a later request.
+    ages = [item["age_seconds"] for item in page["items"]]
+    assert ages == sorted(ages, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"workflow": "deal_kickoff"}, ["kickoff", "second_kickoff"]),
+        ({"workflow": "procurement_approval"}, ["procurement"]),
+        ({"role": "admin"}, ["kickoff", "procurement", "second_kickoff"]),
+        ({"role": "operator"}, ["kickoff", "second_kickoff"]),
+        ({"role": "viewer"}, []),
+        ({"workflow": "procurement_approval", "role": "operator"}, []),
+        ({"workflow": "deal_kickoff", "role": "admin"}, ["kickoff", "second_kickoff"]),
+        ({"workflow": "no_such_workflow"}, []),
+    ],
+)
+def test_filters(
+    client: TestClient, world: World, params: dict[str, Any], expected: list[str]
+) -> None:
+    assert ids(client.get("/api/approvals/pending", params=params)) == [
+        getattr(world, name) for name in expected
+    ]
+
+
+def test_pages_with_a_cursor(client: TestClient, world: World) -> None:
+    first = client.get("/api/approvals/pending", params={"limit": 2}).json()
+    assert [i["id"] for i in first["items"]] == world.oldest_first[:2]
+    assert first["next_cursor"] == world.oldest_first[1]
+    rest = client.get(
+        "/api/approvals/pending", params={"limit": 2, "after_id": first["next_cursor"]}
+    ).json()
+    assert [i["id"] for i in rest["items"]] == world.oldest_first[2:]
+    assert rest["next_cursor"] is None
+    assert client.get("/api/approvals/pending", params={"limit": 3}).json()["next_cursor"] is None
+    by_role = client.get("/api/approvals/pending", params={"limit": 1, "role": "operator"}).json()
+    assert [i["id"] for i in by_role["items"]] == [world.kickoff]
+    assert ids(
+        client.get(
+            "/api/approvals/pending",
+            params={"limit": 1, "role": "operator", "after_id": by_role["next_cursor"]},
+        )
+    ) == [world.second_kickoff]
+
+
+def test_decided_and_expired_approvals_leave_the_queue(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    assert decide(client, world.kickoff, {"decision": "approve"}).status_code == 200
+    overdue = overdue_approval(db, world)
+    assert ids(client.get("/api/approvals/pending")) == [
+        world.procurement,
+        world.second_kickoff,
+        overdue,
+    ]
+    expire_overdue(db, now=datetime.now(UTC))
+    assert ids(client.get("/api/approvals/pending")) == [world.procurement, world.second_kickoff]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/approvals/pending?limit=0", "query.limit"),
+        ("/api/approvals/pending?limit=501", "query.limit"),
+        ("/api/approvals/pending?after_id=0", "query.after_id"),
+        ("/api/approvals/pending?after_id=x", "query.after_id"),
+        ("/api/approvals/pending?role=owner", "query.role"),
+        ("/api/approvals/abc", "path.approval_id"),
+        ("/api/approvals/0", "path.approval_id"),
+    ],
+)
+def test_bad_parameters_name_the_field(client: TestClient, path: str, field: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert [d["field"] for d in error["details"]] == [field]
+
+
+# -- one approval ---------------------------------------------------------------------------
+
+
+def test_detail_of_a_parked_approval(client: TestClient, world: World) -> None:
+    response = client.get(f"/api/approvals/{world.kickoff}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == world.kickoff
+    assert body["status"] == "pending"
+    assert body["policy_snapshot"] == world.snapshots["kickoff"]
+    assert body["decided_by"] is None and body["decided_at"] is None
+    assert body["decision_note"] is None and body["edits"] is None
+    # The Dagster run that parked (its attempt ended when the graph parked).
+    assert body["requested_run"] == {
+        "dagster_run_id": "dg-k1",
+        "dagster_url": link("dg-k1"),
+        "status": "succeeded",
+    }
+    assert body["continuation_run"] is None
+    assert body["continuation_requested_at"] is None
+    assert body["workflow_run"] == {
+        "id": world.kickoff_run,
+        "status": "awaiting_approval",
+        "outcome": "awaiting_approval",
+        "outcome_message": "waiting for the kickoff approval",
+    }
+    # The queue's fields, the same.
+    (queued,) = [
+        item
+        for item in client.get("/api/approvals/pending").json()["items"]
+        if item["id"] == world.kickoff
+    ]
+    assert {k: v for k, v in without_age(body).items() if k in queued} == without_age(queued)
+
+
+def test_detail_follows_the_continuation_run(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    assert decide(client, world.kickoff, {"decision": "approve"}).status_code == 200
+    # The approval sensor asks for the continuation; the run takes it when it starts.
+    (due,) = continuations_due(db, limit=10, again_after_seconds=300)
+    assert due.id == world.kickoff
+    mark_continuation(db, world.kickoff, "dg-k1-continue")
+    body = client.get(f"/api/approvals/{world.kickoff}").json()
+    assert body["continuation_requested_at"] is not None
+    assert body["continuation_run"] == {
+        "dagster_run_id": "dg-k1-continue",
+        "dagster_url": link("dg-k1-continue"),
+        "status": None,  # marked, but no attempt recorded yet
+    }
+
+    runs.begin_attempt(
+        db,
+        workflow_run_id=world.kickoff_run,
+        dagster_run_id="dg-k1-continue",
+        job_name="deal_kickoff_continuation",
+        kind="continuation",
+    )
+    body = client.get(f"/api/approvals/{world.kickoff}").json()
+    assert body["continuation_run"]["status"] == "running"
+    assert body["workflow_run"]["status"] == "running"
+    assert body["requested_run"]["status"] == "succeeded"
+
+    runs.finish(
+        db,
+        workflow_run_id=world.kickoff_run,
+        dagster_run_id="dg-k1-continue",
+        outcome="scheduled",
+        message="Kickoff: Acme GmbH scheduled",
+        state_summary={"event": "ev-1"},
+    )
+    body = client.get(f"/api/approvals/{world.kickoff}").json()
+    assert body["continuation_run"]["status"] == "succeeded"
+    assert body["workflow_run"] == {
+        "id": world.kickoff_run,
+        "status": "succeeded",
+        "outcome": "scheduled",
+        "outcome_message": "Kickoff: Acme GmbH scheduled",
+    }
+
+
+def test_the_policy_snapshot_is_the_one_stored_at_request_time(
+    client: TestClient, world: World, db: psycopg.Connection[Any], policy: LoadedPolicy
+) -> None:
+    # Asking again for the same interrupt with another snapshot changes nothing ...
+    run = runs.get_run(db, world.kickoff_run)
+    assert run is not None
+    again = request_approval(
+        db,
+        run=run,
+        interrupt_id="ask_approval",
+        request=kickoff_request(world.snapshots["edited"], world.due_at),
+        dagster_run_id="dg-k1",
+    )
+    assert again.id == world.kickoff
+    body = client.get(f"/api/approvals/{world.kickoff}").json()
+    assert body["policy_snapshot"] == world.snapshots["kickoff"]
+    assert (body["policy_version"], body["policy_hash"]) == (policy.version, policy.content_hash)
+    # ... and the later approval under the edited policy keeps its own.
+    later = client.get(f"/api/approvals/{world.second_kickoff}").json()
+    assert later["policy_snapshot"] == world.snapshots["edited"]
+    assert later["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 4
+    assert body["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 24
+
+
+def test_unknown_approval_is_404(client: TestClient, world: World) -> None:
+    missing = client.get("/api/approvals/999")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {"code": "not_found", "message": "no approval with id 999"}
+    refused = decide(client, 999, {"decision": "approve"})
+    assert refused.status_code == 404
+    assert refused.json()["error"] == {"code": "not_found", "message": "no approval with id 999"}
+
+
+# -- deciding -------------------------------------------------------------------------------
+
+
+def test_approve_records_the_decision_and_one_audit_row(
+    client: TestClient, world: World, db: psycopg.Connection[Any], policy: LoadedPolicy
+) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    response = decide(
+        client,
+        world.kickoff,
+        {
+            "decision": "approve",
+            "note": "  Thursday suits the customer.  ",
+            "edits": {"slot_index": 2},
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["id"] == world.kickoff
+    assert body["status"] == "approved"
+    assert body["decided_by"] == "unauthenticated:olive@harborlabs.example"
+    assert body["decision_note"] == "Thursday suits the customer."
+    assert body["edits"] == {"slot_index": 2}
+    decided_at = datetime.fromisoformat(body["decided_at"])
+    assert before <= decided_at <= datetime.now(UTC) + timedelta(seconds=5)
+    assert body["requested_run"]["dagster_run_id"] == "dg-k1"
+    assert body["workflow_run"]["status"] == "awaiting_approval"  # until the continuation runs
+
+    row = stored(db, world.kickoff)
+    assert row["status"] == "approved"
+    assert row["decided_by"] == "unauthenticated:olive@harborlabs.example"
+    assert row["decided_at"] == decided_at
+    assert row["decision_note"] == "Thursday suits the customer."
+    assert row["edits"] == {"slot_index": 2}
+    assert row["decision"] == {
+        "decision": "approve",
+        "note": "Thursday suits the customer.",
+        "edits": {"slot_index": 2},
+    }
+
+    assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
+    entry = audit_rows(db, "approval", world.kickoff)[-1]
+    assert entry["actor"] == "unauthenticated:olive@harborlabs.example"
+    assert entry["policy_version"] == policy.version
+    assert entry["before"]["status"] == "pending"
+    assert entry["before"]["decided_by"] is None and entry["before"]["edits"] is None
+    assert entry["after"]["status"] == "approved"
+    assert entry["after"]["decided_by"] == "unauthenticated:olive@harborlabs.example"
+    assert entry["after"]["decision_note"] == "Thursday suits the customer."
+    assert entry["after"]["edits"] == {"slot_index": 2}
+    assert entry["after"]["policy_hash"] == policy.content_hash
+
+
+def test_reject_with_a_note(client: TestClient, world: World, db: psycopg.Connection[Any]) -> None:
+    response = decide(
+        client, world.procurement, {"decision": "reject", "note": "not this quarter"}, ADMIN
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["decided_by"]) == (
+        "rejected",
+        "unauthenticated:ada@harborlabs.example",
+    )
+    assert (body["decision_note"], body["edits"]) == ("not this quarter", {})
+    assert stored(db, world.procurement)["decision"] == {
+        "decision": "reject",
+        "note": "not this quarter",
+        "edits": {},
+    }
+    assert actions(db, world.procurement)[-1] == "approval.rejected"
+
+
+def test_a_blank_note_is_no_note(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    response = decide(client, world.kickoff, {"decision": "approve", "note": "   "})
+    assert response.status_code == 200, response.text
+    assert response.json()["decision_note"] is None
+    assert stored(db, world.kickoff)["decision_note"] is None
+
+
+def test_the_same_decision_again_changes_nothing(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    body = {"decision": "approve", "note": "ok", "edits": {"slot_index": 1}}
+    first = decide(client, world.kickoff, body)
+    assert first.status_code == 200, first.text
+    # A retried request, even by another operator with another note, answers the approval.
+    again = decide(
+        client,
+        world.kickoff,
+        {**body, "note": "ok again"},
+        {"X-Orchestrator-User": "otto@harborlabs.example", "X-Orchestrator-Role": "operator"},
+    )
+    assert again.status_code == 200, again.text
+    assert without_age(again.json()) == without_age(first.json())
+    assert again.json()["decided_by"] == "unauthenticated:olive@harborlabs.example"
+    assert stored(db, world.kickoff)["decision_note"] == "ok"
+    assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"decision": "reject", "note": "changed my mind"},
+        {"decision": "approve", "edits": {"slot_index": 0}},
+        {"decision": "approve"},
+    ],
+    ids=["reject-after-approve", "other-edits", "without-the-edits"],
+)
+def test_a_conflicting_decision_is_409(
+    client: TestClient, world: World, db: psycopg.Connection[Any], second: dict[str, Any]
+) -> None:
+    first = decide(client, world.kickoff, {"decision": "approve", "edits": {"slot_index": 1}})
+    assert first.status_code == 200, first.text
+    conflict = decide(client, world.kickoff, second, ADMIN)
+    assert conflict.status_code == 409, conflict.text
+    error = conflict.json()["error"]
+    assert error["code"] == "already_decided"
+    assert str(world.kickoff) in error["message"]
+    row = stored(db, world.kickoff)
+    assert (row["status"], row["edits"]) == ("approved", {"slot_index": 1})
+    assert row["decided_by"] == "unauthenticated:olive@harborlabs.example"
+    assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
+
+
+@pytest.mark.parametrize(
+    ("approval", "headers"),
+    [
+        ("procurement", OPERATOR),
+        ("procurement", VIEWER),
+        ("kickoff", VIEWER),
+        ("kickoff", {**VIEWER, "X-Orchestrator-Role": "viewer"}),
+        ("kickoff", {**VIEWER, "X-Orchestrator-Role": "  "}),
+    ],
+    ids=[
+        "operator-on-admin",
+        "viewer-on-admin",
+        "viewer-on-operator",
+        "viewer-named",
+        "blank-role",
+    ],
+)
+def test_a_role_below_the_approver_role_is_403(
+    client: TestClient,
+    world: World,
+    db: psycopg.Connection[Any],
+    approval: str,
+    headers: dict[str, str],
+) -> None:
+    approval_id = getattr(world, approval)
+    response = decide(client, approval_id, {"decision": "approve"}, headers)
+    assert response.status_code == 403, response.text
+    error = response.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "role" in error["message"]
+    assert stored(db, approval_id)["status"] == "pending"
+    assert actions(db, approval_id)[-1] != "approval.approved"
+
+
+@pytest.mark.parametrize("role", ["admin", "ADMIN", " Admin "])
+def test_an_admin_may_decide_an_operator_approval(
+    client: TestClient, world: World, db: psycopg.Connection[Any], role: str
+) -> None:
+    headers = {**ADMIN, "X-Orchestrator-Role": role}
+    response = decide(client, world.kickoff, {"decision": "approve"}, headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["decided_by"] == "unauthenticated:ada@harborlabs.example"
+    assert stored(db, world.kickoff)["status"] == "approved"
+
+
+@pytest.mark.parametrize(
+    ("approval", "headers"),
+    [
+        (
+            "kickoff",
+            {
+                "X-Orchestrator-User": "sam.sales@harborlabs.example",
+                "X-Orchestrator-Role": "operator",
+            },
+        ),
+        (
+            "kickoff",
+            {
+                "X-Orchestrator-User": " SAM.SALES@HARBORLABS.EXAMPLE ",
+                "X-Orchestrator-Role": "admin",
+            },
+        ),
+        ("procurement", {"X-Orchestrator-User": RAISER_EMAIL, "X-Orchestrator-Role": "admin"}),
+    ],
+    ids=["lower-case", "upper-case", "as-stored"],
+)
+def test_nobody_decides_their_own_request(
+    client: TestClient,
+    world: World,
+    db: psycopg.Connection[Any],
+    approval: str,
+    headers: dict[str, str],
+) -> None:
+    approval_id = getattr(world, approval)
+    for decision in ("approve", "reject"):
+        response = decide(client, approval_id, {"decision": decision}, headers)
+        assert response.status_code == 403, response.text
+        error = response.json()["error"]
+        assert error["code"] == "four_eyes"
+        assert str(approval_id) in error["message"]
+    assert stored(db, approval_id)["status"] == "pending"
+
+
+def test_an_expired_approval_cannot_be_decided(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    overdue = overdue_approval(db, world)
+    (expired,) = expire_overdue(db, now=datetime.now(UTC))
+    assert expired.id == overdue
+    response = decide(client, overdue, {"decision": "approve"})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "already_decided"
+    assert "expired" in error["message"]
+    body = client.get(f"/api/approvals/{overdue}").json()
+    assert (body["status"], body["decided_by"]) == ("expired", "schedule")
+    assert actions(db, overdue) == ["approval.requested", "approval.expired"]
+
+
+def test_a_pending_approval_past_its_due_time_cannot_be_decided(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    overdue = overdue_approval(db, world)
+    for decision in ("approve", "reject"):
+        response = decide(client, overdue, {"decision": decision})
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "expired"
+    assert stored(db, overdue)["status"] == "pending"
+    assert actions(db, overdue) == ["approval.requested"]
+
+
+@pytest.mark.parametrize(
+    ("approval", "headers", "edits", "field"),
+    [
+        ("kickoff", OPERATOR, {"slot_index": 3}, "edits.slot_index"),
+        ("kickoff", OPERATOR, {"slot_index": -1}, "edits.slot_index"),
+        ("kickoff", OPERATOR, {"slot_index": "1"}, "edits.slot_index"),
+        ("kickoff", OPERATOR, {"slot_index": True}, "edits.slot_index"),
+        ("kickoff", OPERATOR, {"amount": 10}, "edits.amount"),
+        ("procurement", ADMIN, {"amount": "75000.01"}, "edits.amount"),
+        ("procurement", ADMIN, {"amount": 90000}, "edits.amount"),
+        ("procurement", ADMIN, {"amount": 0}, "edits.amount"),
+        ("procurement", ADMIN, {"amount": "lots"}, "edits.amount"),
+        ("procurement", ADMIN, {"slot_index": 0}, "edits.slot_index"),
+    ],
+)
+def test_edits_outside_the_proposal_are_422_naming_the_field(
+    client: TestClient,
+    world: World,
+    db: psycopg.Connection[Any],
+    approval: str,
+    headers: dict[str, str],
+    edits: dict[str, Any],
+    field: str,
+) -> None:
+    approval_id = getattr(world, approval)
+    response = decide(client, approval_id, {"decision": "approve", "edits": edits}, headers)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_edits"
+    assert error["message"].startswith(f"{field}:")
+    assert stored(db, approval_id)["status"] == "pending"
+
+
+def test_a_lower_amount_is_accepted_and_stored_normalised(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    response = decide(
+        client, world.procurement, {"decision": "approve", "edits": {"amount": 60000}}, ADMIN
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["edits"] == {"amount": "60000"}
+    row = stored(db, world.procurement)
+    assert row["edits"] == {"amount": "60000"}
+    assert row["decision"]["edits"] == {"amount": "60000"}
+    assert audit_rows(db, "approval", world.procurement)[-1]["after"]["edits"] == {
+        "amount": "60000"
+    }
+    # The same amount written otherwise is the same decision.
+    again = decide(
+        client, world.procurement, {"decision": "approve", "edits": {"amount": "60000"}}, ADMIN
+    )
+    assert again.status_code == 200, again.text
+    assert actions(db, world.procurement).count("approval.approved") == 1
+
+
+def test_edits_on_a_rejection_are_422(
+    client: TestClient, world: World, db: psycopg.Connection[Any]
+) -> None:
+    response = decide(client, world.kickoff, {"decision": "reject", "edits": {"slot_index": 1}})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_edits"
+    assert error["message"].startswith("edits:")
+    assert stored(db, world.kickoff)["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"decision": "maybe"}, "body.decision"),
+        ({"decision": "APPROVE"}, "body.decision"),
+        ({}, "body.decision"),
+        ({"decision": "approve", "note": "x" * 2001}, "body.note"),
+        ({"decision": "approve", "edits": [1]}, "body.edits"),
+        ({"decision": "approve", "decided_by": "mallory"}, "body.decided_by"),
+        (None, "body"),
+    ],
+)
+def test_a_bad_body_is_422_naming_the_field(
+    client: TestClient, world: World, db: psycopg.Connection[Any], body: Any, field: str
+) -> None:
+    response = decide(client, world.kickoff, body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert [d["field"] for d in error["details"]] == [field]
+    assert stored(db, world.kickoff)["status"] == "pending"
+
+
+def test_a_note_of_2000_characters_is_accepted(client: TestClient, world: World) -> None:
+    response = decide(client, world.kickoff, {"decision": "reject", "note": "n" * 2000})
+    assert response.status_code == 200, response.text
+    assert response.json()["decision_note"] == "n" * 2000
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({}, "X-Orchestrator-User"),
+        ({"X-Orchestrator-User": "  ", "X-Orchestrator-Role": "admin"}, "X-Orchestrator-User"),
+        ({"X-Orchestrator-Role": "admin"}, "X-Orchestrator-User"),
+        ({**OPERATOR, "X-Orchestrator-Role": "superuser"}, "X-Orchestrator-Role"),
+        ({**OPERATOR, "X-Orchestrator-Role": "approver"}, "X-Orchestrator-Role"),
+    ],
+    ids=["no-headers", "blank-user", "role-only", "unknown-role", "another-unknown-role"],
+)
+def test_deciding_needs_to_know_who(
+    client: TestClient,
+    world: World,
+    db: psycopg.Connection[Any],
+    headers: dict[str, str],
+    named: str,
+) -> None:
+    response = decide(client, world.kickoff, {"decision": "approve"}, headers)
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unauthenticated"
+    assert named in error["message"]
+    if named == "X-Orchestrator-Role":
+        assert all(role in error["message"] for role in ("viewer", "operator", "admin"))
+    assert stored(db, world.kickoff)["status"] == "pending"
+
+
+def test_the_decision_route_says_authentication_is_a_header(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/approvals/{approval_id}/decision"]
+    description = operation["patch"]["description"]
+    assert "security issue" in description
+    assert "X-Orchestrator-User" in description and "X-Orchestrator-Role" in description
+
+
+def test_the_api_never_imports_dagster_or_langgraph() -> None:
+    code = (
+        "import sys, ingest_api.app, ingest_api.routes.approvals,"
+        " orchestrator_core.workflows.approval_queries;"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0]"
+        " in ('dagster', 'langgraph', 'orchestrator_defs', 'sensors'));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
