@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,3 +145,102 @@ def start_live_server(
         time.sleep(0.1)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"serve did not become healthy:\n{log_path.read_text()}")
+
+
+@dataclass
+class DevStack:
+    """`orchestrator dev` as a real process on free loopback ports, with its own home."""
+
+    process: subprocess.Popen[str]
+    home: Path
+    api_port: int
+    dagster_port: int
+    sandbox_port: int
+    output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def health_urls(self) -> list[str]:
+        return [
+            f"{self.api_url}/health",
+            f"http://127.0.0.1:{self.dagster_port}/server_info",
+            f"{self.sandbox_url}/_sandbox/health",
+        ]
+
+    def stop(self, timeout: float = 90.0) -> str:
+        """Ctrl-C, then everything it printed (stdout and stderr)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        return "".join(self.output)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+READY_LINE = "Running; Ctrl-C stops everything."
+
+
+def start_dev_stack(home: Path, *, secret: str, timeout: float = 180.0) -> DevStack:
+    """Start `orchestrator dev` from a fresh home (embedded Postgres) and wait until it says it
+    is running."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DAGSTER_HOME", "LOG_LEVEL")
+    }
+    env.update({"ORCHESTRATOR_HOME": str(home), "HUBSPOT_WEBHOOK_SECRET": secret})
+    ports = free_port(), free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator_cli",
+            "dev",
+            "--api-port",
+            str(ports[0]),
+            "--dagster-port",
+            str(ports[1]),
+            "--sandbox-port",
+            str(ports[2]),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = DevStack(process, home, *ports)
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            stack.output.append(line)
+
+    stack.reader = threading.Thread(target=read, daemon=True)
+    stack.reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"orchestrator dev exited: {stack.stop()}")
+        if any(READY_LINE in line for line in stack.output):
+            return stack
+        time.sleep(0.5)
+    raise RuntimeError(f"orchestrator dev did not start: {stack.stop()}")
