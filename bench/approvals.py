@@ -1,8 +1,9 @@
 """Approval benchmark: decision → resumed workflow, on the whole local stack.
 
 Starts the product as `orchestrator dev` does (embedded Postgres in a fresh temporary home, or
-DATABASE_URL's server), parks N workflows at an approval (deal kickoffs and procurement requests
-for the sandbox's deals), then approves them one by one through `PATCH /api/approvals/{id}/
+DATABASE_URL's server), parks workflows at an approval (a kickoff for each of the sandbox's 30
+deals, and a procurement request for each deal at or above the threshold), then approves N of
+them one by one through `PATCH /api/approvals/{id}/
 decision`, `--interval` seconds apart, and prints for each decision how long until
 
 - the continuation run started working on the workflow (the workflow resumed), and
@@ -50,11 +51,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def park_events(count: int) -> list[dict[str, object]]:
-    """Half deal-stage changes (kickoff approvals), half large amounts (procurement ones)."""
+def park_events() -> list[dict[str, object]]:
+    """A stage change (a kickoff approval) and an amount change (a procurement approval, when
+    the deal's amount in HubSpot is at or above the threshold) for every seeded deal."""
     events: list[dict[str, object]] = []
-    for index in range(count):
-        deal = DEAL_IDS[(index // 2) % len(DEAL_IDS)]
+    for index in range(2 * len(DEAL_IDS)):
+        deal = DEAL_IDS[index // 2]
         kickoff = index % 2 == 0
         events.append(
             {

@@ -48,7 +48,7 @@ def record_run_ended(
             run=run,
             dagster_run_id=dagster_run.run_id,
         )
-        fail(conn, workflow_run_id=run.id, dagster_run_id=None, error=message)
+        fail(conn, workflow_run_id=run.id, dagster_run_id=dagster_run.run_id, error=message)
 
 
 @dg.run_failure_sensor(

@@ -154,7 +154,7 @@ class WorkflowRunner:
             snapshot = graph.get_state(config)
             plan = _plan(snapshot, run, decision)
             if plan.kind == "done":
-                return self._already_done(run, snapshot, dagster_run_id)
+                return self._already_done(run, snapshot, dagster_run_id, job_name)
             if plan.kind == "parked":
                 run = self._store.begin_attempt(
                     workflow_run_id=run.id,
@@ -365,7 +365,7 @@ class WorkflowRunner:
         return approval
 
     def _already_done(
-        self, run: WorkflowRun, snapshot: StateSnapshot, dagster_run_id: str
+        self, run: WorkflowRun, snapshot: StateSnapshot, dagster_run_id: str, job_name: str
     ) -> DriveResult:
         values = snapshot.values
         outcome = str(values.get("outcome", run.outcome or "completed"))
@@ -375,7 +375,7 @@ class WorkflowRunner:
             run = self._store.begin_attempt(
                 workflow_run_id=run.id,
                 dagster_run_id=dagster_run_id,
-                job_name="(re-execution)",
+                job_name=job_name,
                 kind="resume",
             )
             self._record_issues(run, snapshot, dagster_run_id)
