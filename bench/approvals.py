@@ -114,16 +114,23 @@ def main() -> None:
     ports = Ports(api=free_port(), dagster=free_port(), sandbox=free_port())
     with running_stack(settings, ports, webhook_secret=secret) as stack:
         database_url = stack.database.url
-        send(stack.api_url, secret, park_events(args.approvals))
+        events = park_events()
+        send(stack.api_url, secret, events)
         wait_for(
             database_url,
-            "SELECT count(*) FROM orchestrator.approvals WHERE status = 'pending'",
-            args.approvals,
+            "SELECT count(*) FROM orchestrator.workflow_runs"
+            " WHERE status NOT IN ('requested', 'running')",
+            len(events),
             timeout=60.0 * 30,
         )
         with psycopg.connect(database_url) as conn:
             ids = [
-                row[0] for row in conn.execute("SELECT id FROM orchestrator.approvals ORDER BY id")
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM orchestrator.approvals WHERE status = 'pending'"
+                    " ORDER BY id LIMIT %s",
+                    (args.approvals,),
+                )
             ]
         with httpx.Client(base_url=stack.api_url, timeout=15.0, headers=DECIDER) as client:
             for approval_id in ids:
