@@ -20,10 +20,13 @@ from ingest_api.app import create_app
 from orchestrator_core.db.embedded import start_embedded
 from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.urls import libpq_url, with_database
-from orchestrator_core.settings import Settings
+from orchestrator_core.policy import LoadedPolicy, load_policy
+from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
 from tests.support import LiveServer, start_live_server
 
 WEBHOOK_SECRET = "test-client-secret-0123456789"
+# The API's Dagster links are built on this (the trailing slash must not double up in links).
+DAGSTER_UI = "https://dagster.ops.example/"
 
 
 @contextmanager
@@ -105,6 +108,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "hubspot_webhook_secret": WEBHOOK_SECRET,
         "orchestrator_home": Path("/nonexistent-orchestrator-home"),
+        "dagster_ui_url": DAGSTER_UI,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -120,6 +124,12 @@ def client(db: psycopg.Connection[tuple[object, ...]], settings: Settings) -> It
     """The app in-process over its real ASGI stack, on the emptied test database."""
     with TestClient(create_app(settings, settings_url(settings))) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def policy() -> LoadedPolicy:
+    """The shipped policy file."""
+    return load_policy(DEFAULT_POLICY_PATH)
 
 
 def settings_url(settings: Settings) -> str:

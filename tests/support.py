@@ -78,6 +78,31 @@ def ingest_events(database_url: str, events: list[dict[str, Any]]) -> list[int]:
     return asyncio.run(store())
 
 
+def dagster_link(dagster_run_id: str) -> str:
+    """The API's link to a Dagster run under the tests' DAGSTER_UI."""
+    return f"https://dagster.ops.example/runs/{dagster_run_id}"
+
+
+def workflow_run_id(db: psycopg.Connection[Any], workflow: str, object_id: int) -> int:
+    row = db.execute(
+        "SELECT id FROM orchestrator.workflow_runs WHERE workflow = %s AND object_id = %s",
+        (workflow, object_id),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def post_delivery(client: Any, events: list[dict[str, Any]], secret: str) -> list[int]:
+    """Store a signed delivery through the app's webhook; returns the envelope ids."""
+    body = delivery_body(events)
+    uri = "http://testserver/webhooks/hubspot"
+    response = client.post(
+        "/webhooks/hubspot", content=body, headers=signed_headers(body, uri, secret)
+    )
+    assert response.status_code == 200, response.text
+    return [e["envelope_id"] for e in response.json()["events"]]
+
+
 def count_rows(conn: psycopg.Connection[Any], table: str) -> int:
     row = conn.execute(f"SELECT count(*) FROM orchestrator.{table}").fetchone()
     assert row is not None

@@ -17,8 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from orchestrator_core.policy import LoadedPolicy, load_policy, policy_snapshot
-from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
+from orchestrator_core.policy import LoadedPolicy, policy_snapshot
 from orchestrator_core.workflows import runs
 from orchestrator_core.workflows.approvals import (
     Approval,
@@ -30,11 +29,14 @@ from orchestrator_core.workflows.approvals import (
     request_approval,
 )
 from orchestrator_core.workflows.dispatch import dispatch_received
-from tests.conftest import WEBHOOK_SECRET, make_settings
-from tests.support import PORTAL_ID, delivery_body, hubspot_event, signed_headers
-
-URL = "http://testserver/webhooks/hubspot"
-DAGSTER_UI = "https://dagster.ops.example/"  # the trailing slash must not double up in links
+from tests.conftest import WEBHOOK_SECRET
+from tests.support import (
+    PORTAL_ID,
+    dagster_link,
+    hubspot_event,
+    post_delivery,
+    workflow_run_id,
+)
 
 RAISER = "hubspot:userId:45678"
 RAISER_EMAIL = "Sam.Sales@HarborLabs.example"
@@ -51,30 +53,6 @@ SLOTS = [
     }
     for i in range(3)
 ]
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """The app's settings with a Dagster UI of its own (overrides conftest's)."""
-    return make_settings(database_url, dagster_ui_url=DAGSTER_UI)
-
-
-@pytest.fixture(scope="module")
-def policy() -> LoadedPolicy:
-    return load_policy(DEFAULT_POLICY_PATH)
-
-
-def link(dagster_run_id: str) -> str:
-    return f"https://dagster.ops.example/runs/{dagster_run_id}"
-
-
-def run_id(db: psycopg.Connection[Any], workflow: str, object_id: int) -> int:
-    row = db.execute(
-        "SELECT id FROM orchestrator.workflow_runs WHERE workflow = %s AND object_id = %s",
-        (workflow, object_id),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def kickoff_request(
@@ -149,15 +127,11 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         hubspot_event("deal.propertyChange", objectId=5001, propertyName="amount"),
         hubspot_event("deal.propertyChange", objectId=5002, propertyName="dealstage"),
     ]
-    body = delivery_body(events)
-    response = client.post(
-        "/webhooks/hubspot", content=body, headers=signed_headers(body, URL, WEBHOOK_SECRET)
-    )
-    assert response.status_code == 200, response.text
+    post_delivery(client, events, WEBHOOK_SECRET)
     assert dispatch_received(db, policy, limit=100).runs_created == 3
-    kickoff_run = run_id(db, "deal_kickoff", 5001)
-    procurement_run = run_id(db, "procurement_approval", 5001)
-    second_kickoff_run = run_id(db, "deal_kickoff", 5002)
+    kickoff_run = workflow_run_id(db, "deal_kickoff", 5001)
+    procurement_run = workflow_run_id(db, "procurement_approval", 5001)
+    second_kickoff_run = workflow_run_id(db, "deal_kickoff", 5002)
 
     due_at = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     kickoff_snapshot = policy_snapshot(policy, sections=["deal_kickoff", "approvals"])
@@ -415,7 +389,7 @@ def test_detail_of_a_parked_approval(client: TestClient, world: World) -> None:
     # The Dagster run that parked (its attempt ended when the graph parked).
     assert body["requested_run"] == {
         "dagster_run_id": "dg-k1",
-        "dagster_url": link("dg-k1"),
+        "dagster_url": dagster_link("dg-k1"),
         "status": "succeeded",
     }
     assert body["continuation_run"] is None
@@ -447,7 +421,7 @@ def test_detail_follows_the_continuation_run(
     assert body["continuation_requested_at"] is not None
     assert body["continuation_run"] == {
         "dagster_run_id": "dg-k1-continue",
-        "dagster_url": link("dg-k1-continue"),
+        "dagster_url": dagster_link("dg-k1-continue"),
         "status": None,  # marked, but no attempt recorded yet
     }
 

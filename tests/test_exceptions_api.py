@@ -12,28 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from orchestrator_core.policy import LoadedPolicy, load_policy
-from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
+from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.workflows import runs
 from orchestrator_core.workflows.dispatch import dispatch_received
 from orchestrator_core.workflows.exceptions import NewException, open_exception
-from tests.conftest import WEBHOOK_SECRET, make_settings
-from tests.support import PORTAL_ID, delivery_body, hubspot_event, signed_headers
+from tests.conftest import WEBHOOK_SECRET
+from tests.support import (
+    PORTAL_ID,
+    hubspot_event,
+    post_delivery,
+)
 
-URL = "http://testserver/webhooks/hubspot"
-DAGSTER_UI = "https://dagster.ops.example"
 ACTOR = {"X-Orchestrator-User": "dana@harborlabs.example"}
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """The app's settings with a Dagster UI of its own (overrides conftest's)."""
-    return make_settings(database_url, dagster_ui_url=DAGSTER_UI)
-
-
-@pytest.fixture(scope="module")
-def policy() -> LoadedPolicy:
-    return load_policy(DEFAULT_POLICY_PATH)
 
 
 @dataclass
@@ -57,12 +47,7 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         hubspot_event("company.creation", objectId=9001),
         hubspot_event("contact.creation", objectId=7001),
     ]
-    body = delivery_body(events)
-    response = client.post(
-        "/webhooks/hubspot", content=body, headers=signed_headers(body, URL, WEBHOOK_SECRET)
-    )
-    assert response.status_code == 200, response.text
-    company_envelope = response.json()["events"][0]["envelope_id"]
+    company_envelope = post_delivery(client, events, WEBHOOK_SECRET)[0]
     dispatch_received(db, policy, limit=100)
     run_ids = dict(db.execute("SELECT workflow, id FROM orchestrator.workflow_runs").fetchall())
     company = runs.begin_attempt(

@@ -11,53 +11,22 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator_core.policy import LoadedPolicy, load_policy
-from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
+from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.workflows import runs
 from orchestrator_core.workflows.approvals import ApprovalRequest, request_approval
 from orchestrator_core.workflows.dispatch import dispatch_received
 from orchestrator_core.workflows.exceptions import NewException, open_exception
-from tests.conftest import WEBHOOK_SECRET, make_settings
-from tests.support import PORTAL_ID, delivery_body, hubspot_event, signed_headers
+from tests.conftest import WEBHOOK_SECRET
+from tests.support import (
+    PORTAL_ID,
+    dagster_link,
+    hubspot_event,
+    post_delivery,
+    workflow_run_id,
+)
 
-URL = "http://testserver/webhooks/hubspot"
-DAGSTER_UI = "https://dagster.ops.example/"  # the trailing slash must not double up in links
 DUE_AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 STATE_SUMMARY = {"company": {"name": "Acme GmbH", "domain": "acme.example"}, "artifacts": 2}
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    """The app's settings with a Dagster UI of its own (overrides conftest's)."""
-    return make_settings(database_url, dagster_ui_url=DAGSTER_UI)
-
-
-@pytest.fixture(scope="module")
-def policy() -> LoadedPolicy:
-    return load_policy(DEFAULT_POLICY_PATH)
-
-
-def link(dagster_run_id: str) -> str:
-    return f"https://dagster.ops.example/runs/{dagster_run_id}"
-
-
-def post(client: TestClient, events: list[dict[str, Any]]) -> list[int]:
-    """Store a signed delivery through the webhook; returns the envelope ids in event order."""
-    body = delivery_body(events)
-    response = client.post(
-        "/webhooks/hubspot", content=body, headers=signed_headers(body, URL, WEBHOOK_SECRET)
-    )
-    assert response.status_code == 200, response.text
-    return [e["envelope_id"] for e in response.json()["events"]]
-
-
-def run_id(db: psycopg.Connection[Any], workflow: str, object_id: int) -> int:
-    row = db.execute(
-        "SELECT id FROM orchestrator.workflow_runs WHERE workflow = %s AND object_id = %s",
-        (workflow, object_id),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 @dataclass
@@ -92,16 +61,16 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         hubspot_event("deal.propertyChange", objectId=5001, propertyName="deal_currency_code"),
         hubspot_event("ticket.creation.v2", objectId=1),
     ]
-    envelopes = dict(zip(names, post(client, events), strict=True))
+    envelopes = dict(zip(names, post_delivery(client, events, WEBHOOK_SECRET), strict=True))
     event_ids = {name: e["eventId"] for name, e in zip(names, events, strict=True)}
     assert dispatch_received(db, policy, limit=100).runs_created == 4
     # A later delivery, dispatched by a later pass: requested later.
     late = hubspot_event("contact.propertyChange", objectId=7002, propertyName="jobtitle")
-    (envelopes["jobtitle"],) = post(client, [late])
+    (envelopes["jobtitle"],) = post_delivery(client, [late], WEBHOOK_SECRET)
     event_ids["jobtitle"] = late["eventId"]
     assert dispatch_received(db, policy, limit=100).runs_created == 1
 
-    company = run_id(db, "company_intake", 9001)
+    company = workflow_run_id(db, "company_intake", 9001)
     # First Dagster run: two steps, then a permanent failure with an exception.
     runs.begin_attempt(
         db, workflow_run_id=company, dagster_run_id="dg-a1", job_name="company_intake", kind="start"
@@ -139,12 +108,12 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         state_summary=STATE_SUMMARY,
     )
 
-    contact = run_id(db, "contact_role_mapping", 7001)
+    contact = workflow_run_id(db, "contact_role_mapping", 7001)
     runs.begin_attempt(
         db, workflow_run_id=contact, dagster_run_id="dg-b1", job_name="contact", kind="start"
     )
 
-    kickoff = run_id(db, "deal_kickoff", 5001)
+    kickoff = workflow_run_id(db, "deal_kickoff", 5001)
     runs.begin_attempt(
         db, workflow_run_id=kickoff, dagster_run_id="dg-c1", job_name="deal_kickoff", kind="start"
     )
@@ -172,7 +141,7 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         message="waiting for the kickoff slot",
     )
 
-    procurement = run_id(db, "procurement_approval", 5001)
+    procurement = workflow_run_id(db, "procurement_approval", 5001)
     runs.begin_attempt(
         db, workflow_run_id=procurement, dagster_run_id="dg-d1", job_name="proc", kind="start"
     )
@@ -183,7 +152,7 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
         contact=contact,
         kickoff=kickoff,
         procurement=procurement,
-        late_contact=run_id(db, "contact_role_mapping", 7002),
+        late_contact=workflow_run_id(db, "contact_role_mapping", 7002),
         envelopes=envelopes,
         event_ids=event_ids,
         exception_id=exception["id"],
@@ -216,7 +185,7 @@ def test_lists_newest_first_with_links(
     )
     assert company["envelope_ids"] == [world.envelopes["company"]]
     assert company["dagster_run_id"] == "dg-a2"
-    assert company["dagster_url"] == link("dg-a2")
+    assert company["dagster_url"] == dagster_link("dg-a2")
     assert company["policy_version"] == policy.version
     assert company["started_at"] and company["finished_at"] and company["thread_id"]
 
@@ -327,7 +296,7 @@ def test_detail_of_a_finished_run(client: TestClient, world: World, policy: Load
     assert run["error"] is None  # the re-execution cleared the first run's error
     assert (run["policy_version"], run["policy_hash"]) == (policy.version, policy.content_hash)
     assert run["trigger"]["source"] == "hubspot"
-    assert run["dagster_run_id"] == "dg-a2" and run["dagster_url"] == link("dg-a2")
+    assert run["dagster_run_id"] == "dg-a2" and run["dagster_url"] == dagster_link("dg-a2")
 
     (event,) = run["events"]
     assert event == {
@@ -343,14 +312,14 @@ def test_detail_of_a_finished_run(client: TestClient, world: World, policy: Load
     first, second = run["attempts"]
     assert {k: first[k] for k in ("dagster_run_id", "dagster_url", "kind", "job_name")} == {
         "dagster_run_id": "dg-a1",
-        "dagster_url": link("dg-a1"),
+        "dagster_url": dagster_link("dg-a1"),
         "kind": "start",
         "job_name": "company_intake",
     }
     assert (first["status"], first["error"]) == ("failed", "hubspot: HTTP 400")
     assert first["steps"] == ["load_company", "enrich"]
     assert first["finished_at"] is not None
-    assert (second["dagster_run_id"], second["dagster_url"]) == ("dg-a2", link("dg-a2"))
+    assert (second["dagster_run_id"], second["dagster_url"]) == ("dg-a2", dagster_link("dg-a2"))
     assert (second["kind"], second["status"], second["error"]) == ("resume", "succeeded", None)
     assert second["steps"] == ["write_hubspot"]
     assert second["started_at"] >= first["started_at"]

@@ -16,8 +16,7 @@ import psycopg
 import pytest
 
 from orchestrator_core.ledger import Ledger
-from orchestrator_core.policy import LoadedPolicy, load_policy
-from orchestrator_core.settings import DEFAULT_POLICY_PATH
+from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.workflows import approvals
 from orchestrator_core.workflows.approvals import Approval
 from orchestrator_core.workflows.decisions import Decider
@@ -56,11 +55,6 @@ def sandbox(workflow_sandbox_server: SandboxServer) -> SandboxServer:
     workflow_sandbox_server.configure(sandbox_config())
     workflow_sandbox_server.reset()
     return workflow_sandbox_server
-
-
-@pytest.fixture(scope="session")
-def policy() -> LoadedPolicy:
-    return load_policy(DEFAULT_POLICY_PATH)
 
 
 @dataclass
