@@ -7,9 +7,12 @@ from typing import Any
 
 from langgraph.graph import END
 
+from orchestrator_core.ledger import WriteResult
 from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
+from orchestrator_defs.workflows.state import Artifact, artifact
 from resources.errors import NotFoundError
+from resources.hubspot import CrmObjectType
 
 
 def end(outcome: str, message: str) -> dict[str, Any]:
@@ -48,6 +51,30 @@ def raised_by(ctx: WorkflowContext) -> dict[str, str | None]:
         except NotFoundError:  # not a HubSpot user of this portal (an app, an import)
             email = None
     return {"requested_by": source, "requested_by_email": email}
+
+
+def note_once(
+    ctx: WorkflowContext,
+    *,
+    object_type: CrmObjectType,
+    object_id: str,
+    step: str,
+    body: str,
+    description: str,
+) -> Artifact:
+    """A HubSpot note on a record, written once per (run, step, record) through the ledger."""
+
+    def write(_key: str) -> WriteResult:
+        created = ctx.hubspot.create_note(object_type=object_type, object_id=object_id, body=body)
+        return WriteResult(external_id=created.id)
+
+    entry = ctx.write_once(step=step, target=f"hubspot:{object_type}:{object_id}:note", write=write)
+    return artifact(
+        asset="hubspot/notes",
+        system="hubspot",
+        external_id=entry.external_id,
+        description=description,
+    )
 
 
 def clean_text(text: str | None) -> str | None:

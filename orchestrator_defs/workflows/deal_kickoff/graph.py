@@ -33,7 +33,13 @@ from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
 from orchestrator_core.policy.model import DealKickoff
 from orchestrator_core.workflows.runs import WorkflowRun
-from orchestrator_defs.workflows.common import clean_text, end, raised_by, unless_ended
+from orchestrator_defs.workflows.common import (
+    clean_text,
+    end,
+    note_once,
+    raised_by,
+    unless_ended,
+)
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.deal_kickoff.proposal import (
     approval_reason,
@@ -441,29 +447,15 @@ def record_rejection(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
     if not ctx.policy.policy.approvals.hubspot_note_on_rejection:
         return end(outcome, summary)
     crm_type: CrmObjectType = "deals" if subject["object_type"] == "deal" else "companies"
-
-    def note(key: str) -> WriteResult:
-        created = ctx.hubspot.create_note(
-            object_type=crm_type, object_id=subject["object_id"], body=summary
-        )
-        return WriteResult(external_id=created.id)
-
-    entry = ctx.write_once(
-        step="record_rejection", target=f"hubspot:{crm_type}:{subject['object_id']}", write=note
+    note = note_once(
+        ctx,
+        object_type=crm_type,
+        object_id=subject["object_id"],
+        step="record_rejection",
+        body=summary,
+        description=f"Kickoff {outcome} note on {subject['object_type']} {subject['object_id']}",
     )
-    return {
-        **end(outcome, summary),
-        "artifacts": [
-            artifact(
-                asset="hubspot/notes",
-                system="hubspot",
-                external_id=entry.external_id,
-                description=(
-                    f"Kickoff {outcome} note on {subject['object_type']} {subject['object_id']}"
-                ),
-            )
-        ],
-    }
+    return {**end(outcome, summary), "artifacts": [note]}
 
 
 # -- the graph -------------------------------------------------------------------------------

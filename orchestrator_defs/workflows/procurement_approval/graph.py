@@ -39,6 +39,7 @@ from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.common import (
     clean_text,
     end,
+    note_once,
     raised_by,
     subject_id,
     unless_ended,
@@ -355,7 +356,16 @@ def mark_approved(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
         f" {order['currency']} (cost centre {state['budget']['cost_centre']}), approved by"
         f" {decision['decided_by'] or 'an admin'} (approval {decision['approval_id']})."
     )
-    artifacts.append(_note_on_deal(ctx, deal["id"], step="mark_approved", body=summary))
+    artifacts.append(
+        note_once(
+            ctx,
+            object_type="deals",
+            object_id=deal["id"],
+            description=f"Procurement note on deal {deal['id']}",
+            step="mark_approved",
+            body=summary,
+        )
+    )
     return {**end("purchase_order_created", summary), "artifacts": artifacts}
 
 
@@ -378,7 +388,16 @@ def close_request(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
             f" (approval {decision['approval_id']}).{reason}"
         )
     if ctx.policy.policy.approvals.hubspot_note_on_rejection:
-        artifacts.append(_note_on_deal(ctx, deal["id"], step="close_request", body=summary))
+        artifacts.append(
+            note_once(
+                ctx,
+                object_type="deals",
+                object_id=deal["id"],
+                description=f"Procurement note on deal {deal['id']}",
+                step="close_request",
+                body=summary,
+            )
+        )
     return {**end(outcome, summary), "artifacts": artifacts}
 
 
@@ -515,22 +534,4 @@ def _update_request(
         external_id=entry.external_id,
         description=f"{request_id}: {status}",
         details={"request_id": request_id, "status": status},
-    )
-
-
-def _note_on_deal(ctx: WorkflowContext, deal_id: str, *, step: str, body: str) -> Artifact:
-    entry = ctx.write_once(
-        step=step,
-        target=f"hubspot:deals:{deal_id}:note",
-        write=lambda key: WriteResult(
-            external_id=ctx.hubspot.create_note(
-                object_type="deals", object_id=deal_id, body=body
-            ).id
-        ),
-    )
-    return artifact(
-        asset="hubspot/notes",
-        system="hubspot",
-        external_id=entry.external_id,
-        description=f"Procurement note on deal {deal_id}",
     )
