@@ -10,14 +10,30 @@ from fastapi import FastAPI
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from ingest_api.auth.access import document_roles
+from ingest_api.auth.login_limits import LoginLimiter
+from ingest_api.auth.tokens import jwt_secret
 from ingest_api.errors import install_error_handlers
 from ingest_api.middleware import RequestContextMiddleware
-from ingest_api.routes import approvals, events, exceptions, health, runs, webhooks
+from ingest_api.routes import (
+    approvals,
+    audit,
+    auth,
+    events,
+    exceptions,
+    health,
+    runs,
+    users,
+    webhooks,
+)
 from orchestrator_core.settings import Settings
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
-    """The ingest API against `database_url` (already migrated by the caller)."""
+    """The ingest API against `database_url` (already migrated by the caller).
+
+    Raises `InsecureSecretError` when JWT_SECRET is missing or a placeholder."""
+    secret = jwt_secret(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,6 +59,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.jwt_secret = secret
+    app.state.login_limiter = LoginLimiter(settings)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(webhooks.router)
@@ -50,5 +68,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(exceptions.router)
     app.include_router(approvals.router)
+    app.include_router(audit.router)
+    app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(health.router)
+    document_roles(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import psycopg
@@ -24,8 +25,9 @@ def get_pool(request: Request) -> AsyncConnectionPool[AsyncConnection[Any]]:
     return pool
 
 
-async def get_connection(
-    pool: Annotated[AsyncConnectionPool[AsyncConnection[Any]], Depends(get_pool)],
+@asynccontextmanager
+async def pooled_connection(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
 ) -> AsyncIterator[AsyncConnection[Any]]:
     """A pooled connection; an unreachable database answers 503 so callers retry."""
     try:
@@ -33,6 +35,13 @@ async def get_connection(
             yield conn
     except (PoolTimeout, psycopg.OperationalError):
         raise ApiError(503, "database_unavailable", "the database is not reachable") from None
+
+
+async def get_connection(
+    pool: Annotated[AsyncConnectionPool[AsyncConnection[Any]], Depends(get_pool)],
+) -> AsyncIterator[AsyncConnection[Any]]:
+    async with pooled_connection(pool) as conn:
+        yield conn
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

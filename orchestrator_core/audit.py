@@ -1,12 +1,22 @@
 """The audit log: one appended row per state change (who, what, on which entity, before and
-after). Rows are never updated; the security work adds the hash chain that proves it."""
+after), in the transaction of the change.
+
+The database makes it tamper-evident (migration 0007): an insert trigger chains each row to the
+one before by `row_hash = sha256(prev_hash || canonical text)`, and UPDATE, DELETE and TRUNCATE
+are refused. `verify_chain` recomputes the chain independently of the trigger.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 
 from orchestrator_core.workflows.runs import jsonb
 
@@ -19,10 +29,14 @@ INSERT INTO orchestrator.audit_log (
 )
 """
 
-# Actors that are not people.
+# Actors that are not people (people are `user:<email>`, the command line `cli:<os user>`).
+HUBSPOT = "hubspot"
 SYSTEM = "system"
 SCHEDULE = "schedule"
 POLICY = "policy"
+
+# The prev_hash of the first row.
+GENESIS_HASH = "0" * 64
 
 
 def _params(
@@ -49,9 +63,165 @@ def _params(
 
 
 def append(conn: psycopg.Connection[Any], **entry: Any) -> None:
-    """Append one audit row (keyword arguments as in `_params`), in the caller's transaction."""
+    """Append one audit row (keyword arguments as in `_params`), in the caller's transaction.
+
+    Appends are serialized until the transaction commits (that is what makes the chain's order
+    the commit order): append last, just before committing."""
     conn.execute(_APPEND, _params(**entry))
 
 
 async def append_async(conn: AsyncConnection[Any], **entry: Any) -> None:
     await conn.execute(_APPEND, _params(**entry))
+
+
+# The canonical text of each row as the database computes it from the columns as they are now.
+_CHAIN = """
+SELECT a.id, a.seq, a.prev_hash, a.row_hash,
+       orchestrator.audit_row_text(a.seq, a.occurred_at, a.actor, a.action, a.entity_type,
+                                   a.entity_id, a.before, a.after, a.correlation_id,
+                                   a.policy_version) AS row_text
+FROM orchestrator.audit_log a
+ORDER BY a.seq
+"""
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What `verify_chain` found: `problem` is None when every row matches."""
+
+    rows: int
+    head_seq: int
+    head_hash: str
+    problem: str | None = None
+    # The first row that does not match (seq and id), when there is one.
+    bad_seq: int | None = None
+    bad_id: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.problem is None
+
+
+def row_hash(prev_hash: str, row_text: str) -> str:
+    return hashlib.sha256((prev_hash + row_text).encode("utf-8")).hexdigest()
+
+
+def verify_chain(
+    conn: psycopg.Connection[Any], *, anchor: tuple[int, str] | None = None
+) -> ChainReport:
+    """Walk the chain from the first row: each row's seq follows the previous one, its
+    prev_hash is the previous row's hash and its row_hash is the sha256 of prev_hash and its
+    canonical text. `anchor` (seq, hash), a head recorded earlier, must still be in the chain:
+    that catches rows cut from the end, which leave a shorter chain intact."""
+    expected_prev = GENESIS_HASH
+    count = 0
+    last_seq = 0
+    anchor_seen = anchor is None
+    for row in _chain_rows(conn):
+        count += 1
+        problem = _row_problem(row, last_seq=last_seq, expected_prev=expected_prev, anchor=anchor)
+        if problem is not None:
+            return ChainReport(
+                rows=count,
+                head_seq=last_seq,
+                head_hash=expected_prev,
+                problem=problem,
+                bad_seq=row["seq"],
+                bad_id=row["id"],
+            )
+        anchor_seen = anchor_seen or (anchor is not None and row["seq"] == anchor[0])
+        expected_prev = row["row_hash"]
+        last_seq = row["seq"]
+    if not anchor_seen:
+        assert anchor is not None
+        return ChainReport(
+            rows=count,
+            head_seq=last_seq,
+            head_hash=expected_prev,
+            problem=f"the anchored row seq {anchor[0]} is gone: the chain ends at seq {last_seq}",
+        )
+    return ChainReport(rows=count, head_seq=last_seq, head_hash=expected_prev)
+
+
+def _row_problem(
+    row: dict[str, Any], *, last_seq: int, expected_prev: str, anchor: tuple[int, str] | None
+) -> str | None:
+    """Why `row` does not continue the chain after (last_seq, expected_prev), or None."""
+    where = f"row seq {row['seq']} (id {row['id']})"
+    if row["seq"] > last_seq + 1:
+        return f"{where} follows seq {last_seq}: rows {last_seq + 1}..{row['seq'] - 1} are missing"
+    if row["seq"] != last_seq + 1:
+        return f"{where} repeats or goes back after seq {last_seq}"
+    if row["prev_hash"] != expected_prev:
+        return (
+            f"{where} does not link to the row before it:"
+            " a row before it was edited, deleted or moved"
+        )
+    if row_hash(row["prev_hash"], row["row_text"]) != row["row_hash"]:
+        return f"{where} does not match its hash: its content was changed after it was written"
+    if anchor is not None and row["seq"] == anchor[0] and row["row_hash"] != anchor[1]:
+        return f"{where} is not the anchored row (hash {row['row_hash']}, anchor {anchor[1]})"
+    return None
+
+
+def _chain_rows(conn: psycopg.Connection[Any]) -> Iterator[dict[str, Any]]:
+    # A server-side cursor: the log grows without bound, memory must not.
+    with (
+        conn.transaction(),
+        conn.cursor(name="audit_chain", row_factory=dict_row) as cursor,
+    ):
+        cursor.itersize = 5000
+        cursor.execute(_CHAIN)
+        yield from cursor
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters of `GET /api/audit`; None means no filter."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+
+
+AUDIT_COLUMNS = (
+    "seq, id, occurred_at, actor, action, entity_type, entity_id, before, after,"
+    " correlation_id, policy_version, prev_hash, row_hash"
+)
+
+
+async def list_entries(
+    conn: AsyncConnection[Any], filters: AuditFilter, *, limit: int, before_seq: int | None
+) -> list[dict[str, Any]]:
+    """Newest first; `before_seq` pages back from a seq (exclusive)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    for column, value in (
+        ("entity_type", filters.entity_type),
+        ("entity_id", filters.entity_id),
+        ("actor", filters.actor),
+        ("action", filters.action),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = %({column})s")
+            params[column] = value
+    if filters.occurred_from is not None:
+        clauses.append("occurred_at >= %(occurred_from)s")
+        params["occurred_from"] = filters.occurred_from
+    if filters.occurred_to is not None:
+        clauses.append("occurred_at < %(occurred_to)s")
+        params["occurred_to"] = filters.occurred_to
+    if before_seq is not None:
+        clauses.append("seq < %(before_seq)s")
+        params["before_seq"] = before_seq
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    cursor = conn.cursor(row_factory=dict_row)
+    await cursor.execute(
+        f"SELECT {AUDIT_COLUMNS} FROM orchestrator.audit_log {where}"
+        " ORDER BY seq DESC LIMIT %(limit)s",
+        params,
+    )
+    return await cursor.fetchall()

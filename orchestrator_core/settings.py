@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     # v3 timestamps further than this in the future are refused too (clock skew allowance).
     signature_max_future_skew_seconds: int = Field(default=60, ge=0)
 
+    # The key that signs the API's access tokens (HS256): at least 32 random characters.
+    # `orchestrator dev` and `demo` generate one under ORCHESTRATOR_HOME when it is unset;
+    # `orchestrator serve` refuses to start without a real one.
+    jwt_secret: SecretStr | None = None
+    # Lifetime of an access token; a disabled account or changed role applies at once anyway.
+    jwt_ttl_minutes: int = Field(default=30, gt=0, le=24 * 60)
+    # Login attempts allowed (the `limits` notation), per account and per client address.
+    login_limit_per_account: str = "5/minute"
+    login_limit_per_address: str = "30/minute"
+
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
 
@@ -69,6 +79,14 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None  # default https://api.openai.com/v1
     openai_model: str = "gpt-4o-mini"
+
+    @field_validator("login_limit_per_account", "login_limit_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # "5/minute", "10 per hour": a ValueError names the bad value
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -22,9 +22,11 @@ from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.urls import libpq_url, with_database
 from orchestrator_core.policy import LoadedPolicy, load_policy
 from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
-from tests.support import LiveServer, start_live_server
+from tests.support import ApiUsers, LiveServer, add_api_users, start_live_server
 
 WEBHOOK_SECRET = "test-client-secret-0123456789"
+# Signs the API's access tokens in tests (random-looking: placeholders are refused).
+JWT_SECRET = "tJ7vQ2mX9pLw4RzK8nB3cY6dF1gH5sA0eU"
 # The API's Dagster links are built on this (the trailing slash must not double up in links).
 DAGSTER_UI = "https://dagster.ops.example/"
 
@@ -99,7 +101,10 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
                 " AND tablename <> 'checkpoint_migrations'"
             )
         ]
+        # The audit log refuses TRUNCATE; switching triggers off takes a superuser, as it should.
+        conn.execute("SET session_replication_role = replica")
         conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.execute("RESET session_replication_role")
         yield conn
 
 
@@ -107,6 +112,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "hubspot_webhook_secret": WEBHOOK_SECRET,
+        "jwt_secret": JWT_SECRET,
         "orchestrator_home": Path("/nonexistent-orchestrator-home"),
         "dagster_ui_url": DAGSTER_UI,
     }
@@ -126,6 +132,13 @@ def client(db: psycopg.Connection[tuple[object, ...]], settings: Settings) -> It
         yield test_client
 
 
+@pytest.fixture
+def api_users(db: psycopg.Connection[tuple[object, ...]]) -> ApiUsers:
+    """A viewer, an operator and an admin, with tokens: `api_users["operator"]` is the
+    Authorization header of the operator."""
+    return add_api_users(db, JWT_SECRET)
+
+
 @pytest.fixture(scope="session")
 def policy() -> LoadedPolicy:
     """The shipped policy file."""
@@ -143,7 +156,11 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """`orchestrator serve` as a real process on a free loopback port."""
     server = start_live_server(
-        env={"DATABASE_URL": database_url, "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET},
+        env={
+            "DATABASE_URL": database_url,
+            "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "JWT_SECRET": JWT_SECRET,
+        },
         log_path=tmp_path / "serve.log",
     )
     try:

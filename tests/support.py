@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +271,71 @@ def start_dev_stack(home: Path, *, secret: str, timeout: float = 180.0) -> DevSt
             return stack
         time.sleep(0.5)
     raise RuntimeError(f"orchestrator dev did not start: {stack.stop()}")
+
+
+# --- API users and their tokens ---------------------------------------------------------------
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    from pwdlib import PasswordHash
+
+    return PasswordHash.recommended().hash(TEST_PASSWORD)  # once per session: argon2 is slow
+
+
+def add_user(
+    conn: psycopg.Connection[Any], email: str, role: str, *, disabled: bool = False
+) -> int:
+    """A user row whose password is TEST_PASSWORD (written directly: no audit row)."""
+    row = conn.execute(
+        "INSERT INTO orchestrator.users (email, role, password_hash, disabled_at)"
+        " VALUES (%s, %s, %s, CASE WHEN %s THEN now() END) RETURNING id",
+        (email, role, _test_password_hash(), disabled),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def bearer(
+    user_id: int,
+    email: str,
+    role: str,
+    *,
+    secret: str,
+    ttl_seconds: float = 600,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """The Authorization header of a token for this user, as `POST /api/auth/token` issues."""
+    from ingest_api.auth.tokens import issue_token
+    from orchestrator_core.users import User
+
+    stamp = datetime.now(UTC)
+    user = User(user_id, email, role, stamp, stamp, None)
+    token, _ = issue_token(user, secret=secret, ttl=timedelta(seconds=ttl_seconds), now=now)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class ApiUsers:
+    """One enabled user per role, with their Authorization headers."""
+
+    ids: dict[str, int]
+    emails: dict[str, str]
+    headers: dict[str, dict[str, str]]
+
+    def __getitem__(self, role: str) -> dict[str, str]:
+        return self.headers[role]
+
+
+def add_api_users(
+    conn: psycopg.Connection[Any], secret: str, domain: str = "orchestrator.example"
+) -> ApiUsers:
+    ids, emails, headers = {}, {}, {}
+    for role in ("viewer", "operator", "admin"):
+        email = f"{role}@{domain}"
+        ids[role] = add_user(conn, email, role)
+        emails[role] = email
+        headers[role] = bearer(ids[role], email, role, secret=secret)
+    return ApiUsers(ids, emails, headers)

@@ -6,23 +6,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ingest_api.actor import ACTOR_HEADER, ROLE_HEADER, ActorDep
+from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
+from orchestrator_core.roles import ROLE_RANK
 from orchestrator_core.settings import Settings
 from orchestrator_core.workflows.approval_queries import (
     get_approval_detail,
     list_pending_approvals,
     record_decision_async,
 )
-from orchestrator_core.workflows.decisions import ROLE_RANK, Decider, DecisionRefused, may_decide
+from orchestrator_core.workflows.decisions import Decider, DecisionRefused, may_decide
 
-router = APIRouter(prefix="/api", tags=["approvals"])
+router = APIRouter(prefix="/api", tags=["approvals"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 500
 MAX_NOTE = 2000
@@ -153,10 +154,8 @@ async def get_approval(
     "/approvals/{approval_id}/decision",
     response_model=ApprovalDetail,
     description=(
-        "Approve or reject a pending approval. Until the security issue lands, authentication"
-        f" is a header: `{ACTOR_HEADER}` names who decides (recorded as"
-        f" `unauthenticated:<name>`) and `{ROLE_HEADER}` states their role (viewer, operator,"
-        " admin; viewer when absent); neither is verified."
+        "Approve or reject a pending approval as the token's user (recorded as"
+        " `user:<email>`)."
         " Refused with 403 `forbidden` below the approval's `approver_role`, 403 `four_eyes`"
         " for whoever raised the request, 409 when it is no longer pending, was decided"
         " otherwise or is past its due time, and 422 naming `edits.<field>` for edits outside"

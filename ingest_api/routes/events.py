@@ -7,9 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
@@ -21,7 +22,7 @@ from orchestrator_core.events.store import (
 )
 from orchestrator_core.workflows.queries import runs_of_envelope
 
-router = APIRouter(prefix="/api", tags=["events"])
+router = APIRouter(prefix="/api", tags=["events"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 500
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ingest_api.actor import ACTOR_HEADER, ActorDep
+from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
@@ -19,7 +19,7 @@ from orchestrator_core.workflows.exceptions import (
     resolve_exception,
 )
 
-router = APIRouter(prefix="/api", tags=["exceptions"])
+router = APIRouter(prefix="/api", tags=["exceptions"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 500
 MAX_NOTE = 2000
@@ -92,7 +92,7 @@ async def open_exceptions(
     "/exceptions/{exception_id}/resolve",
     response_model=ExceptionPublic,
     description=(
-        f"Resolve an exception with a note; the `{ACTOR_HEADER}` header names who did it."
+        "Resolve an exception with a note, as the token's user (recorded as `user:<email>`)."
         " Sending the same note again answers the resolved exception; a different note on a"
         " resolved exception answers 409."
     ),

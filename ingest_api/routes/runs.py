@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, JsonValue
 
+from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from orchestrator_core.settings import Settings
@@ -23,7 +24,7 @@ from orchestrator_core.workflows.queries import (
     list_runs,
 )
 
-router = APIRouter(prefix="/api", tags=["runs"])
+router = APIRouter(prefix="/api", tags=["runs"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 500
 

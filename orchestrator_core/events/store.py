@@ -11,6 +11,7 @@ import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from orchestrator_core import audit
 from orchestrator_core.events.envelope import EnvelopeRow, ParsedDelivery
 
 _INSERT_ENVELOPES = """
@@ -56,6 +57,32 @@ INSERT INTO orchestrator.webhook_deliveries (
 ) VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
 
+# The delivery's audit rows, in one statement, last before commit (audit appends are serialized
+# until commit): `event.accepted` for each envelope this delivery stored (not for duplicates) and
+# `event.rejected` for each rejection it stored (a rejected event seen again keeps its first
+# delivery id). Read back by primary key / unique key from the rows just written, so the audit
+# records what was stored. Columns as `audit.append` writes them: entity_id text, after jsonb.
+_AUDIT_DELIVERY = """
+INSERT INTO orchestrator.audit_log (actor, action, entity_type, entity_id, after, correlation_id)
+SELECT %(actor)s, 'event.accepted', 'event', e.id::text,
+       jsonb_build_object(
+           'eventId', e.event_id, 'portalId', e.portal_id,
+           'subscriptionType', e.subscription_type, 'objectType', e.object_type,
+           'objectId', e.object_id, 'deliveryId', e.delivery_id, 'status', e.status
+       ) || CASE WHEN e.property_name IS NULL THEN '{}'::jsonb
+                 ELSE jsonb_build_object('propertyName', e.property_name) END,
+       e.correlation_id::text
+FROM orchestrator.event_envelopes e
+WHERE e.id = ANY(%(envelope_ids)s::bigint[])
+UNION ALL
+SELECT %(actor)s, 'event.rejected', 'webhook_rejection', r.raw_hash,
+       jsonb_build_object('deliveryId', r.delivery_id, 'index', r.event_index,
+                          'errors', r.errors),
+       NULL
+FROM orchestrator.webhook_rejections r
+WHERE r.raw_hash = ANY(%(raw_hashes)s::text[]) AND r.delivery_id = %(delivery_id)s
+"""
+
 ENVELOPE_COLUMNS = (
     "id, portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,"
     " object_id, property_name, change_source, source_id, occurred_at, attempt_number,"
@@ -99,6 +126,8 @@ async def store_delivery(
 
     Redeliveries and concurrent identical deliveries collapse on the dedup constraint. Rows are
     inserted in dedup-key order so that two concurrent deliveries sharing events cannot deadlock.
+    Each envelope and rejection stored (not the duplicates) gets its audit row, in one statement
+    at the end of the transaction.
     """
     delivery_id = uuid.uuid4()
     unique: dict[tuple[int, int, str], EnvelopeRow] = {}
@@ -146,6 +175,18 @@ async def store_delivery(
             ),
             prepare=True,
         )
+        new_envelopes = [env_id for env_id, was_inserted in inserted.values() if was_inserted]
+        if new_envelopes or delivery.rejected:
+            await conn.execute(
+                _AUDIT_DELIVERY,
+                {
+                    "actor": audit.HUBSPOT,
+                    "envelope_ids": new_envelopes,
+                    "raw_hashes": [r.raw_hash for r in delivery.rejected],
+                    "delivery_id": delivery_id,
+                },
+                prepare=True,
+            )
     return result
 
 

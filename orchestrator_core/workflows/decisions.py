@@ -18,18 +18,19 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from orchestrator_core.roles import ROLE_RANK
+
 if TYPE_CHECKING:
     from orchestrator_core.workflows.approvals import Approval
 
 Decision: TypeAlias = Literal["approve", "reject"]
-ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
 
 
 @dataclass(frozen=True)
 class Decider:
     """Who decides. `role` None means the policy itself (an approval it does not require)."""
 
-    identity: str  # recorded as decided_by: user:<email>, unauthenticated:<name>, policy
+    identity: str  # recorded as decided_by: user:<email> or policy
     email: str | None
     role: str | None
 

@@ -7,6 +7,9 @@ changes of one object that arrived together start one run. The scan is on the st
 not on an id cursor: an envelope whose transaction committed late (identity ids can commit out
 of order) is still `received` and is found by the next tick.
 
+Audited in the same transaction, last: `event.status_changed` for each envelope routed or left
+unrouted (one set-based insert) and `run.launched` for each workflow run created.
+
 `due_requests` returns the runs to ask Dagster for: the new ones, and older ones still
 `requested` whose run never started (a tick whose run requests were lost, a run requested by
 another workflow). Asking again is safe because the Dagster run key is the workflow run's key.
@@ -23,8 +26,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from orchestrator_core import audit
 from orchestrator_core.policy import LoadedPolicy, route_event
 from orchestrator_core.workflows.naming import run_key_for_events, thread_id_for
+from orchestrator_core.workflows.runs import correlation_text, object_label
 
 _RECEIVED = """
 SELECT id, portal_id, event_id, subscription_type, object_type, object_type_id, object_id,
@@ -60,6 +65,21 @@ INSERT INTO orchestrator.workflow_runs (
     %(policy_hash)s
 )
 ON CONFLICT (run_key) DO NOTHING
+RETURNING id, run_key, workflow, object_type, object_id, correlation_id, envelope_ids
+"""
+
+# One audit row per envelope this pass moved out of `received`, as `audit.append` writes them.
+_AUDIT_ROUTED = """
+INSERT INTO orchestrator.audit_log (
+    actor, action, entity_type, entity_id, before, after, correlation_id, policy_version
+)
+SELECT %(actor)s, 'event.status_changed', 'event', u.id::text,
+       jsonb_build_object('status', 'received'),
+       jsonb_build_object('status', u.status, 'reason', u.reason),
+       u.correlation_id, %(policy_version)s
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(reasons)s::text[],
+            %(correlation_ids)s::text[]) AS u(id, status, reason, correlation_id)
+ORDER BY u.id
 """
 
 _DUE = """
@@ -136,20 +156,67 @@ def dispatch_received(
                 {"ids": [i for i, _ in unrouted], "reasons": [r for _, r in unrouted]},
             )
         routed_to: dict[int, list[str]] = {}
+        created: list[dict[str, Any]] = []
         for (group_workflow, _), members in groups.items():
             cur.execute(_INSERT_RUN, _run_row(group_workflow, members, policy))
+            created += cur.fetchall()  # nothing when the run key exists already
             for row, rule in members:
                 routed_to.setdefault(row["id"], []).append(f"{group_workflow} (rule {rule})")
-        for envelope_id, targets in routed_to.items():
-            cur.execute(
-                _MARK_DISPATCHED, {"id": envelope_id, "reason": "routed to " + ", ".join(targets)}
-            )
+        dispatched = {i: "routed to " + ", ".join(targets) for i, targets in routed_to.items()}
+        for envelope_id, reason in dispatched.items():
+            cur.execute(_MARK_DISPATCHED, {"id": envelope_id, "reason": reason})
+        _audit(conn, rows, unrouted, dispatched, created, policy)
     return DispatchSummary(
         scanned=len(rows),
         unrouted=len(unrouted),
         runs_created=len(groups),
         last_envelope_id=rows[-1]["id"] if rows else None,
     )
+
+
+def _audit(
+    conn: psycopg.Connection[Any],
+    rows: Sequence[dict[str, Any]],
+    unrouted: Sequence[tuple[int, str]],
+    dispatched: dict[int, str],
+    created: Sequence[dict[str, Any]],
+    policy: LoadedPolicy,
+) -> None:
+    """The pass's audit rows, last in its transaction: the envelopes' status changes (one
+    statement) and the runs created."""
+    correlation = {row["id"]: str(row["correlation_id"]) for row in rows}
+    changes = [(i, "unrouted", reason) for i, reason in unrouted] + [
+        (i, "dispatched", reason) for i, reason in dispatched.items()
+    ]
+    if changes:
+        conn.execute(
+            _AUDIT_ROUTED,
+            {
+                "actor": audit.SYSTEM,
+                "ids": [i for i, _, _ in changes],
+                "statuses": [status for _, status, _ in changes],
+                "reasons": [reason for _, _, reason in changes],
+                "correlation_ids": [correlation[i] for i, _, _ in changes],
+                "policy_version": policy.version,
+            },
+        )
+    for run in created:
+        audit.append(
+            conn,
+            actor=audit.SYSTEM,
+            action="run.launched",
+            entity_type="workflow_run",
+            entity_id=run["id"],
+            after={
+                "status": "requested",
+                "workflow": run["workflow"],
+                "run_key": run["run_key"],
+                "envelope_ids": run["envelope_ids"],
+                "object": object_label(run["object_type"], run["object_id"]),
+            },
+            correlation_id=correlation_text(run["correlation_id"]),
+            policy_version=policy.version,
+        )
 
 
 def _run_row(

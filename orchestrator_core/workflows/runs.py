@@ -5,6 +5,11 @@ A workflow run is `requested` (by the event sensor or by another run), `running`
 is working on it), `awaiting_approval` (its graph is parked at an interrupt), `succeeded` or
 `failed`. Each Dagster run that works on it is an attempt. Every status change also recomputes
 the status of the run's envelopes (`refresh_envelope_statuses`), in the same transaction.
+
+Every change of a run's or an envelope's status is appended to the audit log in its transaction,
+last: `run.launched` (a run requested by another run; the event sensor's in `dispatch`),
+`run.started`, `run.parked`, `run.finished` (succeeded or failed) and `event.status_changed`.
+Recording a status the run already has (a retried step, a re-executed run) appends nothing.
 """
 
 from __future__ import annotations
@@ -80,31 +85,92 @@ class WorkflowRun:
         return events
 
 
+# The envelopes are locked (in id order) by a statement of its own before the one that audits:
+# an audit append holds the audit log's lock until commit, so it must wait for no row lock.
+_LOCK_ENVELOPES = """
+SELECT id FROM orchestrator.event_envelopes WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id
+FOR UPDATE
+"""
+
 # Envelope status from the runs it started: in progress while any run is; then failed, then
-# awaiting approval, then processed.
+# awaiting approval, then processed. One audit row per envelope whose status changed, written
+# by the same statement (columns as `audit.append` writes them), from the locked status it
+# replaces.
 _REFRESH_ENVELOPES = """
-UPDATE orchestrator.event_envelopes AS e
-SET status = agg.status, updated_at = now()
-FROM (
-    SELECT e2.id,
+WITH locked AS (
+    SELECT id, status, correlation_id FROM orchestrator.event_envelopes
+    WHERE id = ANY(%(ids)s::bigint[])
+    ORDER BY id
+    FOR UPDATE
+), agg AS (
+    SELECT l.id, l.status AS previous, l.correlation_id,
            CASE
                WHEN bool_or(r.status IN ('requested', 'running')) THEN 'dispatched'
                WHEN bool_or(r.status = 'failed') THEN 'failed'
                WHEN bool_or(r.status = 'awaiting_approval') THEN 'awaiting_approval'
                ELSE 'processed'
            END AS status
-    FROM orchestrator.event_envelopes e2
-    JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[e2.id]
-    WHERE e2.id = ANY(%(ids)s)
-    GROUP BY e2.id
-) AS agg
-WHERE e.id = agg.id AND e.status IS DISTINCT FROM agg.status
+    FROM locked l
+    JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[l.id]
+    GROUP BY l.id, l.status, l.correlation_id
+), changed AS (
+    UPDATE orchestrator.event_envelopes AS e
+    SET status = agg.status, updated_at = now()
+    FROM agg
+    WHERE e.id = agg.id AND agg.previous IS DISTINCT FROM agg.status
+    RETURNING e.id, agg.previous, agg.status, agg.correlation_id
+)
+INSERT INTO orchestrator.audit_log (
+    actor, action, entity_type, entity_id, before, after, correlation_id, policy_version
+)
+SELECT %(actor)s, 'event.status_changed', 'event', c.id::text,
+       jsonb_build_object('status', c.previous),
+       jsonb_build_object('status', c.status, 'workflow_run_id', %(workflow_run_id)s::bigint),
+       c.correlation_id::text, %(policy_version)s
+FROM changed c
+ORDER BY c.id
 """
 
 
-def refresh_envelope_statuses(conn: psycopg.Connection[Any], envelope_ids: Sequence[int]) -> None:
+def refresh_envelope_statuses(
+    conn: psycopg.Connection[Any],
+    envelope_ids: Sequence[int],
+    *,
+    workflow_run_id: int | None = None,
+    policy_version: str | None = None,
+) -> None:
+    """Recompute the envelopes' status from their runs; audit each change (`event.status_changed`,
+    naming the run whose change caused it). Call it last in the transaction, before any other
+    audit append."""
+    # `audit` imports `jsonb` from this module: imported here, where it is used, not on load.
+    from orchestrator_core import audit
+
     if envelope_ids:
-        conn.execute(_REFRESH_ENVELOPES, {"ids": list(envelope_ids)})
+        ids = list(envelope_ids)
+        conn.execute(_LOCK_ENVELOPES, {"ids": ids})
+        conn.execute(
+            _REFRESH_ENVELOPES,
+            {
+                "ids": ids,
+                "actor": audit.SYSTEM,
+                "workflow_run_id": workflow_run_id,
+                "policy_version": policy_version,
+            },
+        )
+
+
+def object_label(object_type: str | None, object_id: int | None) -> str | None:
+    """`type/id` of a run's HubSpot object, as the audit log names it."""
+    return None if object_type is None and object_id is None else f"{object_type}/{object_id}"
+
+
+# The audit action of a change to each status (`requested` is `run.launched`, at creation).
+_STATUS_ACTIONS: dict[str, str] = {
+    "running": "run.started",
+    "awaiting_approval": "run.parked",
+    "succeeded": "run.finished",
+    "failed": "run.finished",
+}
 
 
 def get_run(conn: psycopg.Connection[Any], workflow_run_id: int) -> WorkflowRun | None:
@@ -117,19 +183,51 @@ def get_run(conn: psycopg.Connection[Any], workflow_run_id: int) -> WorkflowRun 
 
 
 def _update_run(
-    conn: psycopg.Connection[Any], workflow_run_id: int, assignments: str, params: dict[str, Any]
+    conn: psycopg.Connection[Any],
+    workflow_run_id: int,
+    assignments: str,
+    params: dict[str, Any],
+    *,
+    details: dict[str, Any],
 ) -> WorkflowRun:
+    """Update the run (in the caller's transaction), then its envelopes' status, then, if the
+    run's status changed, append the change (`details` added to its `after`) to the audit log.
+    The row is locked before it is read, so concurrent writers audit each change once."""
+    from orchestrator_core import audit  # not on load: `audit` imports `jsonb` from here
+
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            f"UPDATE orchestrator.workflow_runs SET {assignments}, updated_at = now()"
-            f" WHERE id = %(id)s RETURNING {RUN_COLUMNS}",
+            "WITH old AS (SELECT id AS old_id, status AS previous_status"
+            " FROM orchestrator.workflow_runs WHERE id = %(id)s FOR UPDATE)"
+            f" UPDATE orchestrator.workflow_runs SET {assignments}, updated_at = now()"
+            f" FROM old WHERE id = old.old_id RETURNING previous_status, {RUN_COLUMNS}",
             {**params, "id": workflow_run_id},
         ).fetchone()
     if row is None:
         raise LookupError(f"workflow run {workflow_run_id} does not exist")
+    previous = row.pop("previous_status")
     run = WorkflowRun(**row)
-    refresh_envelope_statuses(conn, run.envelope_ids)
+    refresh_envelope_statuses(
+        conn, run.envelope_ids, workflow_run_id=run.id, policy_version=run.policy_version
+    )
+    if previous != run.status:
+        audit.append(
+            conn,
+            actor=audit.SYSTEM,
+            action=_STATUS_ACTIONS[run.status],
+            entity_type="workflow_run",
+            entity_id=run.id,
+            before={"status": previous},
+            after={"status": run.status, "workflow": run.workflow, **details},
+            correlation_id=correlation_text(run.correlation_id),
+            policy_version=run.policy_version,
+        )
     return run
+
+
+def correlation_text(correlation_id: Any) -> str | None:
+    """A correlation id (uuid) as the audit log's text column keeps it."""
+    return None if correlation_id is None else str(correlation_id)
 
 
 def begin_attempt(
@@ -158,6 +256,7 @@ def begin_attempt(
             "status = 'running', dagster_run_id = %(dagster_run_id)s, error = NULL,"
             " started_at = coalesce(started_at, now()), finished_at = NULL",
             {"dagster_run_id": dagster_run_id},
+            details={"dagster_run_id": dagster_run_id, "job_name": job_name, "attempt": kind},
         )
 
 
@@ -205,6 +304,7 @@ def park(
             "status = 'awaiting_approval', outcome = 'awaiting_approval',"
             " outcome_message = %(message)s, state_summary = %(summary)s",
             {"message": message, "summary": jsonb(state_summary)},
+            details={"dagster_run_id": dagster_run_id, "message": message},
         )
 
 
@@ -226,6 +326,7 @@ def finish(
             "status = 'succeeded', outcome = %(outcome)s, outcome_message = %(message)s,"
             " state_summary = %(summary)s, finished_at = now()",
             {"outcome": outcome, "message": message, "summary": jsonb(state_summary)},
+            details={"dagster_run_id": dagster_run_id, "outcome": outcome, "message": message},
         )
 
 
@@ -248,6 +349,7 @@ def fail(
             " outcome_message = %(error)s,"
             " state_summary = coalesce(%(summary)s, state_summary), finished_at = now()",
             {"error": error, "summary": None if state_summary is None else jsonb(state_summary)},
+            details={"dagster_run_id": dagster_run_id, "outcome": "failed", "error": error},
         )
 
 
@@ -272,6 +374,8 @@ def request_child_run(
 ) -> int:
     """Ask for another workflow (e.g. a kickoff from company intake); at most one per parent
     and workflow, so a re-executed step asks once. Returns the requested run's id."""
+    from orchestrator_core import audit  # not on load: `audit` imports `jsonb` from here
+
     run_key = run_key_for_request(workflow, parent.id)
     trigger = {
         "source": "workflow",
@@ -293,6 +397,7 @@ def request_child_run(
                 'requested', %(policy_version)s, %(policy_hash)s
             )
             ON CONFLICT (run_key) DO NOTHING
+            RETURNING id
             """,
             {
                 "run_key": run_key,
@@ -309,11 +414,32 @@ def request_child_run(
                 "policy_hash": policy.content_hash,
             },
         )
-        row = cur.execute(
-            "SELECT id FROM orchestrator.workflow_runs WHERE run_key = %s", (run_key,)
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+        created = cur.fetchone()
+        if created is None:  # asked for before: the run exists
+            row = cur.execute(
+                "SELECT id FROM orchestrator.workflow_runs WHERE run_key = %s", (run_key,)
+            ).fetchone()
+            assert row is not None
+            return int(row[0])
+        audit.append(
+            conn,
+            actor=audit.SYSTEM,
+            action="run.launched",
+            entity_type="workflow_run",
+            entity_id=created[0],
+            after={
+                "status": "requested",
+                "workflow": workflow,
+                "run_key": run_key,
+                "envelope_ids": parent.envelope_ids,
+                "object": object_label(object_type, object_id),
+                "parent_run_id": parent.id,
+                "reason": reason,
+            },
+            correlation_id=correlation_text(parent.correlation_id),
+            policy_version=policy.version,
+        )
+    return int(created[0])
 
 
 def find_runs(

@@ -1,0 +1,129 @@
+"""Who may call what: the route-by-role matrix, in one place, and the dependency enforcing it.
+
+Every `/api/*` route is listed in `ROUTE_ROLES` with the roles allowed to call it; a route
+missing from the matrix is refused to everyone (and a test fails), so a new route cannot ship
+open by accident. Roles are sets, not ranks: the audit trail is read by admins and viewers (the
+oversight roles), not by the operators whose actions it records. Per-object rules come on top:
+an approval's own `approver_role` (operator for kickoffs, admin for procurement, from the
+policy) and the four-eyes rule are checked by `orchestrator_core.workflows.decisions`.
+
+Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (public) and
+`POST /webhooks/hubspot` (authenticated by HubSpot's signature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+
+from ingest_api.actor import Actor
+from ingest_api.auth.tokens import InvalidToken, decode_token
+from ingest_api.deps import get_pool, pooled_connection
+from ingest_api.errors import ApiError
+from orchestrator_core.roles import ADMIN, OPERATOR, ROLES, VIEWER
+from orchestrator_core.users import get_user
+
+EVERYONE = frozenset({VIEWER, OPERATOR, ADMIN})
+OPERATORS = frozenset({OPERATOR, ADMIN})
+ADMINS = frozenset({ADMIN})
+AUDITORS = frozenset({VIEWER, ADMIN})
+
+# (method, path template) → the roles allowed.
+ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
+    ("GET", "/api/auth/me"): EVERYONE,
+    ("GET", "/api/events"): EVERYONE,
+    ("GET", "/api/events/{envelope_id}"): EVERYONE,
+    ("GET", "/api/rejections"): EVERYONE,
+    ("GET", "/api/runs"): EVERYONE,
+    ("GET", "/api/runs/{workflow_run_id}"): EVERYONE,
+    ("GET", "/api/exceptions/open"): EVERYONE,
+    ("PATCH", "/api/exceptions/{exception_id}/resolve"): OPERATORS,
+    ("GET", "/api/approvals/pending"): EVERYONE,
+    ("GET", "/api/approvals/{approval_id}"): EVERYONE,
+    # Kickoffs need an operator, procurement an admin: the approval's approver_role decides.
+    ("PATCH", "/api/approvals/{approval_id}/decision"): OPERATORS,
+    ("GET", "/api/audit"): AUDITORS,
+    ("GET", "/api/users"): ADMINS,
+    ("POST", "/api/users"): ADMINS,
+    ("PATCH", "/api/users/{user_id}"): ADMINS,
+}
+
+# Routes anyone may call; everything else outside /api is authenticated by other means.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("POST", "/api/auth/token"), ("GET", "/health"), ("POST", "/webhooks/hubspot")}
+)
+
+TOKEN_URL = "/api/auth/token"  # noqa: S105 - a path, not a password
+# Declares the bearer scheme in the OpenAPI document (the "Authorize" button of /docs).
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def route_keys(route: APIRoute) -> list[tuple[str, str]]:
+    return [(method, route.path) for method in sorted(route.methods or ())]
+
+
+async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
+    """The user behind the bearer token: 401 without a valid token for an enabled account.
+
+    The role is the account's role now, not the one in the token, so a demotion or a disable
+    applies to tokens already issued."""
+    if token is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            f"this endpoint needs an access token: POST {TOKEN_URL}, then send"
+            " `Authorization: Bearer <token>`",
+            headers=_CHALLENGE,
+        )
+    try:
+        claims = decode_token(token, secret=request.app.state.jwt_secret)
+    except InvalidToken as exc:
+        raise ApiError(401, "invalid_token", str(exc), headers=_CHALLENGE) from None
+    async with pooled_connection(get_pool(request)) as conn:
+        user = await get_user(conn, claims.user_id)
+    if user is None or user.disabled:
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the access token's account is disabled or gone",
+            headers=_CHALLENGE,
+        )
+    return Actor(user_id=user.id, email=user.email, role=user.role)
+
+
+async def authorize(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    """The caller, if the matrix lets their role call this route; 403 naming the roles
+    allowed otherwise."""
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    allowed = ROUTE_ROLES.get((request.method, path))
+    if allowed is None:  # fail closed: a route nobody listed
+        raise ApiError(403, "forbidden", f"{request.method} {path} has no access rule")
+    if actor.role not in allowed:
+        roles = " or ".join(r for r in ROLES if r in allowed)
+        raise ApiError(
+            403,
+            "forbidden",
+            f"{request.method} {path} needs the role {roles}; {actor.email} is {actor.role}",
+        )
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(authorize)]
+
+
+def document_roles(app: FastAPI) -> None:
+    """Each matrix route's OpenAPI description ends with the roles allowed."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for key in route_keys(route):
+            allowed = ROUTE_ROLES.get(key)
+            if allowed is not None:
+                roles = ", ".join(r for r in ROLES if r in allowed)
+                route.description = f"{route.description}\n\n**Roles:** {roles}.".strip()
