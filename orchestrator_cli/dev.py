@@ -8,6 +8,7 @@ import time
 import click
 
 from orchestrator_cli.context import clean_exit_on_signals, load_settings
+from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
 from orchestrator_core.logging import configure_logging
 from orchestrator_core.settings import Settings
@@ -27,6 +28,8 @@ def describe(stack: Stack) -> str:
         f"ingest API       {stack.api_url}  (webhook: /webhooks/hubspot, docs: /docs)",
         f"Dagster UI       {stack.dagster_url}",
     ]
+    if stack.admin_password_file:
+        lines.append(f"API login        {DEV_ADMIN_EMAIL}, password in {stack.admin_password_file}")
     if stack.sandboxed:
         lines.append(f"vendor sandbox   {stack.sandbox_url}  (for {', '.join(stack.sandboxed)})")
     lines.append(f"logs             {stack.logs_dir}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from orchestrator_cli.audit import audit
 from orchestrator_cli.db import db
 from orchestrator_cli.demo import demo
 from orchestrator_cli.dev import dev
@@ -15,6 +16,7 @@ from orchestrator_cli.enrich import enrich
 from orchestrator_cli.policy import policy
 from orchestrator_cli.sandbox import sandbox
 from orchestrator_cli.serve import serve
+from orchestrator_cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +25,8 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(users)
+cli.add_command(audit)
 cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(dev)

@@ -30,6 +30,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from ingest_api.app import create_app
+    from ingest_api.auth.tokens import InsecureSecretError, jwt_secret
 
     settings = load_settings()
     if settings.hubspot_webhook_secret is None:
@@ -37,6 +38,13 @@ def serve(host: str, port: int, workers: int) -> None:
             "HUBSPOT_WEBHOOK_SECRET is not set: it is the HubSpot app's client secret, needed to"
             " verify webhook signatures (`orchestrator demo` generates one for its own run)"
         )
+    try:
+        jwt_secret(settings)
+    except InsecureSecretError as exc:
+        raise click.ClickException(
+            f"{exc} (it signs the API's access tokens; `orchestrator dev` and `demo` make their"
+            " own)"
+        ) from None
     load_policy_or_exit(settings)
     with clean_exit_on_signals(), migrated_database(settings) as database:
         # Logging is already JSON; uvicorn must not install its own config or access log.

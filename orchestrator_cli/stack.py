@@ -26,6 +26,7 @@ import httpx
 
 from orchestrator_cli.context import load_policy_or_exit, migrated_database
 from orchestrator_cli.dagster_instance import dagster_environment, write_instance
+from orchestrator_cli.dev_credentials import dev_jwt_secret, ensure_dev_admin
 from orchestrator_core.db.server import Database
 from orchestrator_core.settings import Settings
 from resources.connections import all_connections
@@ -89,6 +90,8 @@ class Stack:
     env: dict[str, str]
     webhook_secret: str
     sandboxed: tuple[str, ...]
+    # The file holding the dev admin's password, when dev created that admin.
+    admin_password_file: Path | None
     logs_dir: Path
     children: list[Child] = field(default_factory=list)
 
@@ -137,6 +140,7 @@ def running_stack(
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home")
     with migrated_database(settings) as database:
         write_instance(dagster_home)
+        admin_password_file = ensure_dev_admin(settings, database.url)
         sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
         sandboxed = tuple(
             c.vendor
@@ -148,6 +152,7 @@ def running_stack(
             **dagster_environment(dagster_home, database.url),
             "DATABASE_URL": database.url,
             "HUBSPOT_WEBHOOK_SECRET": secret,
+            "JWT_SECRET": dev_jwt_secret(settings),
             "SANDBOX_URL": sandbox_url,
             "DAGSTER_UI_URL": os.environ.get("DAGSTER_UI_URL", f"http://127.0.0.1:{ports.dagster}"),
             "ORCHESTRATOR_HOME": str(home),
@@ -158,6 +163,7 @@ def running_stack(
             env=env,
             webhook_secret=secret,
             sandboxed=sandboxed,
+            admin_password_file=admin_password_file,
             logs_dir=logs_dir,
         )
         try:

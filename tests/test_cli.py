@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from orchestrator_cli.main import cli
 from orchestrator_core.settings import get_settings
+from tests.conftest import JWT_SECRET
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +39,39 @@ def test_serve_refuses_to_start_without_the_webhook_secret(tmp_path: Path) -> No
     )
     assert result.returncode != 0
     assert "HUBSPOT_WEBHOOK_SECRET is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("jwt_secret", "reason"),
+    [
+        (None, "JWT_SECRET is not set"),
+        ("short-but-random-8d7f", "JWT_SECRET is shorter than 32 characters"),
+        ("change-me-change-me-change-me-change-me", "JWT_SECRET looks like a placeholder"),
+        ("a" * 40, "JWT_SECRET looks like a placeholder"),
+    ],
+    ids=["missing", "short", "placeholder", "one-letter"],
+)
+def test_serve_refuses_to_start_without_a_real_jwt_secret(
+    tmp_path: Path, jwt_secret: str | None, reason: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
+    env.update({"ORCHESTRATOR_HOME": str(tmp_path), "HUBSPOT_WEBHOOK_SECRET": "x"})
+    if jwt_secret is not None:
+        env["JWT_SECRET"] = jwt_secret
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator_cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert reason in result.stderr
+    if jwt_secret is not None:
+        assert jwt_secret not in result.stderr + result.stdout  # never echoed
+    assert not (tmp_path / "pgdata").exists()  # refused before starting anything
 
 
 def test_invalid_configuration_names_the_variable() -> None:
@@ -71,7 +106,12 @@ def test_serve_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
     bad = tmp_path / "policy.yaml"
     good = (REPO / "policies" / "default.yaml").read_text()
     bad.write_text(good.replace("procurement:\n", "procurement:\n  thresold: 5\n", 1))
-    env = {**os.environ, "POLICY_PATH": str(bad), "HUBSPOT_WEBHOOK_SECRET": "x"}
+    env = {
+        **os.environ,
+        "POLICY_PATH": str(bad),
+        "HUBSPOT_WEBHOOK_SECRET": "x",
+        "JWT_SECRET": JWT_SECRET,
+    }
     env["ORCHESTRATOR_HOME"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator_cli", "serve", "--port", "1"],

@@ -27,8 +27,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# The advisory lock key of audit appends (any constant; 'audit_log' spelled in ASCII hex).
-AUDIT_LOCK_KEY = 0x61756469745F6C6F67
+# The advisory lock key of audit appends (any bigint; 'auditlog' spelled in ASCII hex).
+AUDIT_LOCK_KEY = 0x61756469746C6F67
 GENESIS_HASH = "0" * 64
 
 
