@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from orchestrator_cli.context import load_settings, migrated_database
+from orchestrator_cli.context import load_settings, migrated_database, quiet_unless_asked
 from orchestrator_core.audit import verify_chain
 
 
@@ -39,6 +39,7 @@ def audit_verify(anchor: tuple[int, str] | None) -> None:
     Exits 0 and prints the head (keep it: pass it as --anchor next time) when the chain is
     intact; exits 1 naming the first row that does not match."""
     settings = load_settings()
+    quiet_unless_asked(settings)
     with migrated_database(settings) as database, psycopg.connect(database.url) as conn:
         report = verify_chain(conn, anchor=anchor)
     if not report.intact:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,13 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {problems}") from None
     configure_logging(settings.log_level)
     return settings
+
+
+def quiet_unless_asked(settings: Settings) -> None:
+    """This process's own log lines (server start, migrations) at WARNING unless LOG_LEVEL is
+    set: the console is for the summary; each service logs to its file under logs/."""
+    if "LOG_LEVEL" not in os.environ:
+        configure_logging("WARNING")
 
 
 def load_policy_or_exit(settings: Settings) -> LoadedPolicy:

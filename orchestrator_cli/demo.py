@@ -15,7 +15,7 @@ import click
 import httpx
 
 from ingest_api.signature import sign
-from orchestrator_cli.context import clean_exit_on_signals, load_settings
+from orchestrator_cli.context import clean_exit_on_signals, load_settings, quiet_unless_asked
 from orchestrator_cli.demo_report import (
     Progress,
     check_expectations,
@@ -23,7 +23,7 @@ from orchestrator_cli.demo_report import (
     print_summary,
     read_progress,
 )
-from orchestrator_cli.dev import describe, quiet_unless_asked
+from orchestrator_cli.dev import describe
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "webhooks"

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import click
 
-from orchestrator_cli.context import clean_exit_on_signals, load_settings
+from orchestrator_cli.context import clean_exit_on_signals, load_settings, quiet_unless_asked
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
-from orchestrator_core.logging import configure_logging
-from orchestrator_core.settings import Settings
-
-
-def quiet_unless_asked(settings: Settings) -> None:
-    """This process's own log lines (server start, migrations) at WARNING unless LOG_LEVEL is
-    set: the console is for the summary; each service logs to its file under logs/."""
-    if "LOG_LEVEL" not in os.environ:
-        configure_logging("WARNING")
 
 
 def describe(stack: Stack) -> str:

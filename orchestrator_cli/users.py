@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 from psycopg import AsyncConnection
 
-from orchestrator_cli.context import load_settings, migrated_database
+from orchestrator_cli.context import load_settings, migrated_database, quiet_unless_asked
 from orchestrator_core.roles import ROLES
 from orchestrator_core.users import User, UserError, change_user, create_user, list_users
 
@@ -30,6 +30,7 @@ def cli_actor() -> str:
 
 def _run(work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
     settings = load_settings()
+    quiet_unless_asked(settings)
     with migrated_database(settings) as database:
 
         async def main() -> T:
