@@ -33,6 +33,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from ingest_api.auth.tokens import generate_secret  # noqa: E402
 from ingest_api.signature import sign  # noqa: E402
 from orchestrator_core.db.migrate import upgrade  # noqa: E402
 from orchestrator_core.db.server import resolve_database  # noqa: E402
@@ -144,6 +145,7 @@ def main() -> int:
         **os.environ,
         "DATABASE_URL": url,
         "HUBSPOT_WEBHOOK_SECRET": SECRET,
+        "JWT_SECRET": generate_secret(),  # serve refuses to start without one
         "LOG_LEVEL": args.log_level,
     }
     server = subprocess.Popen(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
@@ -93,7 +94,9 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(_
             "the access token's account is disabled or gone",
             headers=_CHALLENGE,
         )
-    return Actor(user_id=user.id, email=user.email, role=user.role)
+    actor = Actor(user_id=user.id, email=user.email, role=user.role)
+    structlog.contextvars.bind_contextvars(user=actor.recorded_as)  # on the request's log lines
+    return actor
 
 
 async def authorize(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
