@@ -20,7 +20,7 @@ from orchestrator_core.roles import ADMIN
 from orchestrator_core.settings import Settings
 from orchestrator_core.users import create_user, list_users
 
-DEV_ADMIN_EMAIL = "admin@orchestrator.localhost"
+DEV_ADMIN_EMAIL = "admin@orchestrator.example"
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -19,6 +19,7 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
+from orchestrator_core import audit
 from orchestrator_core.policy import Policy
 from orchestrator_core.workflows.approvals import Approval, escalate_due, expire_overdue
 from orchestrator_core.workflows.exceptions import NewException, open_exception
@@ -90,6 +91,7 @@ def enforce_approval_deadlines(
                 ),
                 run=run,
                 dagster_run_id=context.run.run_id,
+                actor=audit.SCHEDULE,
             )
         escalated = escalate_due(
             conn, lead_by_kind=escalation_leads(workflow_runtime.policy.policy), now=now

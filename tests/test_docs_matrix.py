@@ -1,4 +1,4 @@
-"""The README's API table shows the route × role matrix the code enforces, and nothing else."""
+"""The README's API table shows the route-by-role matrix the code enforces, and nothing else."""
 
 from __future__ import annotations
 

@@ -92,7 +92,22 @@ def request_approval(
     request: ApprovalRequest,
     dagster_run_id: str,
 ) -> Approval:
-    """The approval for one interrupt of `run`; created once, however often the run parks."""
+    """The approval for one interrupt of `run`; created once, however often the run parks.
+    Created and audited (`approval.requested`) in one transaction."""
+    with conn.transaction():
+        return _request_approval(
+            conn, run=run, interrupt_id=interrupt_id, request=request, dagster_run_id=dagster_run_id
+        )
+
+
+def _request_approval(
+    conn: psycopg.Connection[Any],
+    *,
+    run: WorkflowRun,
+    interrupt_id: str,
+    request: ApprovalRequest,
+    dagster_run_id: str,
+) -> Approval:
     snapshot = request.policy_snapshot
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(

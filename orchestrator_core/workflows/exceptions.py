@@ -4,6 +4,8 @@ Opened by the Dagster side (bad data, an ambiguous title, a permanent vendor err
 retries, budget overrun, an approval that expired); listed and resolved through the API. An
 exception is identified by its `dedup_key` while open: the same problem raised again (a
 re-executed step, a retried run) counts another occurrence instead of opening a second one.
+Opening one appends `exception.opened` to the audit log in the same transaction; counting an
+occurrence of an open one appends nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from orchestrator_core import audit
-from orchestrator_core.workflows.runs import WorkflowRun, jsonb
+from orchestrator_core.workflows.runs import WorkflowRun, correlation_text, jsonb, object_label
 
 Severity: TypeAlias = Literal["info", "warning", "error", "critical"]
 
@@ -59,7 +61,7 @@ ON CONFLICT (dedup_key) WHERE status = 'open' DO UPDATE SET
     last_seen_at = now(),
     message = EXCLUDED.message,
     dagster_run_id = coalesce(EXCLUDED.dagster_run_id, orchestrator.exceptions.dagster_run_id)
-RETURNING {EXCEPTION_COLUMNS}
+RETURNING {EXCEPTION_COLUMNS}, (xmax = 0) AS opened
 """
 
 
@@ -70,13 +72,28 @@ def open_exception(
     run: WorkflowRun | None,
     dagster_run_id: str | None = None,
     once: bool = False,
+    actor: str = audit.SYSTEM,
 ) -> dict[str, Any]:
     """Open `new` for `run` (or count it again if it is already open); returns the row.
 
     With `once`, a problem that was ever recorded for this run (open or resolved) is left as
     it is: a graph's issues are re-read whenever its run resumes, and must not reopen what a
-    person already resolved.
+    person already resolved. A new exception row is audited (`exception.opened`, by `actor`)
+    in the same transaction (a savepoint when the caller has one open).
     """
+    with conn.transaction():
+        return _open(conn, new, run=run, dagster_run_id=dagster_run_id, once=once, actor=actor)
+
+
+def _open(
+    conn: psycopg.Connection[Any],
+    new: NewException,
+    *,
+    run: WorkflowRun | None,
+    dagster_run_id: str | None,
+    once: bool,
+    actor: str,
+) -> dict[str, Any]:
     key = dedup_key(workflow_run_id=run.id if run else None, kind=new.kind, key=new.key or "")
     if once:
         with conn.cursor(row_factory=dict_row) as cur:
@@ -106,6 +123,27 @@ def open_exception(
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(_OPEN, params).fetchone()
     assert row is not None
+    if row.pop("opened"):
+        audit.append(
+            conn,
+            actor=actor,
+            action="exception.opened",
+            entity_type="exception",
+            entity_id=row["id"],
+            after={
+                "status": row["status"],
+                "kind": row["kind"],
+                "severity": row["severity"],
+                "message": row["message"],
+                "workflow": row["workflow"],
+                "workflow_run_id": row["workflow_run_id"],
+                "dagster_run_id": row["dagster_run_id"],
+                "step": row["step"],
+                "object": object_label(row["object_type"], row["object_id"]),
+            },
+            correlation_id=correlation_text(run.correlation_id) if run else None,
+            policy_version=run.policy_version if run else None,
+        )
     return row
 
 

@@ -9,7 +9,7 @@ the status of the run's envelopes (`refresh_envelope_statuses`), in the same tra
 Every change of a run's or an envelope's status is appended to the audit log in its transaction,
 last: `run.launched` (a run requested by another run; the event sensor's in `dispatch`),
 `run.started`, `run.parked`, `run.finished` (succeeded or failed) and `event.status_changed`.
-Recording a status the run already has (a retried step, a re-executed run) appends nothing.
+Recording a status the run already has (an op retry, an end recorded again) appends nothing.
 """
 
 from __future__ import annotations
@@ -140,18 +140,34 @@ def refresh_envelope_statuses(
     policy_version: str | None = None,
 ) -> None:
     """Recompute the envelopes' status from their runs; audit each change (`event.status_changed`,
-    naming the run whose change caused it). Call it last in the transaction, before any other
-    audit append."""
+    naming the run whose change caused it). Call it last in the transaction."""
+    _lock_envelopes(conn, envelope_ids)
+    _refresh_envelopes(
+        conn, envelope_ids, workflow_run_id=workflow_run_id, policy_version=policy_version
+    )
+
+
+def _lock_envelopes(conn: psycopg.Connection[Any], envelope_ids: Sequence[int]) -> None:
+    if envelope_ids:
+        conn.execute(_LOCK_ENVELOPES, {"ids": list(envelope_ids)})
+
+
+def _refresh_envelopes(
+    conn: psycopg.Connection[Any],
+    envelope_ids: Sequence[int],
+    *,
+    workflow_run_id: int | None,
+    policy_version: str | None,
+) -> None:
+    """The refresh, with its audit rows: the envelopes must be locked already."""
     # `audit` imports `jsonb` from this module: imported here, where it is used, not on load.
     from orchestrator_core import audit
 
     if envelope_ids:
-        ids = list(envelope_ids)
-        conn.execute(_LOCK_ENVELOPES, {"ids": ids})
         conn.execute(
             _REFRESH_ENVELOPES,
             {
-                "ids": ids,
+                "ids": list(envelope_ids),
                 "actor": audit.SYSTEM,
                 "workflow_run_id": workflow_run_id,
                 "policy_version": policy_version,
@@ -190,9 +206,10 @@ def _update_run(
     *,
     details: dict[str, Any],
 ) -> WorkflowRun:
-    """Update the run (in the caller's transaction), then its envelopes' status, then, if the
-    run's status changed, append the change (`details` added to its `after`) to the audit log.
-    The row is locked before it is read, so concurrent writers audit each change once."""
+    """Update the run and its envelopes' status (in the caller's transaction) and audit what
+    changed: the run's status (`details` added to its `after`), then its envelopes'. The rows
+    are locked before they are read, so concurrent writers audit each change once, and before
+    the first audit append, which holds the audit log's lock until commit."""
     from orchestrator_core import audit  # not on load: `audit` imports `jsonb` from here
 
     with conn.cursor(row_factory=dict_row) as cur:
@@ -207,9 +224,7 @@ def _update_run(
         raise LookupError(f"workflow run {workflow_run_id} does not exist")
     previous = row.pop("previous_status")
     run = WorkflowRun(**row)
-    refresh_envelope_statuses(
-        conn, run.envelope_ids, workflow_run_id=run.id, policy_version=run.policy_version
-    )
+    _lock_envelopes(conn, run.envelope_ids)
     if previous != run.status:
         audit.append(
             conn,
@@ -222,6 +237,9 @@ def _update_run(
             correlation_id=correlation_text(run.correlation_id),
             policy_version=run.policy_version,
         )
+    _refresh_envelopes(
+        conn, run.envelope_ids, workflow_run_id=run.id, policy_version=run.policy_version
+    )
     return run
 
 

@@ -30,8 +30,9 @@ from tests.workflows.conftest import sandbox, workflow_sandbox_server
 
 __all__ = ["sandbox", "workflow_sandbox_server"]  # fixtures used here
 
+# As the API records the decision of an account (`user:<email>`).
 OPERATOR = Decider(
-    identity="unauthenticated:olivia", email="olivia@harborlabs.example", role="admin"
+    identity="user:olivia@harborlabs.example", email="olivia@harborlabs.example", role="admin"
 )
 
 

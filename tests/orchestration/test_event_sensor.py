@@ -106,9 +106,26 @@ def test_routes_coalesces_and_requests_one_run_per_workflow_run(
     assert "no routing rule for contact.associationChange" in str(statuses[1000013][1])
     assert json.loads(cursor or "{}")["last_envelope_id"] == max(ids.values())
 
-    # The next tick finds nothing to route and nothing to ask for again.
+    # Each workflow run created is on the audit log once, with its run key and envelopes.
+    launched = db.execute(
+        "SELECT entity_id, after->>'run_key', after->'envelope_ids', policy_version"
+        " FROM orchestrator.audit_log WHERE action = 'run.launched'"
+    ).fetchall()
+    assert sorted(launched) == sorted(
+        (
+            r.tags["orchestrator/workflow_run_id"],
+            r.run_key,
+            r.run_config["ops"][f"run_{r.job_name}"]["config"]["envelope_ids"],
+            "2026-11-25.1",
+        )
+        for r in requests
+    )
+
+    # The next tick finds nothing to route and nothing to ask for again, and audits nothing.
+    (last_audit,) = db.execute("SELECT max(id) FROM orchestrator.audit_log").fetchone() or ()
     again, _ = _tick(dagster_instance, cursor)
     assert again == []
+    assert db.execute("SELECT max(id) FROM orchestrator.audit_log").fetchone() == (last_audit,)
 
 
 def test_a_lost_request_is_asked_for_again_with_the_same_run_key(

@@ -199,7 +199,11 @@ def test_kickoff_parks_in_one_process_and_resumes_in_another(
         db,
         approval_id,
         decision="approve",
-        decider=Decider(identity="unauthenticated:olivia", email=None, role="operator"),
+        decider=Decider(
+            identity="user:olivia@harborlabs.example",
+            email="olivia@harborlabs.example",
+            role="operator",
+        ),
     )
     context = dg.build_sensor_context(instance=dagster_instance)
     (continuation,) = list(approval_sensor(context) or [])

@@ -69,3 +69,29 @@ def test_a_finished_workflow_run_is_left_as_it_is(
 
     assert _state(db)[0] == "succeeded"
     assert _state(db)[2] is None
+
+
+def test_a_failed_run_is_audited_once_however_often_it_is_reported(
+    dagster_instance: dg.DagsterInstance, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    request = _requested_run(dagster_instance, database_url)
+    (mark,) = db.execute("SELECT coalesce(max(id), 0) FROM orchestrator.audit_log").fetchone() or ()
+    dagster_run = _dagster_run(request)
+
+    for _ in range(2):  # the failure sensor and the canceled sensor, or a re-evaluated tick
+        record_run_ended(dagster_run, kind="run_failed", message="code location failed")
+
+    rows = db.execute(
+        "SELECT actor, action, entity_type, entity_id, before, after FROM orchestrator.audit_log"
+        " WHERE id > %s AND entity_type <> 'event' ORDER BY id",
+        (mark,),
+    ).fetchall()
+    ((exception_id,),) = db.execute("SELECT id FROM orchestrator.exceptions").fetchall()
+    run_id = request.tags["orchestrator/workflow_run_id"]
+    assert [(actor, action, kind, entity) for actor, action, kind, entity, _, _ in rows] == [
+        ("system", "exception.opened", "exception", str(exception_id)),
+        ("system", "run.finished", "workflow_run", run_id),
+    ]
+    assert rows[0][5]["kind"] == "run_failed"
+    assert rows[0][5]["dagster_run_id"] == dagster_run.run_id
+    assert (rows[1][4], rows[1][5]["status"]) == ({"status": "requested"}, "failed")

@@ -148,6 +148,29 @@ def test_park_then_continue_with_a_decision(toy: WorkflowHarness) -> None:
     # A re-executed run finds the thread finished.
     assert toy.drive(run).status == "already_done"
 
+    # The audit log has each change once, in order: the run's statuses (the second drive
+    # started and parked it again), its exception and its approval; re-reading the issues,
+    # re-parking at the same interrupt and finding the thread finished add nothing.
+    (exception,) = toy.exceptions(run.id)
+    audited = toy.db.execute(
+        "SELECT action, before->>'status', after->>'status' FROM orchestrator.audit_log"
+        " WHERE (entity_type, entity_id) IN"
+        " (('workflow_run', %s), ('approval', %s), ('exception', %s)) ORDER BY id",
+        (str(run.id), str(approval.id), str(exception["id"])),
+    ).fetchall()
+    assert audited == [
+        ("run.launched", None, "requested"),
+        ("run.started", "requested", "running"),
+        ("exception.opened", None, "open"),
+        ("approval.requested", None, "pending"),
+        ("run.parked", "running", "awaiting_approval"),
+        ("run.started", "awaiting_approval", "running"),
+        ("run.parked", "running", "awaiting_approval"),
+        ("approval.approved", "pending", "approved"),
+        ("run.started", "awaiting_approval", "running"),
+        ("run.finished", "running", "succeeded"),
+    ]
+
 
 def test_transient_failure_retries_then_resumes_without_repeating_the_write(
     toy: WorkflowHarness,
