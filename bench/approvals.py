@@ -17,7 +17,9 @@ as p50/p95 over the N approvals.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import secrets
 import socket
 import statistics
 import sys
@@ -34,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ingest_api.signature import sign
 from orchestrator_cli.stack import Ports, running_stack
 from orchestrator_core.settings import Settings
+from orchestrator_core.users import create_user
 
 DEAL_IDS = list(range(5001, 5031))  # the sandbox seed's deals
 PORTAL_ID = 62515
-DECIDER = {"X-Orchestrator-User": "bench-admin@harborlabs.example", "X-Orchestrator-Role": "admin"}
 
 
 def free_port() -> int:
@@ -89,6 +91,30 @@ def send(api_url: str, secret: str, events: list[dict[str, object]]) -> None:
             client.post(url, content=body.encode(), headers=headers).raise_for_status()
 
 
+def create_decider(database_url: str) -> tuple[str, str]:
+    """A new admin (procurement needs one; kickoffs an operator): its email and password."""
+    email = f"bench-admin-{secrets.token_hex(4)}@harborlabs.example"
+    password = secrets.token_urlsafe(24)
+
+    async def create() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await create_user(conn, email=email, role="admin", password=password, actor="bench")
+
+    asyncio.run(create())
+    return email, password
+
+
+def log_in(api_url: str, email: str, password: str) -> dict[str, str]:
+    """`POST /api/auth/token`: the Authorization header of the token."""
+    response = httpx.post(
+        f"{api_url}/api/auth/token",
+        data={"username": email, "password": password},
+        timeout=15.0,
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def wait_for(database_url: str, query: str, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,12 +158,17 @@ def main() -> None:
                     (args.approvals,),
                 )
             ]
-        with httpx.Client(base_url=stack.api_url, timeout=15.0, headers=DECIDER) as client:
+        email, password = create_decider(database_url)
+        with httpx.Client(base_url=stack.api_url, timeout=15.0) as client:
+            client.headers.update(log_in(stack.api_url, email, password))
             for approval_id in ids:
-                client.patch(
-                    f"/api/approvals/{approval_id}/decision",
-                    json={"decision": "approve", "note": "bench"},
-                ).raise_for_status()
+                url = f"/api/approvals/{approval_id}/decision"
+                decision = {"decision": "approve", "note": "bench"}
+                response = client.patch(url, json=decision)
+                if response.status_code == 401:  # the token expired (JWT_TTL_MINUTES): again
+                    client.headers.update(log_in(stack.api_url, email, password))
+                    response = client.patch(url, json=decision)
+                response.raise_for_status()
                 time.sleep(args.interval)
         wait_for(
             database_url,

@@ -139,6 +139,14 @@ def api_users(db: psycopg.Connection[tuple[object, ...]]) -> ApiUsers:
     return add_api_users(db, JWT_SECRET)
 
 
+@pytest.fixture
+def as_viewer(client: TestClient, api_users: ApiUsers) -> ApiUsers:
+    """The client's requests carry the viewer's token unless they send their own
+    Authorization header (who may call what is tested in test_access_matrix)."""
+    client.headers.update(api_users["viewer"])
+    return api_users
+
+
 @pytest.fixture(scope="session")
 def policy() -> LoadedPolicy:
     """The shipped policy file."""

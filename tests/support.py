@@ -195,6 +195,11 @@ class DevStack:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
     @property
+    def admin_password(self) -> str:
+        """The password `orchestrator dev` gave its admin (DEV_ADMIN_EMAIL) on first start."""
+        return (self.home / "dev_admin_password").read_text(encoding="utf-8").strip()
+
+    @property
     def health_urls(self) -> list[str]:
         return [
             f"{self.api_url}/health",
@@ -327,6 +332,24 @@ class ApiUsers:
 
     def __getitem__(self, role: str) -> dict[str, str]:
         return self.headers[role]
+
+
+def signed_in(
+    conn: psycopg.Connection[Any], email: str, role: str, *, secret: str, disabled: bool = False
+) -> dict[str, str]:
+    """A new user (password TEST_PASSWORD) and the Authorization header of a token for them."""
+    return bearer(add_user(conn, email, role, disabled=disabled), email, role, secret=secret)
+
+
+def log_in(base_url: str, email: str, password: str) -> dict[str, str]:
+    """`POST /api/auth/token` as a client does; the Authorization header of the token."""
+    response = httpx.post(
+        f"{base_url}/api/auth/token",
+        data={"username": email, "password": password},
+        timeout=30.0,
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def add_api_users(

@@ -1,7 +1,8 @@
 """Approvals end to end on the running product (`orchestrator dev`: the daemon's sensors, the run
-queue, the API): deals park at approvals; an operator approves the kickoff through the API and
-the workflow resumes behind the gate and writes one calendar event; an admin rejects the
-procurement request and the workflow closes without a purchase order."""
+queue, the API): deals park at approvals; the dev admin logs in and creates an operator, who
+logs in and approves the kickoff through the API, and the workflow resumes behind the gate and
+writes one calendar event; the admin rejects the procurement request and the workflow closes
+without a purchase order."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import DevStack, signed_headers, start_dev_stack
+from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
+from tests.support import TEST_PASSWORD, DevStack, log_in, signed_headers, start_dev_stack
 
 SECRET = "e2e-client-secret"
 SAMPLE = (
     Path(__file__).resolve().parents[1] / "samples" / "webhooks" / "03-deal-stage-and-amount.json"
 )
-OPERATOR = {"X-Orchestrator-User": "olivia@harborlabs.example", "X-Orchestrator-Role": "operator"}
-ADMIN = {"X-Orchestrator-User": "ada@harborlabs.example", "X-Orchestrator-Role": "admin"}
+OPERATOR_EMAIL = "olivia@harborlabs.example"
 
 
 @pytest.fixture
@@ -43,7 +44,16 @@ def _eventually(check: Callable[[], Any], timeout: float = 120.0) -> Any:
 
 
 def test_decisions_resume_parked_workflows_through_the_gate(stack: DevStack) -> None:
+    admin = log_in(stack.api_url, DEV_ADMIN_EMAIL, stack.admin_password)
     api = httpx.Client(base_url=stack.api_url, timeout=15.0)
+    created = api.post(
+        "/api/users",
+        json={"email": OPERATOR_EMAIL, "role": "operator", "password": TEST_PASSWORD},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    operator = log_in(stack.api_url, OPERATOR_EMAIL, TEST_PASSWORD)
+    api.headers.update(operator)
     body = SAMPLE.read_bytes()
     url = f"{stack.api_url}/webhooks/hubspot"
     assert api.post("/webhooks/hubspot", content=body, headers=signed_headers(body, url, SECRET))
@@ -61,22 +71,24 @@ def test_decisions_resume_parked_workflows_through_the_gate(stack: DevStack) -> 
     refused = api.patch(
         f"/api/approvals/{procurement['id']}/decision",
         json={"decision": "reject"},
-        headers=OPERATOR,
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 403, refused.text
     decided_at = time.monotonic()
     approved = api.patch(
         f"/api/approvals/{kickoff['id']}/decision",
         json={"decision": "approve", "note": "go", "edits": {"slot_index": 1}},
-        headers=OPERATOR,
     )
     assert approved.status_code == 200, approved.text
     rejected = api.patch(
         f"/api/approvals/{procurement['id']}/decision",
         json={"decision": "reject", "note": "budget frozen"},
-        headers=ADMIN,
+        headers=admin,
     )
     assert rejected.status_code == 200, rejected.text
+    assert (approved.json()["decided_by"], rejected.json()["decided_by"]) == (
+        f"user:{OPERATOR_EMAIL}",
+        f"user:{DEV_ADMIN_EMAIL}",
+    )
 
     def finished(approval_id: int) -> dict[str, Any] | None:
         detail: dict[str, Any] = api.get(f"/api/approvals/{approval_id}").json()

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingest_api.app import create_app
 from tests.conftest import WEBHOOK_SECRET, make_settings
-from tests.support import count_rows, delivery_body, hubspot_event, signed_headers
+from tests.support import ApiUsers, count_rows, delivery_body, hubspot_event, signed_headers
 
 URL = "http://testserver/webhooks/hubspot"
 
@@ -89,7 +89,9 @@ def test_body_over_the_limit_is_413(database_url: str, db: Any) -> None:
     assert count_rows(db, "event_envelopes") == 0
 
 
-def test_one_bad_event_does_not_lose_the_good_ones(client: TestClient, db: Any) -> None:
+def test_one_bad_event_does_not_lose_the_good_ones(
+    client: TestClient, db: Any, api_users: ApiUsers
+) -> None:
     good_1, good_2 = hubspot_event(objectId=1), hubspot_event(objectId=2)
     missing_portal = {k: v for k, v in hubspot_event(objectId=3).items() if k != "portalId"}
     wrong_type = hubspot_event(objectId=4, occurredAt="yesterday")
@@ -124,7 +126,7 @@ def test_one_bad_event_does_not_lose_the_good_ones(client: TestClient, db: Any) 
     ).fetchone()
     assert seen == (8, 4)
 
-    listed = client.get("/api/rejections").json()["items"]
+    listed = client.get("/api/rejections", headers=api_users["viewer"]).json()["items"]
     assert {item["event_index"] for item in listed} == {1, 3, 4, 5}
 
 

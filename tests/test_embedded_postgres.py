@@ -12,8 +12,15 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.conftest import WEBHOOK_SECRET
-from tests.support import delivery_body, hubspot_event, signed_headers, start_live_server
+from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
+from tests.support import (
+    TEST_PASSWORD,
+    delivery_body,
+    hubspot_event,
+    log_in,
+    signed_headers,
+    start_live_server,
+)
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
@@ -24,10 +31,13 @@ def _postmaster_pid(pgdata: Path) -> int | None:
     return pid if psutil.pid_exists(pid) else None
 
 
-def _orchestrator(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _orchestrator(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orchestrator_cli", *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -37,7 +47,12 @@ def _orchestrator(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 def _embedded_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return {**env, "ORCHESTRATOR_HOME": str(home), "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    return {
+        **env,
+        "ORCHESTRATOR_HOME": str(home),
+        "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "JWT_SECRET": JWT_SECRET,
+    }
 
 
 def test_db_upgrade_is_idempotent_and_stops_the_server_it_started(orchestrator_home: Path) -> None:
@@ -76,9 +91,20 @@ def test_two_processes_share_one_server_and_the_last_one_stops_it(
             assert stored.status_code == 200
             # The other process reads what the first one wrote: one server, one database.
             envelope_id = stored.json()["events"][0]["envelope_id"]
-            assert (
-                httpx.get(f"{second.base_url}/api/events/{envelope_id}").json()["object_id"] == 77
+            created = _orchestrator(
+                "users",
+                "create",
+                "--email",
+                "viewer@orchestrator.example",
+                "--role",
+                "viewer",
+                env=env,
+                stdin=TEST_PASSWORD + "\n",
             )
+            assert created.returncode == 0, created.stderr
+            viewer = log_in(second.base_url, "viewer@orchestrator.example", TEST_PASSWORD)
+            event = httpx.get(f"{second.base_url}/api/events/{envelope_id}", headers=viewer)
+            assert event.json()["object_id"] == 77
         finally:
             assert second.stop(signal.SIGTERM) == 0
         # The first holder is still there: the server must keep running.

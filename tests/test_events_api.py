@@ -16,6 +16,8 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support import BASE_OCCURRED_AT, delivery_body, hubspot_event, signed_headers
 
 URL = "http://testserver/webhooks/hubspot"
+# Every request reads as a viewer (who may call what: test_access_matrix.py).
+pytestmark = pytest.mark.usefixtures("as_viewer")
 
 
 @pytest.fixture

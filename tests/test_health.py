@@ -15,8 +15,8 @@ from psycopg import sql
 from ingest_api.app import create_app
 from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.urls import with_database
-from tests.conftest import WEBHOOK_SECRET, make_settings
-from tests.support import delivery_body, hubspot_event, signed_headers
+from tests.conftest import JWT_SECRET, WEBHOOK_SECRET, make_settings
+from tests.support import delivery_body, hubspot_event, signed_headers, signed_in
 
 
 def test_health_reports_the_database(client: TestClient) -> None:
@@ -61,8 +61,11 @@ def test_database_outage_is_503_everywhere_and_recovers(
     url_webhook = "http://testserver/webhooks/hubspot"
     body = delivery_body([hubspot_event()])
     headers = signed_headers(body, url_webhook, WEBHOOK_SECRET)
+    with psycopg.connect(url, autocommit=True) as conn:
+        viewer = signed_in(conn, "viewer@orchestrator.example", "viewer", secret=JWT_SECRET)
     with TestClient(create_app(make_settings(url), url)) as client:
         assert client.get("/health").status_code == 200
+        assert client.get("/api/events", headers=viewer).status_code == 200
         _set_reachable(admin_url, name, False)
         try:
             health = client.get("/health")
@@ -75,7 +78,9 @@ def test_database_outage_is_503_everywhere_and_recovers(
             assert webhook.json()["error"]["code"] == "storage_unavailable"
             assert time.monotonic() - started < 5.0  # inside HubSpot's timeout, so it retries
 
-            events = client.get("/api/events")
+            # A valid token, but its account cannot be looked up: 503, not 401 (retry, do not
+            # log in again).
+            events = client.get("/api/events", headers=viewer)
             assert events.status_code == 503
             assert events.json()["error"]["code"] == "database_unavailable"
         finally:
@@ -85,8 +90,9 @@ def test_database_outage_is_503_everywhere_and_recovers(
         while client.get("/health").status_code != 200:
             assert time.monotonic() < deadline, "health did not recover"
             time.sleep(0.5)
-        # HubSpot's redelivery after the outage is stored.
+        # HubSpot's redelivery after the outage is stored, and the token works again.
         assert client.post("/webhooks/hubspot", content=body, headers=headers).status_code == 200
+        assert client.get("/api/events", headers=viewer).json()["items"][0]["object_id"] == 7001
     with psycopg.connect(url) as conn:
         row: Any = conn.execute("SELECT count(*) FROM orchestrator.event_envelopes").fetchone()
         assert row[0] == 1

@@ -9,13 +9,14 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
 from tests.support import (
     LiveServer,
     count_rows,
     delivery_body,
     hubspot_event,
     signed_headers,
+    signed_in,
     start_live_server,
 )
 
@@ -71,8 +72,9 @@ def test_events_accepted_before_a_crash_are_there_after_restart(
     restarted = start_live_server(
         env=live_server.env, log_path=tmp_path / "restarted.log", port=live_server.port
     )
+    viewer = signed_in(db, "viewer@orchestrator.example", "viewer", secret=JWT_SECRET)
     try:
-        with httpx.Client(base_url=restarted.base_url, timeout=10) as http:
+        with httpx.Client(base_url=restarted.base_url, timeout=10, headers=viewer) as http:
             seen: set[int] = set()
             cursor = None
             while True:

@@ -27,6 +27,8 @@ from tests.support import (
 
 DUE_AT = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 STATE_SUMMARY = {"company": {"name": "Acme GmbH", "domain": "acme.example"}, "artifacts": 2}
+# Every request reads as a viewer (who may call what: test_access_matrix.py).
+pytestmark = pytest.mark.usefixtures("as_viewer")
 
 
 @dataclass

@@ -14,10 +14,11 @@ Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (pub
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
+from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
@@ -64,8 +65,17 @@ _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def route_keys(route: APIRoute) -> list[tuple[str, str]]:
-    return [(method, route.path) for method in sorted(route.methods or ())]
+def app_route_keys(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every FastAPI route the app serves, included routers' routes too.
+
+    Since FastAPI 0.165 an included router is one entry of `app.routes` (its routes are not
+    copied into the app): `iter_route_contexts` walks into it."""
+    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if iter_contexts is None:  # older FastAPI: included routes are copied into app.routes
+        routes: list[Any] = [r for r in app.routes if isinstance(r, APIRoute)]
+    else:
+        routes = [c for c in iter_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+    return {(method, route.path) for route in routes for method in route.methods or ()}
 
 
 async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
@@ -121,12 +131,24 @@ ActorDep = Annotated[Actor, Depends(authorize)]
 
 
 def document_roles(app: FastAPI) -> None:
-    """Each matrix route's OpenAPI description ends with the roles allowed."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        for key in route_keys(route):
-            allowed = ROUTE_ROLES.get(key)
-            if allowed is not None:
-                roles = ", ".join(r for r in ROLES if r in allowed)
-                route.description = f"{route.description}\n\n**Roles:** {roles}.".strip()
+    """Each matrix route's OpenAPI description ends with the roles allowed.
+
+    Added to the generated document, not to the routes: the routers are module-level objects
+    shared by every app built, and since FastAPI 0.165 `app.routes` holds an included router
+    as one entry, so a loop over APIRoutes there finds none."""
+    generate = app.openapi
+    documented: list[dict[str, Any]] = []  # the schema already given its roles
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI's, cached until the routes change
+        if not documented or documented[0] is not schema:
+            for (method, path), allowed in ROUTE_ROLES.items():
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+                if operation is not None:
+                    roles = ", ".join(r for r in ROLES if r in allowed)
+                    description = operation.get("description", "")
+                    operation["description"] = f"{description}\n\n**Roles:** {roles}.".strip()
+            documented[:] = [schema]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -44,6 +44,7 @@ class Me(BaseModel):
 )
 async def login(
     request: Request,
+    response: Response,
     conn: ConnectionDep,
     settings: SettingsDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -63,15 +64,17 @@ async def login(
     try:
         user = await authenticate(conn, form.username, form.password)
     except LoginFailed as failed:
-        async with conn.transaction():
-            await audit.append_async(
-                conn,
-                actor=f"login:{form.username.strip()[:200]}",
-                action="auth.login_failed",
-                entity_type="user",
-                entity_id=failed.user.id if failed.user else form.username.strip()[:200],
-                after={"reason": failed.reason, "address": address},
-            )
+        # `authenticate`'s query opened a transaction, and the pool rolls a connection back when
+        # the request ends in an error (the 401 below): commit the audit row explicitly.
+        await audit.append_async(
+            conn,
+            actor=f"login:{form.username.strip()[:200]}",
+            action="auth.login_failed",
+            entity_type="user",
+            entity_id=failed.user.id if failed.user else form.username.strip()[:200],
+            after={"reason": failed.reason, "address": address},
+        )
+        await conn.commit()
         # One answer for every failure: the response must not tell which accounts exist.
         raise ApiError(
             401,
@@ -81,6 +84,9 @@ async def login(
         ) from None
     ttl = timedelta(minutes=settings.jwt_ttl_minutes)
     token, expires_at = issue_token(user, secret=request.app.state.jwt_secret, ttl=ttl)
+    # RFC 6749 5.1: a response carrying a token must not be cached.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenResponse(
         access_token=token,
         expires_at=expires_at,
