@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ingest_api.app import create_app
 from ingest_api.auth.tokens import ALGORITHM, AUDIENCE, ISSUER, InsecureSecretError
+from orchestrator_core.logging import configure_logging
 from tests.conftest import JWT_SECRET, make_settings
 from tests.support import TEST_PASSWORD, ApiUsers, add_user, bearer
 
@@ -139,8 +140,13 @@ def test_every_failed_login_gets_one_answer_and_one_audit_row(
 def test_the_password_never_reaches_the_logs(
     client: TestClient, api_users: ApiUsers, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert log_in(client, api_users.emails["admin"], WRONG_PASSWORD).status_code == 401
-    assert log_in(client, api_users.emails["admin"]).status_code == 200
+    # As verbose as logging gets (an in-process CLI test may have left it at WARNING).
+    configure_logging("DEBUG")
+    try:
+        assert log_in(client, api_users.emails["admin"], WRONG_PASSWORD).status_code == 401
+        assert log_in(client, api_users.emails["admin"]).status_code == 200
+    finally:
+        configure_logging("INFO")
     out, err = capfd.readouterr()
     assert "request" in out + err  # the request lines are there ...
     assert WRONG_PASSWORD not in out + err and TEST_PASSWORD not in out + err  # ... not these
