@@ -1,7 +1,7 @@
 """Every state change of events, workflow runs and exceptions leaves one audit row, written by
-the code that makes the change, in its transaction: accepted and rejected webhook events (never
-for a duplicate), envelope status changes, runs launched, started, parked and finished (once per
-change), exceptions opened (not when an open one is counted again)."""
+the code that makes the change, in its transaction: a webhook delivery's new events and
+rejections (never a duplicate), envelope status changes, runs launched, started, parked and
+finished (once per change), exceptions opened (not when an open one is counted again)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from orchestrator_core.workflows.exceptions import (
 )
 from orchestrator_core.workflows.runs import WorkflowRun
 from tests.conftest import WEBHOOK_SECRET
-from tests.support import PORTAL_ID, delivery_body, hubspot_event, signed_headers
+from tests.support import delivery_body, hubspot_event, signed_headers
 
 Row = dict[str, Any]
 
@@ -67,15 +67,25 @@ class AuditTrail:
 
 
 def _written_together(
-    db: psycopg.Connection[Any], table: str, row_id: object, entity_type: str, action: str
+    db: psycopg.Connection[Any],
+    table: str,
+    row_id: object,
+    entity_type: str,
+    action: str,
+    entity_id: object = None,
 ) -> bool:
-    """Whether the row of `table` (as it is now) and its latest `action` audit row were written
-    by one transaction."""
+    """Whether the row of `table` (as it is now) and the latest `action` audit row of the
+    entity (`entity_id`, by default the row's id) were written by one transaction."""
     xmins = db.execute(
         f"SELECT (SELECT xmin::text FROM orchestrator.{table} WHERE id = %(id)s),"
         " (SELECT xmin::text FROM orchestrator.audit_log WHERE entity_type = %(type)s"
-        "  AND entity_id = %(id)s::text AND action = %(action)s ORDER BY id DESC LIMIT 1)",
-        {"id": row_id, "type": entity_type, "action": action},
+        "  AND entity_id = %(entity)s AND action = %(action)s ORDER BY id DESC LIMIT 1)",
+        {
+            "id": row_id,
+            "type": entity_type,
+            "action": action,
+            "entity": str(row_id if entity_id is None else entity_id),
+        },
     ).fetchone()
     assert xmins is not None and None not in xmins
     return bool(xmins[0] == xmins[1])
@@ -119,7 +129,7 @@ def _invalid_event() -> dict[str, Any]:
 # -- ingest ---------------------------------------------------------------------------------
 
 
-def test_a_delivery_audits_each_new_event_and_rejection_once(
+def test_a_delivery_is_audited_once_with_what_it_stored(
     db: psycopg.Connection[Any], database_url: str, trail: AuditTrail
 ) -> None:
     created = hubspot_event("company.creation", objectId=9001)
@@ -129,64 +139,56 @@ def test_a_delivery_audits_each_new_event_and_rejection_once(
     invalid = _invalid_event()
     first = _store(database_url, [created, changed, invalid, created])  # `created` twice
 
-    accepted = sorted(trail.rows("event.accepted"), key=lambda r: int(r["entity_id"]))
     ids = [e.envelope_id for e in first.events if not e.duplicate]
-    assert ids == sorted(ids)  # `created` and then `changed`
-    assert [r["entity_id"] for r in accepted] == [str(i) for i in ids]
-    for row, event, envelope_id in zip(accepted, [created, changed], ids, strict=True):
-        envelope = _envelope(db, envelope_id)
-        expected_after = {
-            "eventId": event["eventId"],
-            "portalId": PORTAL_ID,
-            "subscriptionType": event["subscriptionType"],
-            "objectType": envelope["object_type"],
-            "objectId": event["objectId"],
-            "deliveryId": str(first.delivery_id),
-            "status": "received",
-        }
-        if "propertyName" in event:
-            expected_after["propertyName"] = event["propertyName"]
-        assert row == {
-            "actor": audit.HUBSPOT,
-            "action": "event.accepted",
-            "entity_type": "event",
-            "entity_id": str(envelope_id),
-            "before": None,
-            "after": expected_after,
-            "correlation_id": str(envelope["correlation_id"]),
-            "policy_version": None,
-        }
-    assert _written_together(db, "event_envelopes", ids[0], "event", "event.accepted")
-    assert accepted[0]["after"]["objectType"] == "company"
-    assert "propertyName" not in accepted[0]["after"]
-
     ((raw_hash, errors),) = db.execute(
         "SELECT raw_hash, errors FROM orchestrator.webhook_rejections"
     ).fetchall()
-    assert trail.rows("event.rejected") == [
+    assert errors  # the rejection says why
+    expected_stored = []
+    for event, envelope_id in zip([created, changed], ids, strict=True):
+        envelope = _envelope(db, envelope_id)
+        expected_stored.append(
+            {
+                "envelopeId": envelope_id,
+                "eventId": event["eventId"],
+                "subscriptionType": event["subscriptionType"],
+                "objectType": envelope["object_type"],
+                "objectId": event["objectId"],
+                "correlationId": str(envelope["correlation_id"]),
+            }
+        )
+    assert trail.rows() == [
         {
             "actor": audit.HUBSPOT,
-            "action": "event.rejected",
-            "entity_type": "webhook_rejection",
-            "entity_id": raw_hash,
+            "action": "delivery.accepted",
+            "entity_type": "webhook_delivery",
+            "entity_id": str(first.delivery_id),
             "before": None,
-            "after": {"deliveryId": str(first.delivery_id), "index": 2, "errors": errors},
+            "after": {
+                "stored": expected_stored,
+                "rejected": [{"index": 2, "rawHash": raw_hash, "errors": errors}],
+                "duplicates": 0,
+                "signatureVersion": "v3",
+            },
             "correlation_id": None,
             "policy_version": None,
         }
     ]
-    assert errors  # the rejection says why
+    assert _written_together(
+        db, "event_envelopes", ids[0], "webhook_delivery", "delivery.accepted", first.delivery_id
+    )
 
     # A redelivery: the known event, the known invalid event and one new event. Only the new
-    # event is audited.
+    # event is listed; the invalid one was recorded before.
     later = trail.since_now()
     fresh = hubspot_event("deal.creation", objectId=5001)
     second = _store(database_url, [{**created, "attemptNumber": 1}, invalid, fresh])
     assert [e.duplicate for e in second.events] == [True, False]
-    assert [(r["action"], r["entity_id"]) for r in later.rows()] == [
-        ("event.accepted", str(second.events[1].envelope_id))
-    ]
-    assert later.rows()[0]["after"]["deliveryId"] == str(second.delivery_id)
+    (row,) = later.rows()
+    assert row["entity_id"] == str(second.delivery_id)
+    assert [s["envelopeId"] for s in row["after"]["stored"]] == [second.events[1].envelope_id]
+    assert row["after"]["rejected"] == []
+    assert row["after"]["duplicates"] == 1
 
     # Nothing new at all: nothing audited.
     unchanged = trail.since_now()
@@ -207,11 +209,14 @@ def test_the_webhook_route_audits_what_it_stores(
     details = response.json()["error"]["details"]
     (stored,) = details["events"]
     ((raw_hash,),) = db.execute("SELECT raw_hash FROM orchestrator.webhook_rejections").fetchall()
-    assert [(r["actor"], r["action"], r["entity_id"]) for r in trail.rows()] == [
-        (audit.HUBSPOT, "event.accepted", str(stored["envelope_id"])),
-        (audit.HUBSPOT, "event.rejected", raw_hash),
-    ]
-    assert {r["after"]["deliveryId"] for r in trail.rows()} == {details["delivery_id"]}
+    (row,) = trail.rows()
+    assert (row["actor"], row["action"], row["entity_id"]) == (
+        audit.HUBSPOT,
+        "delivery.accepted",
+        details["delivery_id"],
+    )
+    assert [s["envelopeId"] for s in row["after"]["stored"]] == [stored["envelope_id"]]
+    assert [r["rawHash"] for r in row["after"]["rejected"]] == [raw_hash]
 
 
 # -- dispatch and runs ----------------------------------------------------------------------

@@ -49,38 +49,13 @@ FROM unnest(%(event_index)s::integer[], %(raw_hash)s::text[], %(raw_event)s::tex
             %(errors)s::text[]) AS u(event_index, raw_hash, raw_event, errors)
 ON CONFLICT (raw_hash) DO UPDATE SET
     seen_count = webhook_rejections.seen_count + 1, updated_at = now()
+RETURNING raw_hash, (xmax = 0) AS inserted
 """
 
 _INSERT_DELIVERY = """
 INSERT INTO orchestrator.webhook_deliveries (
     id, request_id, signature_version, event_count, stored_count, duplicate_count, rejected_count
 ) VALUES (%s, %s, %s, %s, %s, %s, %s)
-"""
-
-# The delivery's audit rows, in one statement, last before commit (audit appends are serialized
-# until commit): `event.accepted` for each envelope this delivery stored (not for duplicates) and
-# `event.rejected` for each rejection it stored (a rejected event seen again keeps its first
-# delivery id). Read back by primary key / unique key from the rows just written, so the audit
-# records what was stored. Columns as `audit.append` writes them: entity_id text, after jsonb.
-_AUDIT_DELIVERY = """
-INSERT INTO orchestrator.audit_log (actor, action, entity_type, entity_id, after, correlation_id)
-SELECT %(actor)s, 'event.accepted', 'event', e.id::text,
-       jsonb_build_object(
-           'eventId', e.event_id, 'portalId', e.portal_id,
-           'subscriptionType', e.subscription_type, 'objectType', e.object_type,
-           'objectId', e.object_id, 'deliveryId', e.delivery_id, 'status', e.status
-       ) || CASE WHEN e.property_name IS NULL THEN '{}'::jsonb
-                 ELSE jsonb_build_object('propertyName', e.property_name) END,
-       e.correlation_id::text
-FROM orchestrator.event_envelopes e
-WHERE e.id = ANY(%(envelope_ids)s::bigint[])
-UNION ALL
-SELECT %(actor)s, 'event.rejected', 'webhook_rejection', r.raw_hash,
-       jsonb_build_object('deliveryId', r.delivery_id, 'index', r.event_index,
-                          'errors', r.errors),
-       NULL
-FROM orchestrator.webhook_rejections r
-WHERE r.raw_hash = ANY(%(raw_hashes)s::text[]) AND r.delivery_id = %(delivery_id)s
 """
 
 ENVELOPE_COLUMNS = (
@@ -126,8 +101,10 @@ async def store_delivery(
 
     Redeliveries and concurrent identical deliveries collapse on the dedup constraint. Rows are
     inserted in dedup-key order so that two concurrent deliveries sharing events cannot deadlock.
-    Each envelope and rejection stored (not the duplicates) gets its audit row, in one statement
-    at the end of the transaction.
+    A delivery that stored anything new gets one audit row, `delivery.accepted`, listing the
+    envelopes and rejections it stored (not the duplicates). One row per delivery rather than
+    per event: audit appends are serialized until commit (the hash chain), and a row per event
+    would halve the ingest rate (docs/security.md).
     """
     delivery_id = uuid.uuid4()
     unique: dict[tuple[int, int, str], EnvelopeRow] = {}
@@ -135,7 +112,10 @@ async def store_delivery(
         unique.setdefault(row.dedup_key, row)  # the same event twice in one delivery
     ordered = sorted(unique.values(), key=lambda row: row.dedup_key)
 
-    async with conn.transaction():
+    # A pipeline: the statements after the last result read, the audit append and the COMMIT
+    # travel together, so the audit log's lock is held for the server's work alone, not for a
+    # round trip through a busy event loop (which serialized concurrent deliveries).
+    async with conn.pipeline(), conn.transaction():
         inserted: dict[tuple[int, int, str], tuple[int, bool]] = {}
         if ordered:
             cursor = await conn.execute(
@@ -143,8 +123,9 @@ async def store_delivery(
             )
             for env_id, portal_id, event_id, digest, was_inserted in await cursor.fetchall():
                 inserted[(portal_id, event_id, digest)] = (env_id, was_inserted)
+        new_rejections: set[str] = set()
         if delivery.rejected:
-            await conn.execute(
+            cursor = await conn.execute(
                 _INSERT_REJECTIONS,
                 {
                     "delivery_id": delivery_id,
@@ -154,6 +135,7 @@ async def store_delivery(
                     "errors": [_json(r.errors) for r in delivery.rejected],
                 },
             )
+            new_rejections = {raw_hash for raw_hash, new in await cursor.fetchall() if new}
         events = []
         first_seen: set[tuple[int, int, str]] = set()
         for row in delivery.envelopes:
@@ -175,19 +157,52 @@ async def store_delivery(
             ),
             prepare=True,
         )
-        new_envelopes = [env_id for env_id, was_inserted in inserted.values() if was_inserted]
-        if new_envelopes or delivery.rejected:
-            await conn.execute(
-                _AUDIT_DELIVERY,
-                {
-                    "actor": audit.HUBSPOT,
-                    "envelope_ids": new_envelopes,
-                    "raw_hashes": [r.raw_hash for r in delivery.rejected],
-                    "delivery_id": delivery_id,
-                },
-                prepare=True,
+        entry = _accepted_entry(ordered, inserted, delivery, new_rejections, signature_version)
+        if entry is not None:  # last: the audit append holds the chain's lock until commit
+            await audit.append_async(
+                conn,
+                actor=audit.HUBSPOT,
+                action="delivery.accepted",
+                entity_type="webhook_delivery",
+                entity_id=delivery_id,
+                after=entry,
             )
     return result
+
+
+def _accepted_entry(
+    ordered: list[EnvelopeRow],
+    inserted: dict[tuple[int, int, str], tuple[int, bool]],
+    delivery: ParsedDelivery,
+    new_rejections: set[str],
+    signature_version: str,
+) -> dict[str, Any] | None:
+    """The `after` of a delivery's audit row: what it stored that was not there before."""
+    stored = [
+        {
+            "envelopeId": inserted[row.dedup_key][0],
+            "eventId": row.event.event_id,
+            "subscriptionType": row.event.subscription_type,
+            "objectType": row.subject.object_type,
+            "objectId": row.subject.object_id,
+            "correlationId": str(row.correlation_id),
+        }
+        for row in ordered
+        if inserted[row.dedup_key][1]
+    ]
+    rejected = [
+        {"index": r.index, "rawHash": r.raw_hash, "errors": r.errors}
+        for r in delivery.rejected
+        if r.raw_hash in new_rejections
+    ]
+    if not stored and not rejected:
+        return None
+    return {
+        "stored": stored,
+        "rejected": rejected,
+        "duplicates": len(ordered) - len(stored),
+        "signatureVersion": signature_version,
+    }
 
 
 def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[str, Any]:
