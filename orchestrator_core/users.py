@@ -25,7 +25,7 @@ MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work per 
 # pwdlib's recommendation: argon2id with its current parameters; old hashes are upgraded at login.
 _hasher = PasswordHash.recommended()
 
-_COLUMNS = "id, email, role, created_at, updated_at, disabled_at"
+_COLUMNS = "id, email, role, created_at, updated_at, disabled_at, password_changed_at"
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class User:
     created_at: datetime
     updated_at: datetime
     disabled_at: datetime | None
+    # Tokens issued before this are no longer accepted.
+    password_changed_at: datetime
 
     @property
     def disabled(self) -> bool:
@@ -206,7 +208,13 @@ async def change_user(
             action = "user.disabled" if after_disabled else "user.enabled"
             changes.append((action, f"disabled_at = {'now()' if after_disabled else 'NULL'}", ()))
         if password_hash is not None:
-            changes.append(("user.password_changed", "password_hash = %s", (password_hash,)))
+            changes.append(
+                (
+                    "user.password_changed",
+                    "password_hash = %s, password_changed_at = now()",
+                    (password_hash,),
+                )
+            )
         user = before
         for action, assignment, params in changes:
             await cursor.execute(

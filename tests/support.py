@@ -317,7 +317,7 @@ def bearer(
     from orchestrator_core.users import User
 
     stamp = datetime.now(UTC)
-    user = User(user_id, email, role, stamp, stamp, None)
+    user = User(user_id, email, role, stamp, stamp, None, stamp)
     token, _ = issue_token(user, secret=secret, ttl=timedelta(seconds=ttl_seconds), now=now)
     return {"Authorization": f"Bearer {token}"}
 

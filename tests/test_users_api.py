@@ -4,6 +4,7 @@ enabled admin stays; a disable or a new password applies at once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -11,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from tests.support import TEST_PASSWORD, ApiUsers, add_user
+from tests.conftest import JWT_SECRET
+from tests.support import TEST_PASSWORD, ApiUsers, add_user, bearer
 
 NEW_PASSWORD = "a new and longer passphrase"
 PUBLIC_FIELDS = {"id", "email", "role", "disabled", "created_at", "updated_at", "disabled_at"}
@@ -374,3 +376,27 @@ def test_a_new_password_replaces_the_old_one(client: TestClient, api_users: ApiU
     assert response.status_code == 200, response.text
     assert log_in(client, email, TEST_PASSWORD).status_code == 401
     assert log_in(client, email, NEW_PASSWORD).status_code == 200
+
+
+def test_a_new_password_refuses_the_tokens_issued_before_it(
+    client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
+) -> None:
+    viewer_id, email = api_users.ids["viewer"], api_users.emails["viewer"]
+    db.execute(  # the account is a day old
+        "UPDATE orchestrator.users SET password_changed_at = now() - interval '1 day'"
+        " WHERE id = %s",
+        (viewer_id,),
+    )
+    earlier = bearer(
+        viewer_id, email, "viewer", secret=JWT_SECRET, now=datetime.now(UTC) - timedelta(seconds=5)
+    )
+    assert client.get("/api/auth/me", headers=earlier).status_code == 200
+    assert change(client, api_users, viewer_id, {"password": NEW_PASSWORD}).is_success
+
+    refused = client.get("/api/auth/me", headers=earlier)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
+    assert "password changed" in refused.json()["error"]["message"]
+    fresh = log_in(client, email, NEW_PASSWORD).json()["access_token"]
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh}"})
+    assert me.status_code == 200

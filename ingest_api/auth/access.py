@@ -82,7 +82,7 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(_
     """The user behind the bearer token: 401 without a valid token for an enabled account.
 
     The role is the account's role now, not the one in the token, so a demotion or a disable
-    applies to tokens already issued."""
+    applies to tokens already issued; a password change refuses the tokens issued before it."""
     if token is None:
         raise ApiError(
             401,
@@ -102,6 +102,14 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(_
             401,
             "invalid_token",
             "the access token's account is disabled or gone",
+            headers=_CHALLENGE,
+        )
+    # `iat` has whole seconds: a token from the second of the change is still accepted.
+    if claims.issued_at < user.password_changed_at.replace(microsecond=0):
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the account's password changed after this token was issued; log in again",
             headers=_CHALLENGE,
         )
     actor = Actor(user_id=user.id, email=user.email, role=user.role)

@@ -37,6 +37,7 @@ class TokenClaims:
     user_id: int
     email: str
     role: str
+    issued_at: datetime
     expires_at: datetime
 
 
@@ -106,7 +107,8 @@ def decode_token(token: str, *, secret: str) -> TokenClaims:
             user_id=int(claims["sub"]),
             email=str(claims["email"]),
             role=str(claims["role"]),
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError, OverflowError, OSError):
         raise InvalidToken("the access token lacks the user's id, email or role") from None

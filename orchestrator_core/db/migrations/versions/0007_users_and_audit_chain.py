@@ -1,7 +1,7 @@
 """Users of the API, and the audit log made tamper-evident.
 
-- `users`: one row per person, with a role (viewer, operator, admin), an argon2 password hash
-  and a disabled time; emails are unique regardless of case.
+- `users`: one row per person, with a role (viewer, operator, admin), an argon2 password hash,
+  when the password last changed and a disabled time; emails are unique regardless of case.
 - `audit_log` becomes a hash chain. A BEFORE INSERT trigger serializes appends (a transaction
   advisory lock, held until commit), gives each row the next gapless `seq`, the previous row's
   `row_hash` as `prev_hash` (64 zeros for the first row) and
@@ -42,6 +42,8 @@ def upgrade() -> None:
             password_hash   text NOT NULL,
             created_at      timestamptz NOT NULL DEFAULT now(),
             updated_at      timestamptz NOT NULL DEFAULT now(),
+            -- tokens issued before it are refused: a new password logs out everywhere
+            password_changed_at timestamptz NOT NULL DEFAULT now(),
             disabled_at     timestamptz
         )
         """
