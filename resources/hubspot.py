@@ -351,7 +351,7 @@ class HubSpotConnector:
             "hs_task_body": body,
             "hs_timestamp": _hubspot_time(due_at),
             "hs_task_status": status,
-            "hs_task_type": "TODO",
+            "hs_task_type": "TODO",  # HubSpot's type for a to-do (not CALL or EMAIL)
         }
         if priority:
             properties["hs_task_priority"] = priority

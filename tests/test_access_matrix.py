@@ -16,7 +16,8 @@ import jwt
 import orjson
 import psycopg
 import pytest
-from fastapi import Depends
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from ingest_api.app import create_app
@@ -24,7 +25,6 @@ from ingest_api.auth.access import (
     PUBLIC_ROUTES,
     ROUTE_ROLES,
     TOKEN_URL,
-    app_route_keys,
     authorize,
 )
 from ingest_api.auth.tokens import ALGORITHM, AUDIENCE, ISSUER
@@ -276,6 +276,13 @@ def test_the_role_is_the_account_s_now_not_the_token_s(
         "email": api_users.emails["operator"],
         "role": "viewer",
     }
+
+
+def app_route_keys(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves (an included router is one entry of
+    `app.routes`: `iter_route_contexts` walks into it)."""
+    routes = [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
+    return {(method, route.path) for route in routes for method in route.methods or ()}
 
 
 def test_every_route_is_in_the_matrix_or_public(settings: Settings) -> None:

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
@@ -63,19 +62,6 @@ TOKEN_URL = "/api/auth/token"  # noqa: S105 - a path, not a password
 # Declares the bearer scheme in the OpenAPI document (the "Authorize" button of /docs).
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-
-
-def app_route_keys(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path) of every FastAPI route the app serves, included routers' routes too.
-
-    Since FastAPI 0.165 an included router is one entry of `app.routes` (its routes are not
-    copied into the app): `iter_route_contexts` walks into it."""
-    iter_contexts = getattr(fastapi_routing, "iter_route_contexts", None)
-    if iter_contexts is None:  # older FastAPI: included routes are copied into app.routes
-        routes: list[Any] = [r for r in app.routes if isinstance(r, APIRoute)]
-    else:
-        routes = [c for c in iter_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
-    return {(method, route.path) for route in routes for method in route.methods or ()}
 
 
 async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:

@@ -95,78 +95,65 @@ def request_approval(
     """The approval for one interrupt of `run`; created once, however often the run parks.
     Created and audited (`approval.requested`) in one transaction."""
     with conn.transaction():
-        return _request_approval(
-            conn, run=run, interrupt_id=interrupt_id, request=request, dagster_run_id=dagster_run_id
-        )
-
-
-def _request_approval(
-    conn: psycopg.Connection[Any],
-    *,
-    run: WorkflowRun,
-    interrupt_id: str,
-    request: ApprovalRequest,
-    dagster_run_id: str,
-) -> Approval:
-    snapshot = request.policy_snapshot
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            """
-            INSERT INTO orchestrator.approvals (
-                workflow_run_id, workflow, thread_id, interrupt_id, kind, portal_id,
-                object_type, object_id, proposal, reason, policy_snapshot, policy_version,
-                policy_hash, approver_role, requested_by, requested_by_email, due_at,
-                requested_run_id
-            ) VALUES (
-                %(run_id)s, %(workflow)s, %(thread_id)s, %(interrupt_id)s, %(kind)s,
-                %(portal_id)s, %(object_type)s, %(object_id)s, %(proposal)s, %(reason)s,
-                %(snapshot)s, %(version)s, %(hash)s, %(role)s, %(requested_by)s,
-                %(requested_by_email)s, %(due_at)s, %(dagster_run_id)s
+        snapshot = request.policy_snapshot
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                """
+                INSERT INTO orchestrator.approvals (
+                    workflow_run_id, workflow, thread_id, interrupt_id, kind, portal_id,
+                    object_type, object_id, proposal, reason, policy_snapshot, policy_version,
+                    policy_hash, approver_role, requested_by, requested_by_email, due_at,
+                    requested_run_id
+                ) VALUES (
+                    %(run_id)s, %(workflow)s, %(thread_id)s, %(interrupt_id)s, %(kind)s,
+                    %(portal_id)s, %(object_type)s, %(object_id)s, %(proposal)s, %(reason)s,
+                    %(snapshot)s, %(version)s, %(hash)s, %(role)s, %(requested_by)s,
+                    %(requested_by_email)s, %(due_at)s, %(dagster_run_id)s
+                )
+                ON CONFLICT ON CONSTRAINT approvals_interrupt DO NOTHING
+                RETURNING id
+                """,
+                {
+                    "run_id": run.id,
+                    "workflow": run.workflow,
+                    "thread_id": run.thread_id,
+                    "interrupt_id": interrupt_id,
+                    "kind": request.kind,
+                    "portal_id": run.portal_id,
+                    "object_type": run.object_type,
+                    "object_id": run.object_id,
+                    "proposal": jsonb(request.proposal),
+                    "reason": request.reason,
+                    "snapshot": jsonb(snapshot),
+                    "version": str(snapshot.get("version", run.policy_version)),
+                    "hash": str(snapshot.get("content_hash", run.policy_hash)),
+                    "role": request.approver_role,
+                    "requested_by": request.requested_by,
+                    "requested_by_email": request.requested_by_email,
+                    "due_at": request.due_at,
+                    "dagster_run_id": dagster_run_id,
+                },
             )
-            ON CONFLICT ON CONSTRAINT approvals_interrupt DO NOTHING
-            RETURNING id
-            """,
-            {
-                "run_id": run.id,
-                "workflow": run.workflow,
-                "thread_id": run.thread_id,
-                "interrupt_id": interrupt_id,
-                "kind": request.kind,
-                "portal_id": run.portal_id,
-                "object_type": run.object_type,
-                "object_id": run.object_id,
-                "proposal": jsonb(request.proposal),
-                "reason": request.reason,
-                "snapshot": jsonb(snapshot),
-                "version": str(snapshot.get("version", run.policy_version)),
-                "hash": str(snapshot.get("content_hash", run.policy_hash)),
-                "role": request.approver_role,
-                "requested_by": request.requested_by,
-                "requested_by_email": request.requested_by_email,
-                "due_at": request.due_at,
-                "dagster_run_id": dagster_run_id,
-            },
-        )
-        created = cur.fetchone() is not None
-        row = cur.execute(
-            f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals"
-            " WHERE workflow_run_id = %s AND interrupt_id = %s",
-            (run.id, interrupt_id),
-        ).fetchone()
-    assert row is not None
-    approval = Approval(**row)
-    if created:
-        audit.append(
-            conn,
-            actor=audit.SYSTEM,
-            action="approval.requested",
-            entity_type="approval",
-            entity_id=approval.id,
-            after=audit_view(approval),
-            correlation_id=str(run.correlation_id) if run.correlation_id else None,
-            policy_version=approval.policy_version,
-        )
-    return approval
+            created = cur.fetchone() is not None
+            row = cur.execute(
+                f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals"
+                " WHERE workflow_run_id = %s AND interrupt_id = %s",
+                (run.id, interrupt_id),
+            ).fetchone()
+        assert row is not None
+        approval = Approval(**row)
+        if created:
+            audit.append(
+                conn,
+                actor=audit.SYSTEM,
+                action="approval.requested",
+                entity_type="approval",
+                entity_id=approval.id,
+                after=audit_view(approval),
+                correlation_id=str(run.correlation_id) if run.correlation_id else None,
+                policy_version=approval.policy_version,
+            )
+        return approval
 
 
 def audit_view(approval: Approval) -> dict[str, Any]:

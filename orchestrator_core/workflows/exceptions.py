@@ -82,69 +82,57 @@ def open_exception(
     in the same transaction (a savepoint when the caller has one open).
     """
     with conn.transaction():
-        return _open(conn, new, run=run, dagster_run_id=dagster_run_id, once=once, actor=actor)
-
-
-def _open(
-    conn: psycopg.Connection[Any],
-    new: NewException,
-    *,
-    run: WorkflowRun | None,
-    dagster_run_id: str | None,
-    once: bool,
-    actor: str,
-) -> dict[str, Any]:
-    key = dedup_key(workflow_run_id=run.id if run else None, kind=new.kind, key=new.key or "")
-    if once:
+        key = dedup_key(workflow_run_id=run.id if run else None, kind=new.kind, key=new.key or "")
+        if once:
+            with conn.cursor(row_factory=dict_row) as cur:
+                existing = cur.execute(
+                    f"SELECT {EXCEPTION_COLUMNS} FROM orchestrator.exceptions WHERE dedup_key = %s"
+                    " ORDER BY id DESC LIMIT 1",
+                    (key,),
+                ).fetchone()
+            if existing is not None:
+                return existing
+        params = {
+            "dedup_key": key,
+            "kind": new.kind,
+            "severity": new.severity,
+            "message": new.message,
+            "suggested_fix": new.suggested_fix,
+            "workflow": run.workflow if run else None,
+            "workflow_run_id": run.id if run else None,
+            "dagster_run_id": dagster_run_id,
+            "step": new.step,
+            "envelope_ids": run.envelope_ids if run else [],
+            "portal_id": run.portal_id if run else None,
+            "object_type": run.object_type if run else None,
+            "object_id": run.object_id if run else None,
+            "details": jsonb(new.details),
+        }
         with conn.cursor(row_factory=dict_row) as cur:
-            existing = cur.execute(
-                f"SELECT {EXCEPTION_COLUMNS} FROM orchestrator.exceptions WHERE dedup_key = %s"
-                " ORDER BY id DESC LIMIT 1",
-                (key,),
-            ).fetchone()
-        if existing is not None:
-            return existing
-    params = {
-        "dedup_key": key,
-        "kind": new.kind,
-        "severity": new.severity,
-        "message": new.message,
-        "suggested_fix": new.suggested_fix,
-        "workflow": run.workflow if run else None,
-        "workflow_run_id": run.id if run else None,
-        "dagster_run_id": dagster_run_id,
-        "step": new.step,
-        "envelope_ids": run.envelope_ids if run else [],
-        "portal_id": run.portal_id if run else None,
-        "object_type": run.object_type if run else None,
-        "object_id": run.object_id if run else None,
-        "details": jsonb(new.details),
-    }
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(_OPEN, params).fetchone()
-    assert row is not None
-    if row.pop("opened"):
-        audit.append(
-            conn,
-            actor=actor,
-            action="exception.opened",
-            entity_type="exception",
-            entity_id=row["id"],
-            after={
-                "status": row["status"],
-                "kind": row["kind"],
-                "severity": row["severity"],
-                "message": row["message"],
-                "workflow": row["workflow"],
-                "workflow_run_id": row["workflow_run_id"],
-                "dagster_run_id": row["dagster_run_id"],
-                "step": row["step"],
-                "object": object_label(row["object_type"], row["object_id"]),
-            },
-            correlation_id=correlation_text(run.correlation_id) if run else None,
-            policy_version=run.policy_version if run else None,
-        )
-    return row
+            row = cur.execute(_OPEN, params).fetchone()
+        assert row is not None
+        if row.pop("opened"):
+            audit.append(
+                conn,
+                actor=actor,
+                action="exception.opened",
+                entity_type="exception",
+                entity_id=row["id"],
+                after={
+                    "status": row["status"],
+                    "kind": row["kind"],
+                    "severity": row["severity"],
+                    "message": row["message"],
+                    "workflow": row["workflow"],
+                    "workflow_run_id": row["workflow_run_id"],
+                    "dagster_run_id": row["dagster_run_id"],
+                    "step": row["step"],
+                    "object": object_label(row["object_type"], row["object_id"]),
+                },
+                correlation_id=correlation_text(run.correlation_id) if run else None,
+                policy_version=run.policy_version if run else None,
+            )
+        return row
 
 
 async def list_open_exceptions(
