@@ -12,6 +12,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator_core.refusals import RefusalCode, Refused
+
+# The HTTP status of each reason the core's rules give for refusing an operation.
+REFUSAL_STATUS: dict[RefusalCode, int] = {
+    "invalid_email": 422,
+    "invalid_role": 422,
+    "weak_password": 422,
+    "invalid_password": 422,
+    "invalid_edits": 422,
+    "user_exists": 409,
+    "last_admin": 409,
+    "already_decided": 409,
+    "expired": 409,
+    "forbidden": 403,
+    "four_eyes": 403,
+    "user_not_found": 404,
+}
+
 
 class JsonResponse(Response):
     """JSON rendered with orjson (datetimes, UUIDs, speed on the webhook path)."""
@@ -66,6 +84,11 @@ async def _api_error(_: Request, exc: Exception) -> JsonResponse:
     )
 
 
+async def _refused(_: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, Refused)
+    return error_response(REFUSAL_STATUS[exc.code], exc.code, exc.message)
+
+
 async def _validation_error(_: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
@@ -83,5 +106,6 @@ async def _http_error(_: Request, exc: Exception) -> JsonResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

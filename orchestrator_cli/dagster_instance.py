@@ -17,8 +17,6 @@ import yaml
 from orchestrator_core.db.urls import dagster_storage_url
 
 HEADER = "# Written by hubspot-orchestrator"
-# The run queue's per-object limit: one run per HubSpot object at a time (see sensors/tags.py).
-OBJECT_TAG = "orchestrator/object"
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,9 @@ class InstanceLimits:
 
 
 def instance_config(limits: InstanceLimits) -> dict[str, object]:
+    # Here, not on load: `orchestrator serve` imports this module and never the Dagster side.
+    from orchestrator_defs.tags import OBJECT_TAG
+
     return {
         "storage": {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}},
         "run_queue": {

@@ -9,16 +9,25 @@ are refused. `verify_chain` recomputes the chain independently of the trigger.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from orchestrator_core.workflows.runs import jsonb
+from orchestrator_core.db.json import jsonb
+
+# Actors that are not people (people are `user:<email>`, the command line `cli:<os user>`).
+HUBSPOT = "hubspot"
+SYSTEM = "system"
+SCHEDULER = "schedule"  # the approval deadline schedule
+POLICY = "policy"  # a decision the policy makes itself (an approval it does not require)
+
+# The prev_hash of the first row.
+GENESIS_HASH = "0" * 64
 
 _APPEND = """
 INSERT INTO orchestrator.audit_log (
@@ -29,49 +38,54 @@ INSERT INTO orchestrator.audit_log (
 )
 """
 
-# Actors that are not people (people are `user:<email>`, the command line `cli:<os user>`).
-HUBSPOT = "hubspot"
-SYSTEM = "system"
-SCHEDULE = "schedule"
-POLICY = "policy"
 
-# The prev_hash of the first row.
-GENESIS_HASH = "0" * 64
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """One row to append: who did what to which entity, its state before and after (JSON-able
+    mappings, never a secret), and the correlation id and policy version it happened under."""
 
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | int | uuid.UUID
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    correlation_id: uuid.UUID | str | None = None
+    policy_version: str | None = None
 
-def _params(
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str | int,
-    before: Any = None,
-    after: Any = None,
-    correlation_id: str | None = None,
-    policy_version: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "actor": actor,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": str(entity_id),
-        "before": None if before is None else jsonb(before),
-        "after": None if after is None else jsonb(after),
-        "correlation_id": correlation_id,
-        "policy_version": policy_version,
-    }
+    def params(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "action": self.action,
+            "entity_type": self.entity_type,
+            "entity_id": str(self.entity_id),
+            "before": None if self.before is None else jsonb(self.before),
+            "after": None if self.after is None else jsonb(self.after),
+            "correlation_id": None if self.correlation_id is None else str(self.correlation_id),
+            "policy_version": self.policy_version,
+        }
 
 
-def append(conn: psycopg.Connection[Any], **entry: Any) -> None:
-    """Append one audit row (keyword arguments as in `_params`), in the caller's transaction.
-
-    Appends are serialized until the transaction commits (that is what makes the chain's order
-    the commit order): append last, just before committing."""
-    conn.execute(_APPEND, _params(**entry))
+# Appends are serialized until the transaction commits (that is what makes the chain's order
+# the commit order): append last, just before committing, and never before a statement that
+# may wait for a row lock.
 
 
-async def append_async(conn: AsyncConnection[Any], **entry: Any) -> None:
-    await conn.execute(_APPEND, _params(**entry))
+def append(conn: psycopg.Connection[Any], entry: AuditEntry) -> None:
+    """Append one row, in the caller's transaction."""
+    conn.execute(_APPEND, entry.params())
+
+
+def append_all(conn: psycopg.Connection[Any], entries: Sequence[AuditEntry]) -> None:
+    """Append rows in order, in the caller's transaction (pipelined: one round trip)."""
+    if entries:
+        with conn.cursor() as cur:
+            cur.executemany(_APPEND, [entry.params() for entry in entries])
+
+
+async def append_async(conn: AsyncConnection[Any], entry: AuditEntry) -> None:
+    """`append` for the API's async connections."""
+    await conn.execute(_APPEND, entry.params())
 
 
 # The canonical text of each row as the database computes it from the columns as they are now.
@@ -173,55 +187,3 @@ def _chain_rows(conn: psycopg.Connection[Any]) -> Iterator[dict[str, Any]]:
         cursor.itersize = 5000
         cursor.execute(_CHAIN)
         yield from cursor
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """Filters of `GET /api/audit`; None means no filter."""
-
-    entity_type: str | None = None
-    entity_id: str | None = None
-    actor: str | None = None
-    action: str | None = None
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None
-
-
-AUDIT_COLUMNS = (
-    "seq, id, occurred_at, actor, action, entity_type, entity_id, before, after,"
-    " correlation_id, policy_version, prev_hash, row_hash"
-)
-
-
-async def list_entries(
-    conn: AsyncConnection[Any], filters: AuditFilter, *, limit: int, before_seq: int | None
-) -> list[dict[str, Any]]:
-    """Newest first; `before_seq` pages back from a seq (exclusive)."""
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    for column, value in (
-        ("entity_type", filters.entity_type),
-        ("entity_id", filters.entity_id),
-        ("actor", filters.actor),
-        ("action", filters.action),
-    ):
-        if value is not None:
-            clauses.append(f"{column} = %({column})s")
-            params[column] = value
-    if filters.occurred_from is not None:
-        clauses.append("occurred_at >= %(occurred_from)s")
-        params["occurred_from"] = filters.occurred_from
-    if filters.occurred_to is not None:
-        clauses.append("occurred_at < %(occurred_to)s")
-        params["occurred_to"] = filters.occurred_to
-    if before_seq is not None:
-        clauses.append("seq < %(before_seq)s")
-        params["before_seq"] = before_seq
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    cursor = conn.cursor(row_factory=dict_row)
-    await cursor.execute(
-        f"SELECT {AUDIT_COLUMNS} FROM orchestrator.audit_log {where}"
-        " ORDER BY seq DESC LIMIT %(limit)s",
-        params,
-    )
-    return await cursor.fetchall()

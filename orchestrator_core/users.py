@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from pwdlib import PasswordHash
 
 from orchestrator_core import audit
+from orchestrator_core.refusals import Refused
 from orchestrator_core.roles import ADMIN, ROLES
 
 MIN_PASSWORD_LENGTH = 12
@@ -60,14 +61,8 @@ class User:
         }
 
 
-class UserError(Exception):
-    """A refused user operation; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class UserError(Refused):
+    """A refused account operation; `code` says why."""
 
 
 class LoginFailed(Exception):
@@ -86,37 +81,33 @@ def _dummy_hash() -> str:
 
 
 def normalize_email(raw: str) -> str:
-    """The address in its normalized form; `UserError` (422) naming the problem otherwise."""
+    """The address in its normalized form; `UserError` naming the problem otherwise."""
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise UserError(422, "invalid_email", f"email: {exc}") from None
+        raise UserError("invalid_email", f"email: {exc}") from None
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(
-            422, "invalid_role", f"role: must be one of {', '.join(ROLES)}, got {role!r}"
-        )
+        raise UserError("invalid_role", f"role: must be one of {', '.join(ROLES)}, got {role!r}")
     return role
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
-            422, "weak_password", f"password: at least {MIN_PASSWORD_LENGTH} characters needed"
+            "weak_password", f"password: at least {MIN_PASSWORD_LENGTH} characters needed"
         )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError(
-            422, "invalid_password", f"password: at most {MAX_PASSWORD_LENGTH} characters"
-        )
+        raise UserError("invalid_password", f"password: at most {MAX_PASSWORD_LENGTH} characters")
     return _hasher.hash(password)
 
 
 async def create_user(
     conn: AsyncConnection[Any], *, email: str, role: str, password: str, actor: str
 ) -> User:
-    """A new enabled user; 409 when the email (in any case) is taken."""
+    """A new enabled user; `UserError` (`user_exists`) when the email, in any case, is taken."""
     address = normalize_email(email)
     check_role(role)
     # argon2 is CPU work of a fraction of a second: off the event loop.
@@ -132,15 +123,17 @@ async def create_user(
         )
         row = await cursor.fetchone()
         if row is None:
-            raise UserError(409, "user_exists", f"a user with email {address} already exists")
+            raise UserError("user_exists", f"a user with email {address} already exists")
         user = User(**row)
         await audit.append_async(
             conn,
-            actor=actor,
-            action="user.created",
-            entity_type="user",
-            entity_id=user.id,
-            after=_audited(user),
+            audit.AuditEntry(
+                actor=actor,
+                action="user.created",
+                entity_type="user",
+                entity_id=user.id,
+                after=_audited(user),
+            ),
         )
     return user
 
@@ -197,7 +190,6 @@ async def change_user(
             and len(enabled_admins) == 1
         ):
             raise UserError(
-                409,
                 "last_admin",
                 f"{before.email} is the only enabled admin; make another admin first",
             )
@@ -227,12 +219,14 @@ async def change_user(
             changed = User(**row)
             await audit.append_async(
                 conn,
-                actor=actor,
-                action=action,
-                entity_type="user",
-                entity_id=user.id,
-                before=_audited(user),
-                after=_audited(changed),
+                audit.AuditEntry(
+                    actor=actor,
+                    action=action,
+                    entity_type="user",
+                    entity_id=user.id,
+                    before=_audited(user),
+                    after=_audited(changed),
+                ),
             )
             user = changed
     return user
@@ -273,7 +267,7 @@ async def _locked(conn: AsyncConnection[Any], key: int | str) -> User:
     )
     row = await cursor.fetchone()
     if row is None:
-        raise UserError(404, "user_not_found", f"no user {key}")
+        raise UserError("user_not_found", f"no user {key}")
     return User(**row)
 
 

@@ -21,12 +21,12 @@ from pydantic import Field
 
 from orchestrator_core import audit
 from orchestrator_core.policy import Policy
-from orchestrator_core.workflows.approvals import Approval, escalate_due, expire_overdue
-from orchestrator_core.workflows.exceptions import NewException, open_exception
-from orchestrator_core.workflows.runs import get_run
+from orchestrator_core.records.approvals import Approval, escalate_due, expire_overdue
+from orchestrator_core.records.exceptions import NewException, open_exception
+from orchestrator_core.records.runs import get_run
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
 
-SCHEDULE = "*/5 * * * *"
+DEADLINES_CRON = "*/5 * * * *"
 
 
 class EscalationNotifier(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -67,8 +67,7 @@ def enforce_approval_deadlines(
     escalation_notifier: EscalationNotifier,
 ) -> dict[str, int]:
     now = datetime.now(UTC)
-    store = workflow_runtime.store
-    with store.connection() as conn:
+    with workflow_runtime.db.connection() as conn:
         expired = expire_overdue(conn, now=now)
         for approval in expired:
             run = get_run(conn, approval.workflow_run_id)
@@ -91,7 +90,7 @@ def enforce_approval_deadlines(
                 ),
                 run=run,
                 dagster_run_id=context.run.run_id,
-                actor=audit.SCHEDULE,
+                actor=audit.SCHEDULER,
             )
         escalated = escalate_due(
             conn, lead_by_kind=escalation_leads(workflow_runtime.policy.policy), now=now
@@ -110,7 +109,7 @@ def approval_deadlines() -> None:
 approval_deadlines_schedule = dg.ScheduleDefinition(
     name="approval_deadlines_schedule",
     job=approval_deadlines,
-    cron_schedule=SCHEDULE,
+    cron_schedule=DEADLINES_CRON,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     execution_timezone="UTC",
 )

@@ -53,6 +53,17 @@ def _jobs() -> dict[str, dg.UnresolvedAssetJobDefinition]:
 
 JOBS = _jobs()
 
+# What each sensor launches: the event sensor starts workflows, the approval sensor resumes them
+# (continuation after an approval, closure after a rejection or expiry).
+START_JOBS = [JOBS[phase.job_name] for phase in PHASES if phase.phase == "start"]
+RESUME_JOBS = [
+    JOBS[name]
+    for phase in PHASES
+    if phase.phase == "continuation"
+    for name in (phase.job_name, phase.closure_job_name)
+    if name is not None
+]
+
 
 def job_name_for(workflow: str, phase: Phase) -> str:
     return phase_for(workflow, phase).job_name

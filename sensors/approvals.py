@@ -10,16 +10,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from orchestrator_core.workflows.approvals import Approval, continuations_due
-from orchestrator_core.workflows.naming import continuation_run_key
-from orchestrator_defs.assets.workflow_assets import (
-    APPROVAL_ID_TAG,
-    APPROVAL_STATUS_TAG,
-    WORKFLOW_RUN_TAG,
-)
-from orchestrator_defs.jobs import JOBS, closure_job_name_for, job_name_for, op_name_for
+from orchestrator_core.records.approvals import Approval, continuations_due
+from orchestrator_core.records.keys import continuation_run_key
+from orchestrator_defs import tags
+from orchestrator_defs.jobs import RESUME_JOBS, closure_job_name_for, job_name_for, op_name_for
 from sensors.connection import tick_connection
-from sensors.tags import OBJECT_TAG, object_tag
 
 APPROVALS_PER_TICK = 50
 REQUEST_AGAIN_AFTER_SECONDS = 120.0
@@ -48,29 +43,22 @@ def continuation_request(approval: Approval) -> dg.RunRequest:
             }
         },
         tags={
-            WORKFLOW_RUN_TAG: str(approval.workflow_run_id),
-            "workflow": approval.workflow,
-            APPROVAL_ID_TAG: str(approval.id),
-            APPROVAL_STATUS_TAG: approval.status,
-            "hubspot/object_type": approval.object_type or "-",
-            "hubspot/object_id": str(approval.object_id) if approval.object_id else "-",
-            "langgraph/thread_id": approval.thread_id,
-            OBJECT_TAG: object_tag(approval.object_type, approval.object_id),
+            **tags.workflow_run_tags(
+                workflow_run_id=approval.workflow_run_id,
+                workflow=approval.workflow,
+                thread_id=approval.thread_id,
+                object_type=approval.object_type,
+                object_id=approval.object_id,
+            ),
+            tags.APPROVAL_ID_TAG: str(approval.id),
+            tags.APPROVAL_STATUS_TAG: approval.status,
         },
     )
 
 
 @dg.sensor(
     name="approval_sensor",
-    jobs=[
-        JOBS[name]
-        for name in (
-            "deal_kickoff_continuation",
-            "deal_kickoff_closure",
-            "procurement_continuation",
-            "procurement_closure",
-        )
-    ],
+    jobs=RESUME_JOBS,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches the run that resumes each decided approval's workflow, once.",
@@ -83,6 +71,6 @@ def approval_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunReque
     for approval in due:
         if approval.requested_run_id and context.instance.get_run_by_id(approval.requested_run_id):
             context.instance.add_run_tags(
-                approval.requested_run_id, {APPROVAL_STATUS_TAG: approval.status}
+                approval.requested_run_id, {tags.APPROVAL_STATUS_TAG: approval.status}
             )
         yield continuation_request(approval)

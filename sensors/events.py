@@ -14,15 +14,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from orchestrator_core.workflows.dispatch import (
-    RunRequestSpec,
-    dispatch_received,
-    due_requests,
-)
-from orchestrator_defs.jobs import JOBS, job_name_for, op_name_for
+from orchestrator_core.records.dispatch import RunRequestSpec, dispatch_received, due_requests
+from orchestrator_defs import tags
+from orchestrator_defs.jobs import START_JOBS, job_name_for, op_name_for
 from orchestrator_defs.runtime.policy import current_policy
 from sensors.connection import tick_connection
-from sensors.tags import run_tags
 
 # Bounded ticks: a bulk import is worked through a page at a time, every few seconds.
 ENVELOPES_PER_TICK = 200
@@ -51,17 +47,25 @@ def run_request(spec: RunRequestSpec) -> dg.RunRequest:
     )
 
 
+def run_tags(spec: RunRequestSpec) -> dict[str, str]:
+    return {
+        **tags.workflow_run_tags(
+            workflow_run_id=spec.workflow_run_id,
+            workflow=spec.workflow,
+            thread_id=spec.thread_id,
+            object_type=spec.object_type,
+            object_id=spec.object_id,
+        ),
+        tags.EVENT_ID_TAG: ",".join(map(str, spec.event_ids[:20])) or tags.NONE,
+        tags.SUBSCRIPTION_TYPE_TAG: ",".join(spec.subscription_types) or tags.NONE,
+        tags.CORRELATION_TAG: spec.correlation_id or tags.NONE,
+        tags.POLICY_VERSION_TAG: spec.policy_version,
+    }
+
+
 @dg.sensor(
     name="hubspot_event_sensor",
-    jobs=[
-        JOBS[name]
-        for name in (
-            "company_intake",
-            "contact_role_mapping",
-            "deal_kickoff",
-            "procurement_approval",
-        )
-    ],
+    jobs=START_JOBS,
     minimum_interval_seconds=INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Routes stored HubSpot events by the policy and launches one run per workflow run.",

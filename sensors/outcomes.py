@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestrator_core.workflows.exceptions import NewException, open_exception
-from orchestrator_core.workflows.runs import fail, get_run
-from orchestrator_defs.assets.workflow_assets import WORKFLOW_RUN_TAG
+from orchestrator_core.records.exceptions import NewException, Severity, open_exception
+from orchestrator_core.records.runs import fail, get_run
+from orchestrator_defs.tags import WILL_RETRY_TAG, WORKFLOW_RUN_TAG
 from sensors.connection import tick_connection
-
-# Set by Dagster on a failed run that its automatic run retries will re-execute.
-WILL_RETRY_TAG = "dagster/will_retry"
 
 
 def record_run_ended(
-    dagster_run: dg.DagsterRun, *, kind: str, message: str, severity: str = "error"
+    dagster_run: dg.DagsterRun, *, kind: str, message: str, severity: Severity = "error"
 ) -> None:
     workflow_run_id = dagster_run.tags.get(WORKFLOW_RUN_TAG)
     if workflow_run_id is None:
@@ -37,7 +34,7 @@ def record_run_ended(
             conn,
             NewException(
                 kind=kind,
-                severity=severity,  # type: ignore[arg-type]
+                severity=severity,
                 message=message,
                 suggested_fix=(
                     "Read the run's events in the Dagster UI; once the cause is fixed,"

@@ -14,13 +14,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
 import psycopg
 
 from ingest_api.signature import sign
+from orchestrator_core.records.approval_rules import Decider
+from orchestrator_core.records.approvals import Approval, record_decision
 
 _event_ids = itertools.count(50_000_000)
 PORTAL_ID = 62515
@@ -78,6 +80,36 @@ def ingest_events(database_url: str, events: list[dict[str, Any]]) -> list[int]:
         return [e.envelope_id for e in result.events]
 
     return asyncio.run(store())
+
+
+def decide_approval(
+    database_url: str,
+    approval_id: int,
+    *,
+    verdict: Literal["approve", "reject"],
+    decider: Decider,
+    note: str | None = None,
+    edits: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Approval:
+    """Decide an approval as the API does (the same function, its rules and audit row)."""
+    import asyncio
+
+    async def decide() -> Approval | None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            return await record_decision(
+                conn,
+                approval_id,
+                verdict=verdict,
+                decider=decider,
+                note=note,
+                edits=edits,
+                now=now,
+            )
+
+    decided = asyncio.run(decide())
+    assert decided is not None, f"no approval {approval_id}"
+    return decided
 
 
 def dagster_link(dagster_run_id: str) -> str:

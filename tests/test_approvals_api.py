@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
 from orchestrator_core.policy import LoadedPolicy, policy_snapshot
-from orchestrator_core.workflows import runs
-from orchestrator_core.workflows.approvals import (
+from orchestrator_core.records import runs
+from orchestrator_core.records.approvals import (
     Approval,
     ApprovalRequest,
     continuations_due,
@@ -29,7 +29,7 @@ from orchestrator_core.workflows.approvals import (
     mark_continuation,
     request_approval,
 )
-from orchestrator_core.workflows.dispatch import dispatch_received
+from orchestrator_core.records.dispatch import dispatch_received
 from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
 from tests.support import (
     PORTAL_ID,
@@ -873,7 +873,7 @@ def test_deciding_needs_a_valid_token(
 def test_the_api_never_imports_dagster_or_langgraph() -> None:
     code = (
         "import sys, ingest_api.app, ingest_api.routes.approvals,"
-        " orchestrator_core.workflows.approval_queries;"
+        " orchestrator_core.queries.approvals;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0]"
         " in ('dagster', 'langgraph', 'orchestrator_defs', 'sensors'));"
         "print(bad); sys.exit(1 if bad else 0)"

@@ -35,13 +35,15 @@ def trail(db: psycopg.Connection[Any], api_users: ApiUsers) -> None:
     for number, (actor, action, entity_type, entity_id) in enumerate(ENTRIES):
         audit.append(
             db,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            before={"n": number - 1} if number else None,
-            after={"n": number},
-            correlation_id=f"corr-{number}",
+            audit.AuditEntry(
+                actor=actor,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                before={"n": number - 1} if number else None,
+                after={"n": number},
+                correlation_id=f"corr-{number}",
+            ),
         )
 
 

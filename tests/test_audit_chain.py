@@ -28,14 +28,16 @@ def _append(conn: Conn, n: int, *, prefix: str = "thing") -> None:
         with conn.transaction():
             audit.append(
                 conn,
-                actor="user:ana@example.com",
-                action=f"{prefix}.changed",
-                entity_type=prefix,
-                entity_id=i + 1,
-                before={"status": "old", "n": i},
-                after={"status": "new", "n": i, "note": "naïve ✓"},
-                correlation_id=str(uuid.uuid4()),
-                policy_version="2026.12",
+                audit.AuditEntry(
+                    actor="user:ana@example.com",
+                    action=f"{prefix}.changed",
+                    entity_type=prefix,
+                    entity_id=i + 1,
+                    before={"status": "old", "n": i},
+                    after={"status": "new", "n": i, "note": "naïve ✓"},
+                    correlation_id=str(uuid.uuid4()),
+                    policy_version="2026.12",
+                ),
             )
 
 
@@ -84,7 +86,7 @@ def test_the_canonical_text_does_not_depend_on_the_session_time_zone(db: Conn) -
 def test_a_rolled_back_append_leaves_no_gap(db: Conn) -> None:
     _append(db, 1)
     with pytest.raises(RuntimeError), db.transaction():
-        audit.append(db, actor="system", action="x", entity_type="x", entity_id=1)
+        audit.append(db, audit.AuditEntry(actor="system", action="x", entity_type="x", entity_id=1))
         raise RuntimeError("the change failed, and its audit row goes with it")
     _append(db, 1)
     assert [seq for _, seq, _, _ in _rows(db)] == [1, 2]

@@ -18,14 +18,14 @@ from orchestrator_core import audit
 from orchestrator_core.events.envelope import parse_delivery
 from orchestrator_core.events.store import DeliveryResult, store_delivery
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows import runs
-from orchestrator_core.workflows.dispatch import dispatch_received
-from orchestrator_core.workflows.exceptions import (
+from orchestrator_core.records import runs
+from orchestrator_core.records.dispatch import dispatch_received
+from orchestrator_core.records.exceptions import (
     NewException,
     open_exception,
     resolve_exception,
 )
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records.runs import WorkflowRun
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import delivery_body, hubspot_event, signed_headers
 
@@ -581,12 +581,12 @@ def test_an_exception_without_a_run_is_audited_by_the_actor_given(
         db,
         NewException(kind="approval_expired", severity="warning", message="expired"),
         run=None,
-        actor=audit.SCHEDULE,
+        actor=audit.SCHEDULER,
     )
     ((actor, entity_id, after, correlation_id),) = [
         (r["actor"], r["entity_id"], r["after"], r["correlation_id"]) for r in trail.rows()
     ]
-    assert (actor, entity_id, correlation_id) == (audit.SCHEDULE, str(row["id"]), None)
+    assert (actor, entity_id, correlation_id) == (audit.SCHEDULER, str(row["id"]), None)
     assert after["object"] is None and after["workflow_run_id"] is None
 
 

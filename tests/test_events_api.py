@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator_core.policy import load_policy
+from orchestrator_core.records import runs as workflow_runs
+from orchestrator_core.records.dispatch import dispatch_received
 from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
-from orchestrator_core.workflows import runs as workflow_runs
-from orchestrator_core.workflows.dispatch import dispatch_received
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import BASE_OCCURRED_AT, delivery_body, hubspot_event, signed_headers
 

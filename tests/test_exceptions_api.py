@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows import runs
-from orchestrator_core.workflows.dispatch import dispatch_received
-from orchestrator_core.workflows.exceptions import NewException, open_exception
+from orchestrator_core.records import runs
+from orchestrator_core.records.dispatch import dispatch_received
+from orchestrator_core.records.exceptions import NewException, open_exception
 from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
 from tests.support import (
     PORTAL_ID,

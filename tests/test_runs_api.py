@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows import runs
-from orchestrator_core.workflows.approvals import ApprovalRequest, request_approval
-from orchestrator_core.workflows.dispatch import dispatch_received
-from orchestrator_core.workflows.exceptions import NewException, open_exception
+from orchestrator_core.records import runs
+from orchestrator_core.records.approvals import ApprovalRequest, request_approval
+from orchestrator_core.records.dispatch import dispatch_received
+from orchestrator_core.records.exceptions import NewException, open_exception
 from tests.conftest import WEBHOOK_SECRET
 from tests.support import (
     PORTAL_ID,

@@ -5,7 +5,7 @@ missing from the matrix is refused to everyone (and a test fails), so a new rout
 open by accident. Roles are sets, not ranks: the audit trail is read by admins and viewers (the
 oversight roles), not by the operators whose actions it records. Per-object rules come on top:
 an approval's own `approver_role` (operator for kickoffs, admin for procurement, from the
-policy) and the four-eyes rule are checked by `orchestrator_core.workflows.decisions`.
+policy) and the four-eyes rule are checked by `orchestrator_core.records.approval_rules`.
 
 Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (public) and
 `POST /webhooks/hubspot` (authenticated by HubSpot's signature).

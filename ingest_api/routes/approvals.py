@@ -14,14 +14,11 @@ from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
+from orchestrator_core.queries.approvals import get_approval_detail, list_pending_approvals
+from orchestrator_core.records.approval_rules import Decider, may_decide
+from orchestrator_core.records.approvals import record_decision
 from orchestrator_core.roles import ROLE_RANK
 from orchestrator_core.settings import Settings
-from orchestrator_core.workflows.approval_queries import (
-    get_approval_detail,
-    list_pending_approvals,
-    record_decision_async,
-)
-from orchestrator_core.workflows.decisions import Decider, DecisionRefused, may_decide
 
 router = APIRouter(prefix="/api", tags=["approvals"], dependencies=[Depends(authorize)])
 
@@ -171,17 +168,14 @@ async def decide(
     body: DecisionRequest,
 ) -> ApprovalDetail:
     decider = Decider(identity=actor.recorded_as, email=actor.email, role=actor.role)
-    try:
-        decided = await record_decision_async(
-            conn,
-            approval_id,
-            decision=body.decision,
-            decider=decider,
-            note=body.note or None,
-            edits=body.edits,
-        )
-    except DecisionRefused as refused:
-        raise ApiError(refused.status, refused.code, refused.message) from None
+    decided = await record_decision(
+        conn,
+        approval_id,
+        verdict=body.decision,
+        decider=decider,
+        note=body.note or None,
+        edits=body.edits,
+    )
     if decided is None:
         raise ApiError(404, "not_found", f"no approval with id {approval_id}")
     return await _detail(conn, settings, approval_id)

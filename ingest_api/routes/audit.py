@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep
-from orchestrator_core.audit import AuditFilter, list_entries
+from orchestrator_core.queries.audit import AuditFilter, list_entries
 
 router = APIRouter(prefix="/api", tags=["audit"], dependencies=[Depends(authorize)])
 MAX_PAGE = 500

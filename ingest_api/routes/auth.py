@@ -68,11 +68,13 @@ async def login(
         # the request ends in an error (the 401 below): commit the audit row explicitly.
         await audit.append_async(
             conn,
-            actor=f"login:{form.username.strip()[:200]}",
-            action="auth.login_failed",
-            entity_type="user",
-            entity_id=failed.user.id if failed.user else form.username.strip()[:200],
-            after={"reason": failed.reason, "address": address},
+            audit.AuditEntry(
+                actor=f"login:{form.username.strip()[:200]}",
+                action="auth.login_failed",
+                entity_type="user",
+                entity_id=failed.user.id if failed.user else form.username.strip()[:200],
+                after={"reason": failed.reason, "address": address},
+            ),
         )
         await conn.commit()
         # One answer for every failure: the response must not tell which accounts exist.

@@ -14,13 +14,13 @@ from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
-from orchestrator_core.events.store import (
+from orchestrator_core.queries.events import (
     EventFilter,
     get_envelope,
     list_envelopes,
     list_rejections,
 )
-from orchestrator_core.workflows.queries import runs_of_envelope
+from orchestrator_core.queries.runs import runs_of_envelope
 
 router = APIRouter(prefix="/api", tags=["events"], dependencies=[Depends(authorize)])
 
@@ -106,7 +106,7 @@ async def list_events(
     ] = None,
 ) -> EnvelopePage:
     """Stored envelopes, newest first, filtered; page with `next_cursor` → `before_id`."""
-    where = EventFilter(
+    filters = EventFilter(
         status=status,
         subscription_type=subscription_type,
         object_type=object_type,
@@ -117,7 +117,7 @@ async def list_events(
         received_from=received_from,
         received_to=received_to,
     )
-    rows = await list_envelopes(conn, where=where, limit=limit + 1, before_id=before_id)
+    rows = await list_envelopes(conn, filters=filters, limit=limit + 1, before_id=before_id)
     page = rows[:limit]
     next_cursor = page[-1]["id"] if len(rows) > limit else None
     return EnvelopePage(

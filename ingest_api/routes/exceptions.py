@@ -12,12 +12,9 @@ from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
+from orchestrator_core.queries.exceptions import list_open_exceptions
+from orchestrator_core.records.exceptions import ExceptionAlreadyResolved, resolve_exception
 from orchestrator_core.settings import Settings
-from orchestrator_core.workflows.exceptions import (
-    ExceptionAlreadyResolved,
-    list_open_exceptions,
-    resolve_exception,
-)
 
 router = APIRouter(prefix="/api", tags=["exceptions"], dependencies=[Depends(authorize)])
 

@@ -13,8 +13,7 @@ from pydantic import BaseModel, JsonValue
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
-from orchestrator_core.settings import Settings
-from orchestrator_core.workflows.queries import (
+from orchestrator_core.queries.runs import (
     RunFilter,
     approvals_of_run,
     attempts_of_run,
@@ -23,6 +22,7 @@ from orchestrator_core.workflows.queries import (
     get_run_detail,
     list_runs,
 )
+from orchestrator_core.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["runs"], dependencies=[Depends(authorize)])
 
@@ -142,7 +142,7 @@ async def list_workflow_runs(
     ] = None,
 ) -> RunPage:
     """Workflow runs, newest first, filtered; page with `next_cursor` → `before_id`."""
-    where = RunFilter(
+    filters = RunFilter(
         workflow=workflow,
         status=status,
         object_type=object_type,
@@ -151,7 +151,7 @@ async def list_workflow_runs(
         requested_from=requested_from,
         requested_to=requested_to,
     )
-    rows = await list_runs(conn, where=where, limit=limit + 1, before_id=before_id)
+    rows = await list_runs(conn, filters=filters, limit=limit + 1, before_id=before_id)
     page = rows[:limit]
     return RunPage(
         items=[_run(row, settings) for row in page],

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep
-from ingest_api.errors import ApiError, JsonResponse
-from orchestrator_core.users import MIN_PASSWORD_LENGTH, User, UserError, change_user, create_user
+from ingest_api.errors import JsonResponse
+from orchestrator_core.users import MIN_PASSWORD_LENGTH, User, change_user, create_user
 from orchestrator_core.users import list_users as list_all_users
 
 router = APIRouter(prefix="/api", tags=["users"], dependencies=[Depends(authorize)])
@@ -62,12 +62,9 @@ async def list_users(conn: ConnectionDep) -> UserList:
 @router.post("/users", response_model=UserPublic, status_code=201)
 async def add_user(conn: ConnectionDep, actor: ActorDep, body: NewUser) -> JsonResponse:
     """Create an account; 409 when the email is taken."""
-    try:
-        user = await create_user(
-            conn, email=body.email, role=body.role, password=body.password, actor=actor.recorded_as
-        )
-    except UserError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+    user = await create_user(
+        conn, email=body.email, role=body.role, password=body.password, actor=actor.recorded_as
+    )
     return JsonResponse(_public(user).model_dump(mode="json"), status_code=201)
 
 
@@ -80,15 +77,12 @@ async def update_user(
 ) -> UserPublic:
     """Change the role, disable (`disabled: true`) or enable, or set the password. The last
     enabled admin cannot be demoted or disabled (409)."""
-    try:
-        user = await change_user(
-            conn,
-            user_id,
-            actor=actor.recorded_as,
-            role=body.role,
-            disabled=body.disabled,
-            password=body.password,
-        )
-    except UserError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+    user = await change_user(
+        conn,
+        user_id,
+        actor=actor.recorded_as,
+        role=body.role,
+        disabled=body.disabled,
+        password=body.password,
+    )
     return _public(user)

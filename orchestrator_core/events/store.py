@@ -1,15 +1,14 @@
-"""The event store in Postgres: one transaction per delivery, and the queries of the events API."""
+"""The event store in Postgres: one transaction per delivery (its reads are in
+`orchestrator_core.queries.events`)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 
 from orchestrator_core import audit
 from orchestrator_core.events.envelope import EnvelopeRow, ParsedDelivery
@@ -20,8 +19,6 @@ INSERT INTO orchestrator.event_envelopes (
     object_id, property_name, change_source, source_id, occurred_at, attempt_number,
     last_attempt_number, correlation_id, delivery_id, status, status_reason, payload
 )
--- ROWS FROM zips the arrays. They travel in binary (the text format's quoting is slow to build),
--- and the payloads as one JSON array, far cheaper to send than a text[] of JSON documents.
 -- The rows travel as one JSON array: orjson builds it far faster than psycopg adapts sixteen
 -- Python lists, and Postgres parses it in C.
 SELECT u.portal_id, u.event_id, u.content_hash, u.subscription_type, u.object_type,
@@ -57,13 +54,6 @@ INSERT INTO orchestrator.webhook_deliveries (
     id, request_id, signature_version, event_count, stored_count, duplicate_count, rejected_count
 ) VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
-
-ENVELOPE_COLUMNS = (
-    "id, portal_id, event_id, content_hash, subscription_type, object_type, object_type_id,"
-    " object_id, property_name, change_source, source_id, occurred_at, attempt_number,"
-    " last_attempt_number, delivery_count, correlation_id, delivery_id, status, status_reason,"
-    " payload, received_at, updated_at"
-)
 
 
 @dataclass(frozen=True)
@@ -161,11 +151,13 @@ async def store_delivery(
         if entry is not None:  # last: the audit append holds the chain's lock until commit
             await audit.append_async(
                 conn,
-                actor=audit.HUBSPOT,
-                action="delivery.accepted",
-                entity_type="webhook_delivery",
-                entity_id=delivery_id,
-                after=entry,
+                audit.AuditEntry(
+                    actor=audit.HUBSPOT,
+                    action="delivery.accepted",
+                    entity_type="webhook_delivery",
+                    entity_id=delivery_id,
+                    after=entry,
+                ),
             )
     return result
 
@@ -236,73 +228,3 @@ def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[st
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """Filters of the events API; None means no filter."""
-
-    status: str | None = None
-    subscription_type: str | None = None
-    object_type: str | None = None
-    object_id: int | None = None
-    correlation_id: uuid.UUID | None = None
-    occurred_from: datetime | None = None
-    occurred_to: datetime | None = None
-    received_from: datetime | None = None
-    received_to: datetime | None = None
-
-
-async def list_envelopes(
-    conn: AsyncConnection[Any], *, where: EventFilter, limit: int, before_id: int | None
-) -> list[dict[str, Any]]:
-    """Envelopes matching `where`, newest first, at most `limit`, with ids below `before_id`."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, op, value in (
-        ("status", "=", where.status),
-        ("subscription_type", "=", where.subscription_type),
-        ("object_type", "=", where.object_type),
-        ("object_id", "=", where.object_id),
-        ("correlation_id", "=", where.correlation_id),
-        ("occurred_at", ">=", where.occurred_from),
-        ("occurred_at", "<", where.occurred_to),
-        ("received_at", ">=", where.received_from),
-        ("received_at", "<", where.received_to),
-        ("id", "<", before_id),
-    ):
-        if value is not None:
-            clauses.append(f"{column} {op} %s")
-            params.append(value)
-    condition = " AND ".join(clauses) or "TRUE"
-    params.append(limit)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT {ENVELOPE_COLUMNS} FROM orchestrator.event_envelopes"
-            f" WHERE {condition} ORDER BY id DESC LIMIT %s",
-            params,
-        )
-        return await cur.fetchall()
-
-
-async def get_envelope(conn: AsyncConnection[Any], envelope_id: int) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT {ENVELOPE_COLUMNS} FROM orchestrator.event_envelopes WHERE id = %s",
-            (envelope_id,),
-        )
-        return await cur.fetchone()
-
-
-async def list_rejections(
-    conn: AsyncConnection[Any], *, limit: int, before_id: int | None
-) -> list[dict[str, Any]]:
-    """Rejected events, newest first."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT id, delivery_id, event_index, raw_event, errors, seen_count, received_at,"
-            " updated_at FROM orchestrator.webhook_rejections"
-            " WHERE (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
-            (before_id, before_id, limit),
-        )
-        return await cur.fetchall()

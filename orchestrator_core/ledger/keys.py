@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from orchestrator_core.db.locks import lock_key
+
 _SEPARATOR = b"\x1f"  # ASCII unit separator: cannot occur in a key part (checked below)
 
 
@@ -31,7 +33,6 @@ def idempotency_key(*, thread_id: str, step: str, target: str) -> str:
 
 
 def advisory_lock_id(*, thread_id: str, step: str, target: str) -> int:
-    """A signed 64-bit Postgres advisory lock id for the key (namespaced away from the raw
-    idempotency key, so other locks derived from it never collide with the ledger's)."""
-    digest = hashlib.sha256(b"orchestrator.side_effects\x1f" + _digest(thread_id, step, target))
-    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+    """The Postgres advisory lock id of the key (in a namespace of its own, so other locks
+    derived from the same text never collide with the ledger's)."""
+    return lock_key("orchestrator.side_effects", _digest(thread_id, step, target))

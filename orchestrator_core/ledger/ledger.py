@@ -3,9 +3,9 @@ as far as a database and a vendor can promise that together.
 
 Protocol of `run_once` for a key (thread_id, step, target):
 
-1. Take a session-level Postgres advisory lock derived from the key, on a pooled autocommit
-   connection held for the whole call. Concurrent executions of the key (a Dagster retry racing
-   the run it replaces, two runs of one thread) queue here; the lock is released by
+1. Take a session-level Postgres advisory lock derived from the key, on a connection of the
+   run's `Database` held for the whole call. Concurrent executions of the key (a Dagster retry
+   racing the run it replaces, two runs of one thread) queue here; the lock is released by
    `pg_advisory_unlock`, or by Postgres when the session dies with its process.
 2. Claim the row in one statement: insert it as `pending` with attempts 1, or move a `pending`
    or `failed` row back to `pending` with attempts + 1. A `succeeded` row is left alone and
@@ -35,16 +35,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
-import orjson
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg.rows import class_row
 
-from orchestrator_core.db.urls import libpq_url
+from orchestrator_core.db.columns import columns_of
+from orchestrator_core.db.json import jsonb
+from orchestrator_core.db.locks import LockBusyError, advisory_lock
+from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger.keys import advisory_lock_id, check_key
 from orchestrator_core.ledger.messages import describe_error
 from orchestrator_core.ledger.records import LedgerEntry, WriteResult
@@ -52,10 +51,7 @@ from orchestrator_core.logging import get_logger
 
 log = get_logger(__name__)
 
-_COLUMNS = (
-    "id, thread_id, step, target, status, external_id, result, error, attempts,"
-    " created_at, updated_at"
-)
+_COLUMNS = columns_of(LedgerEntry)
 _CLAIM = f"""
 INSERT INTO orchestrator.side_effects AS s (thread_id, step, target, status, attempts)
 VALUES (%(thread_id)s, %(step)s, %(target)s, 'pending', 1)
@@ -100,52 +96,14 @@ WriteFunction = Callable[[str], WriteResult]
 
 
 class Ledger:
-    """Exactly-once-as-far-as-possible external writes, keyed by (thread_id, step, target).
+    """Exactly-once-as-far-as-possible external writes, keyed by (thread_id, step, target), in
+    the tables of `db` (which must be open). Thread-safe."""
 
-    Thread-safe. Open it (or use it as a context manager) before use; it owns a small pool.
-    """
-
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        max_connections: int = 4,
-        lock_wait_seconds: float = 120.0,
-        pool_wait_seconds: float = 30.0,
-    ) -> None:
+    def __init__(self, db: Database, *, lock_wait_seconds: float = 120.0) -> None:
         if lock_wait_seconds <= 0:
             raise ValueError("lock_wait_seconds must be positive")  # 0 means forever to Postgres
-        self._lock_timeout = f"{max(1, round(lock_wait_seconds * 1000))}ms"
-        self._pool_wait_seconds = pool_wait_seconds
-        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            libpq_url(database_url),
-            connection_class=psycopg.Connection[dict[str, Any]],
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            min_size=1,
-            max_size=max_connections,
-            open=False,
-            check=ConnectionPool.check_connection,
-            name="side-effect-ledger",
-        )
-
-    def open(self) -> None:
-        """Connect; fails within `pool_wait_seconds` if the database is unreachable."""
-        self._pool.open(wait=True, timeout=self._pool_wait_seconds)
-
-    def close(self) -> None:
-        self._pool.close()
-
-    def __enter__(self) -> Ledger:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._db = db
+        self._lock_wait_seconds = lock_wait_seconds
 
     def run_once(
         self, *, thread_id: str, step: str, target: str, write: WriteFunction
@@ -156,32 +114,41 @@ class Ledger:
         """
         check_key(thread_id=thread_id, step=step, target=target)
         key = {"thread_id": thread_id, "step": step, "target": target}
-        lock_id = advisory_lock_id(**key)
-        with (
-            self._pool.connection(timeout=self._pool_wait_seconds) as conn,
-            self._locked(conn, lock_id, key),
-        ):
-            claimed = _entry(conn.execute(_CLAIM, key).fetchone())
+        with self._db.connection() as conn, self._held(conn, key):
+            claimed = _entry(conn, _CLAIM, key)
             if claimed is None:
-                done = _entry(conn.execute(_GET, key).fetchone())
+                done = _entry(conn, _GET, key)
                 assert done is not None  # the claim only skips an existing succeeded row
                 log.debug("side effect already done", **key, external_id=done.external_id)
                 return done
             return self._write(conn, claimed, write)
 
+    @contextmanager
+    def _held(self, conn: psycopg.Connection[Any], key: dict[str, str]) -> Iterator[None]:
+        """The key's lock for the block: concurrent executions of one side effect queue here."""
+        try:
+            with advisory_lock(conn, advisory_lock_id(**key), wait_seconds=self._lock_wait_seconds):
+                yield
+        except LockBusyError as busy:
+            raise LedgerBusyError(
+                f"side effect {key['step']} → {key['target']} of {key['thread_id']} is being"
+                f" written by another execution ({busy})"
+            ) from None
+
     def get(self, *, thread_id: str, step: str, target: str) -> LedgerEntry | None:
-        key = {"thread_id": thread_id, "step": step, "target": target}
-        with self._pool.connection(timeout=self._pool_wait_seconds) as conn:
-            return _entry(conn.execute(_GET, key).fetchone())
+        with self._db.connection() as conn:
+            return _entry(conn, _GET, {"thread_id": thread_id, "step": step, "target": target})
 
     def list_for_thread(self, thread_id: str) -> list[LedgerEntry]:
         """Every side effect of a workflow thread, oldest first."""
-        with self._pool.connection(timeout=self._pool_wait_seconds) as conn:
-            rows = conn.execute(_LIST, (thread_id,)).fetchall()
-        return [entry for entry in map(_entry, rows) if entry is not None]
+        with (
+            self._db.connection() as conn,
+            conn.cursor(row_factory=class_row(LedgerEntry)) as cur,
+        ):
+            return cur.execute(_LIST, (thread_id,)).fetchall()
 
     def _write(
-        self, conn: psycopg.Connection[dict[str, Any]], claimed: LedgerEntry, write: WriteFunction
+        self, conn: psycopg.Connection[Any], claimed: LedgerEntry, write: WriteFunction
     ) -> LedgerEntry:
         key = {"thread_id": claimed.thread_id, "step": claimed.step, "target": claimed.target}
         try:
@@ -198,9 +165,13 @@ class Ledger:
                 )
             log.warning("side effect failed", **key, attempts=claimed.attempts, error=error)
             raise
-        params = {"id": claimed.id, "external_id": outcome.external_id, "result": _jsonb(outcome)}
+        params = {
+            "id": claimed.id,
+            "external_id": outcome.external_id,
+            "result": None if outcome.result is None else jsonb(outcome.result),
+        }
         try:
-            done = _entry(conn.execute(_SUCCEED, params).fetchone())
+            done = _entry(conn, _SUCCEED, params)
         except psycopg.Error as exc:
             # The operator needs the vendor id to reconcile by hand if the retry cannot dedup.
             log.error(
@@ -217,41 +188,7 @@ class Ledger:
         log.info("side effect written", **key, external_id=done.external_id, attempts=done.attempts)
         return done
 
-    @contextmanager
-    def _locked(
-        self, conn: psycopg.Connection[dict[str, Any]], lock_id: int, key: dict[str, str]
-    ) -> Iterator[None]:
-        try:
-            with conn.transaction():
-                # SET LOCAL: the bound applies to this wait only, the lock outlives the commit.
-                conn.execute("SELECT set_config('lock_timeout', %s, true)", (self._lock_timeout,))
-                conn.execute("SELECT pg_advisory_lock(%s::bigint)", (lock_id,))
-        except psycopg.errors.LockNotAvailable:
-            raise LedgerBusyError(
-                f"side effect {key['step']} → {key['target']} of {key['thread_id']} is being"
-                f" written by another execution (waited {self._lock_timeout})"
-            ) from None
-        except BaseException:
-            # Interrupted around the grant (a session lock survives the rollback): only ending
-            # the session releases it for sure.
-            conn.close()
-            raise
-        try:
-            yield
-        finally:
-            try:
-                conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (lock_id,))
-            except psycopg.Error:
-                # Never hand a connection that may still hold the lock back to the pool:
-                # closing it ends the session, and Postgres releases the lock.
-                conn.close()
 
-
-def _jsonb(outcome: WriteResult) -> Jsonb | None:
-    if outcome.result is None:
-        return None
-    return Jsonb(outcome.result, dumps=lambda value: orjson.dumps(value).decode())
-
-
-def _entry(row: dict[str, Any] | None) -> LedgerEntry | None:
-    return None if row is None else LedgerEntry(**row)
+def _entry(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> LedgerEntry | None:
+    with conn.cursor(row_factory=class_row(LedgerEntry)) as cur:
+        return cur.execute(query, params).fetchone()

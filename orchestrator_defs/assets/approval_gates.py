@@ -13,12 +13,10 @@ the UI. The continuation jobs include these checks; nothing else writes the guar
 
 import dagster as dg
 
-from orchestrator_core.workflows.approvals import Approval
+from orchestrator_core.records.approvals import Approval, get_approval
 from orchestrator_defs.assets.outputs import phase_for
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
-
-APPROVAL_ID_TAG = "approval/id"
-WORKFLOW_RUN_TAG = "orchestrator/workflow_run_id"
+from orchestrator_defs.tags import APPROVAL_ID_TAG, WORKFLOW_RUN_TAG
 
 
 def _proposal_key(workflow: str) -> dg.AssetKey:
@@ -62,7 +60,8 @@ def build_gate(workflow: str, kind: str) -> dg.AssetChecksDefinition:
         approval_id = tags.get(APPROVAL_ID_TAG)
         approval = None
         if approval_id is not None and approval_id.isdigit():
-            approval = workflow_runtime.store.get_approval(int(approval_id))
+            with workflow_runtime.db.connection() as conn:
+                approval = get_approval(conn, int(approval_id))
         passed, reason = evaluate_gate(
             approval,
             approval_id=approval_id,

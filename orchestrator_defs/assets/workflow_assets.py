@@ -13,10 +13,16 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from orchestrator_core.workflows.approvals import Approval
+from orchestrator_core.records.approvals import Approval, get_approval, mark_continuation
 from orchestrator_defs.assets.outputs import PHASES, WorkflowPhase, upstream_keys
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
-from orchestrator_defs.runtime.runner import DriveResult, WorkflowFailed, WorkflowRetryable
+from orchestrator_defs.runtime.runner import (
+    DriveResult,
+    WorkflowFailed,
+    WorkflowRetryable,
+    WorkflowRunner,
+)
+from orchestrator_defs.tags import APPROVAL_ID_TAG, APPROVAL_STATUS_TAG, OUTCOME_TAG
 from orchestrator_defs.workflows.state import Artifact, Decision
 from resources.dagster_resources import (
     AirtableResource,
@@ -29,10 +35,6 @@ from resources.dagster_resources import (
 # connector's own retries (about a minute each); the checkpoint makes each retry resume.
 MAX_STEP_RETRIES = 3
 RETRY_BASE_SECONDS = 30.0
-
-WORKFLOW_RUN_TAG = "orchestrator/workflow_run_id"
-APPROVAL_ID_TAG = "approval/id"
-APPROVAL_STATUS_TAG = "approval/status"
 
 
 class WorkflowRunConfig(dg.Config):
@@ -76,11 +78,13 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         notion: NotionResource,
         google_workspace: GoogleWorkspaceResource,
     ) -> Iterator[dg.MaterializeResult[Any]]:
-        runner = workflow_runtime.runner(
-            hubspot=hubspot.get_client(),
-            airtable=airtable.get_client(),
-            notion=notion.get_client(),
-            google=google_workspace.get_client(),
+        runner = WorkflowRunner(
+            workflow_runtime.services(
+                hubspot=hubspot.get_client(),
+                airtable=airtable.get_client(),
+                notion=notion.get_client(),
+                google=google_workspace.get_client(),
+            )
         )
         decision = None
         if phase.phase == "continuation":
@@ -131,7 +135,8 @@ def _decision(
             f"the run's approval/id tag ({tagged}) and its config ({config.approval_id}) differ",
             allow_retries=False,
         )
-    approval = runtime.store.get_approval(config.approval_id)
+    with runtime.db.connection() as conn:
+        approval = get_approval(conn, config.approval_id)
     if approval is None or approval.workflow_run_id != config.workflow_run_id:
         raise dg.Failure(
             f"approval {config.approval_id} does not belong to workflow run"
@@ -146,7 +151,8 @@ def _decision(
             f" {' or '.join(allowed)} approvals",
             allow_retries=False,
         )
-    runtime.store.mark_continuation(approval.id, context.run.run_id)
+    with runtime.db.connection() as conn:
+        mark_continuation(conn, approval.id, context.run.run_id)
     return decision_of(approval)
 
 
@@ -164,7 +170,7 @@ def decision_of(approval: Approval) -> Decision:
 
 
 def _tag_run(context: dg.AssetExecutionContext, result: DriveResult) -> None:
-    tags = {"workflow/outcome": result.outcome}
+    tags = {OUTCOME_TAG: result.outcome}
     if result.approvals:
         approval = result.approvals[0]
         tags[APPROVAL_ID_TAG] = str(approval.id)

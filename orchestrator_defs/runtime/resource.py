@@ -1,22 +1,20 @@
-"""`WorkflowRuntimeResource`: the database side of a workflow run (workflow store, side-effect
-ledger, checkpointer URL), the policy and the enricher, opened once per Dagster run."""
+"""`WorkflowRuntimeResource`: what a Dagster run needs of the product besides the vendors: the
+database (one pool for the run: records, ledger, thread lock), the side-effect ledger, the
+policy and the enricher, opened once per run. Ops, checks and schedules reach the product's
+records through `db`; workflow ops build their runner from `services(...)`."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.settings import get_settings
-from orchestrator_core.workflows.store import WorkflowStore
 from orchestrator_defs.runtime.database import process_database_url
 from orchestrator_defs.runtime.policy import current_policy
-from orchestrator_defs.runtime.runner import WorkflowRunner
-from orchestrator_defs.workflows.context import WorkflowContext, WorkflowOptions
-from orchestrator_defs.workflows.registry import GRAPHS
+from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowServices
 from resources.airtable import AirtableConnector
 from resources.enrichment.enricher import Enricher, build_enricher
 from resources.google_workspace import GoogleWorkspaceConnector
@@ -37,67 +35,53 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
         description="Calendar that organises kickoff meetings.",
     )
 
-    _store: WorkflowStore | None = PrivateAttr(default=None)
+    _db: Database | None = PrivateAttr(default=None)
     _ledger: Ledger | None = PrivateAttr(default=None)
     _policy: LoadedPolicy | None = PrivateAttr(default=None)
     _enricher: Enricher | None = PrivateAttr(default=None)
-    _url: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._url = self.database_url or process_database_url()
         self._policy = current_policy()
-        self._store = WorkflowStore(self._url, policy=self._policy)
-        self._store.open()
-        self._ledger = Ledger(self._url)
-        self._ledger.open()
+        self._db = Database(self.database_url or process_database_url(), name="dagster-run")
+        self._db.open()
+        self._ledger = Ledger(self._db)
         self._enricher = build_enricher(get_settings())
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._ledger is not None:
-            self._ledger.close()
-        if self._store is not None:
-            self._store.close()
+        if self._db is not None:
+            self._db.close()
 
     @property
-    def store(self) -> WorkflowStore:
-        assert self._store is not None, "resource not set up"
-        return self._store
+    def db(self) -> Database:
+        assert self._db is not None, "resource not set up"
+        return self._db
 
     @property
     def policy(self) -> LoadedPolicy:
         assert self._policy is not None, "resource not set up"
         return self._policy
 
-    def runner(
+    def services(
         self,
         *,
         hubspot: HubSpotConnector,
         airtable: AirtableConnector,
         notion: NotionConnector,
         google: GoogleWorkspaceConnector,
-    ) -> WorkflowRunner:
-        """A runner whose graphs reach the vendors through these connectors."""
-        assert self._url and self._ledger and self._enricher, "resource not set up"
-        ledger, enricher, policy = self._ledger, self._enricher, self.policy
-        options = WorkflowOptions(
-            drive_folder_id=self.drive_folder_id,
-            organiser_calendar_id=self.organiser_calendar_id,
-        )
-
-        def context_for(run: Any) -> WorkflowContext:
-            return WorkflowContext(
-                run=run,
-                policy=policy,
-                hubspot=hubspot,
-                airtable=airtable,
-                notion=notion,
-                google=google,
-                enricher=enricher,
-                ledger=ledger,
-                records=self.store,
-                options=options,
-            )
-
-        return WorkflowRunner(
-            store=self.store, database_url=self._url, graphs=GRAPHS, context_factory=context_for
+    ) -> WorkflowServices:
+        """What the run's graphs work with, reaching the vendors through these connectors."""
+        assert self._ledger is not None and self._enricher is not None, "resource not set up"
+        return WorkflowServices(
+            db=self.db,
+            policy=self.policy,
+            hubspot=hubspot,
+            airtable=airtable,
+            notion=notion,
+            google=google,
+            enricher=self._enricher,
+            ledger=self._ledger,
+            options=WorkflowOptions(
+                drive_folder_id=self.drive_folder_id,
+                organiser_calendar_id=self.organiser_calendar_id,
+            ),
         )

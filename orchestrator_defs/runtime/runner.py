@@ -19,35 +19,44 @@ advisory lock on the thread id, on top of the run queue's per-object limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import psycopg
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Command, StateSnapshot
 from pydantic import JsonValue
+from pydantic_core import to_jsonable_python
 
+from orchestrator_core.db.locks import LockBusyError, advisory_lock, lock_key
 from orchestrator_core.ledger.messages import describe_error
 from orchestrator_core.logging import get_logger
-from orchestrator_core.workflows.approvals import Approval, ApprovalRequest
-from orchestrator_core.workflows.decisions import POLICY_DECIDER
-from orchestrator_core.workflows.exceptions import NewException
-from orchestrator_core.workflows.runs import AttemptKind, WorkflowRun
-from orchestrator_core.workflows.store import WorkflowStore
+from orchestrator_core.records import approvals, exceptions, runs
+from orchestrator_core.records.approvals import Approval, ApprovalRequest
+from orchestrator_core.records.exceptions import NewException
+from orchestrator_core.records.runs import AttemptKind, WorkflowRun
+from orchestrator_defs.runtime import failures
 from orchestrator_defs.runtime.checkpointer import postgres_checkpointer
-from orchestrator_defs.workflows.context import WorkflowContext
+from orchestrator_defs.workflows.context import WorkflowContext, WorkflowServices
+from orchestrator_defs.workflows.registry import GRAPHS
 from orchestrator_defs.workflows.state import Artifact, Decision, Issue
 from resources.errors import PermanentConnectorError, TransientConnectorError
 
 log = get_logger(__name__)
 
 GraphBuilder = Callable[[], StateGraph[Any, Any, Any, Any]]
-ContextFactory = Callable[[WorkflowRun], WorkflowContext]
+Graph = CompiledStateGraph[Any, Any, Any, Any]
 
 # Longest a run waits for another execution of the same thread (a Dagster retry racing the
-# run it replaces) before giving up with a retryable error.
+# run it replaces) before giving up.
 THREAD_WAIT_SECONDS = 120.0
+
+
+class ThreadBusyError(Exception):
+    """Another execution holds the workflow thread for longer than the wait allows."""
 
 
 class WorkflowFailed(Exception):
@@ -95,37 +104,18 @@ def state_summary(values: Mapping[str, Any]) -> dict[str, JsonValue]:
         {"asset": a["asset"], "external_id": a["external_id"], "description": a["description"]}
         for a in values.get("artifacts", [])
     ]
-    jsonable: dict[str, JsonValue] = _jsonable(summary)
+    jsonable: dict[str, JsonValue] = to_jsonable_python(summary, fallback=str)
     return jsonable
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
 class WorkflowRunner:
-    """Runs workflow threads for one Dagster run (or a test)."""
+    """Runs workflow threads with one set of services: one runner per Dagster run (or test)."""
 
     def __init__(
-        self,
-        *,
-        store: WorkflowStore,
-        database_url: str,
-        graphs: Mapping[str, GraphBuilder],
-        context_factory: ContextFactory,
+        self, services: WorkflowServices, *, graphs: Mapping[str, GraphBuilder] = GRAPHS
     ) -> None:
-        self._store = store
-        self._database_url = database_url
+        self._services = services
         self._graphs = graphs
-        self._context_factory = context_factory
 
     def drive(
         self,
@@ -141,76 +131,113 @@ class WorkflowRunner:
         Raises `WorkflowRetryable` on a transient failure when this is not the final attempt,
         and `WorkflowFailed` once the run has failed for good (its exception row written).
         """
-        run = self._store.get_run(workflow_run_id)
-        builder = self._graphs.get(run.workflow)
-        if builder is None:
-            raise WorkflowFailed(f"no graph for workflow {run.workflow!r}", exception_id=None)
-        with (
-            self._store.thread_lock(run.thread_id, wait_seconds=THREAD_WAIT_SECONDS),
-            postgres_checkpointer(self._database_url) as checkpointer,
-        ):
-            graph = builder().compile(checkpointer=checkpointer, name=run.workflow)
-            config: Any = {"configurable": {"thread_id": run.thread_id}}
-            snapshot = graph.get_state(config)
-            plan = _plan(snapshot, run, decision)
-            if plan.kind == "done":
-                return self._already_done(run, snapshot, dagster_run_id, job_name)
-            if plan.kind == "parked":
-                run = self._store.begin_attempt(
-                    workflow_run_id=run.id,
+        db = self._services.db
+        # One connection holds the thread's lock and writes the run's records.
+        with db.connection() as conn:
+            run = runs.get_run(conn, workflow_run_id)
+            if run is None:
+                raise LookupError(f"workflow run {workflow_run_id} does not exist")
+            builder = self._graphs.get(run.workflow)
+            if builder is None:
+                raise WorkflowFailed(f"no graph for workflow {run.workflow!r}", exception_id=None)
+            with (
+                _thread_lock(conn, run.thread_id),
+                postgres_checkpointer(db.url) as checkpointer,
+            ):
+                execution = _Execution(
+                    conn=conn,
+                    graph=builder().compile(checkpointer=checkpointer, name=run.workflow),
+                    run=run,
                     dagster_run_id=dagster_run_id,
                     job_name=job_name,
-                    kind="resume",
                 )
-                return self._park(run, snapshot, dagster_run_id, artifacts=[])
-            run = self._store.begin_attempt(
-                workflow_run_id=run.id,
-                dagster_run_id=dagster_run_id,
-                job_name=job_name,
-                kind=plan.attempt_kind,
-            )
-            before = len(snapshot.values.get("artifacts", [])) if snapshot.values else 0
-            context = self._context_factory(run)
-            self._stream(graph, plan.input, config, context, run, dagster_run_id, final_attempt)
-            snapshot = graph.get_state(config)
-            artifacts = list(snapshot.values.get("artifacts", []))[before:]
-            self._record_issues(run, snapshot, dagster_run_id)
-            if snapshot.interrupts:
-                return self._park(run, snapshot, dagster_run_id, artifacts=artifacts)
-            if snapshot.next:
-                # Only an interrupt or the end stops a stream without an error.
-                raise WorkflowFailed(
-                    f"graph stopped before {snapshot.next} without an interrupt",
-                    exception_id=None,
-                )
-            values = snapshot.values
-            outcome = str(values.get("outcome", "completed"))
-            message = str(values.get("outcome_message", ""))
-            run = self._store.finish(
-                workflow_run_id=run.id,
-                dagster_run_id=dagster_run_id,
-                outcome=outcome,
-                message=message,
-                state_summary=state_summary(values),
-            )
-            log.info("workflow finished", workflow_run_id=run.id, outcome=outcome)
-            return DriveResult("succeeded", run, outcome, message, artifacts=artifacts)
+                return execution.advance(decision, self._services, final_attempt=final_attempt)
 
-    def _stream(
-        self,
-        graph: CompiledStateGraph[Any, Any, Any, Any],
-        graph_input: Any,
-        config: Any,
-        context: WorkflowContext,
-        run: WorkflowRun,
-        dagster_run_id: str,
-        final_attempt: bool,
-    ) -> None:
+
+@contextmanager
+def _thread_lock(conn: psycopg.Connection[Any], thread_id: str) -> Iterator[None]:
+    """Hold the workflow thread exclusively: two writers on one LangGraph thread would fork
+    its checkpoint history."""
+    key = lock_key("orchestrator.workflow_threads", thread_id)
+    try:
+        with advisory_lock(conn, key, wait_seconds=THREAD_WAIT_SECONDS):
+            yield
+    except LockBusyError as busy:
+        raise ThreadBusyError(
+            f"workflow thread {thread_id} is held by another run ({busy})"
+        ) from None
+
+
+@dataclass
+class _Execution:
+    """One execution of a workflow run's thread, and the records it writes."""
+
+    conn: psycopg.Connection[Any]
+    graph: Graph
+    run: WorkflowRun
+    dagster_run_id: str
+    job_name: str
+
+    @property
+    def _config(self) -> Any:
+        return {"configurable": {"thread_id": self.run.thread_id}}
+
+    def advance(
+        self, decision: Decision | None, services: WorkflowServices, *, final_attempt: bool
+    ) -> DriveResult:
+        snapshot = self.graph.get_state(self._config)
+        plan = _plan(snapshot, self.run, decision)
+        if plan.kind == "done":
+            return self._already_done(snapshot)
+        if plan.kind == "parked":
+            self._begin("resume")
+            return self._park(snapshot, artifacts=[])
+        self._begin(plan.attempt_kind)
+        before = len(snapshot.values.get("artifacts", [])) if snapshot.values else 0
+        context = WorkflowContext.for_run(services, self.run)
+        self._stream(plan.input, context, final_attempt=final_attempt)
+        snapshot = self.graph.get_state(self._config)
+        artifacts = list(snapshot.values.get("artifacts", []))[before:]
+        self._record_issues(snapshot)
+        if snapshot.interrupts:
+            return self._park(snapshot, artifacts=artifacts)
+        if snapshot.next:
+            # Only an interrupt or the end stops a stream without an error.
+            raise WorkflowFailed(
+                f"graph stopped before {snapshot.next} without an interrupt", exception_id=None
+            )
+        values = snapshot.values
+        outcome = str(values.get("outcome", "completed"))
+        message = str(values.get("outcome_message", ""))
+        self._finish(values, outcome, message)
+        log.info("workflow finished", workflow_run_id=self.run.id, outcome=outcome)
+        return DriveResult("succeeded", self.run, outcome, message, artifacts=artifacts)
+
+    def _begin(self, kind: AttemptKind) -> None:
+        self.run = runs.begin_attempt(
+            self.conn,
+            workflow_run_id=self.run.id,
+            dagster_run_id=self.dagster_run_id,
+            job_name=self.job_name,
+            kind=kind,
+        )
+
+    def _finish(self, values: Mapping[str, Any], outcome: str, message: str) -> None:
+        self.run = runs.finish(
+            self.conn,
+            workflow_run_id=self.run.id,
+            dagster_run_id=self.dagster_run_id,
+            outcome=outcome,
+            message=message,
+            state_summary=state_summary(values),
+        )
+
+    def _stream(self, graph_input: Any, context: WorkflowContext, *, final_attempt: bool) -> None:
         step = "start"
         try:
-            for update in graph.stream(
+            for update in self.graph.stream(
                 graph_input,
-                config,
+                self._config,
                 context=context,
                 durability="sync",
                 stream_mode="updates",
@@ -218,91 +245,53 @@ class WorkflowRunner:
                 for node in update:
                     if node != "__interrupt__":
                         step = node
-                        self._store.record_step(
-                            workflow_run_id=run.id, dagster_run_id=dagster_run_id, step=node
+                        runs.record_step(
+                            self.conn,
+                            workflow_run_id=self.run.id,
+                            dagster_run_id=self.dagster_run_id,
+                            step=node,
                         )
         except TransientConnectorError as exc:
             error = describe_error(exc)
             if not final_attempt:
-                self._store.note_attempt_error(dagster_run_id=dagster_run_id, error=error)
-                log.warning("workflow step will be retried", workflow_run_id=run.id, error=error)
+                runs.note_attempt_error(self.conn, dagster_run_id=self.dagster_run_id, error=error)
+                log.warning(
+                    "workflow step will be retried", workflow_run_id=self.run.id, error=error
+                )
                 raise WorkflowRetryable(error, retry_after=exc.retry_after) from None
-            self._fail(
-                run,
-                dagster_run_id,
-                NewException(
-                    kind="retries_exhausted",
-                    severity="error",
-                    message=f"{exc.vendor} kept failing after every retry: {error}",
-                    suggested_fix=(
-                        f"Check {exc.vendor}'s status and our rate limits, then re-execute the"
-                        " run from the Dagster UI: it resumes where it stopped, without"
-                        " repeating the writes that succeeded."
-                    ),
-                    step=_next_step(graph, config, step),
-                    key=exc.vendor,
-                    details={
-                        "vendor": exc.vendor,
-                        "operation": exc.operation,
-                        "status": exc.status,
-                    },
-                ),
-                error,
-            )
+            self._fail(failures.retries_exhausted(exc, step=self._failed_step(step)), error)
         except PermanentConnectorError as exc:
             error = describe_error(exc)
-            self._fail(
-                run,
-                dagster_run_id,
-                NewException(
-                    kind="connector_permanent",
-                    severity="error",
-                    message=f"{exc.vendor} refused {exc.operation}: {error}",
-                    suggested_fix=_permanent_fix(exc),
-                    step=_next_step(graph, config, step),
-                    key=f"{exc.vendor}:{exc.operation}",
-                    details={
-                        "vendor": exc.vendor,
-                        "operation": exc.operation,
-                        "status": exc.status,
-                        "error_type": type(exc).__name__,
-                    },
-                ),
-                error,
-            )
+            self._fail(failures.connector_refused(exc, step=self._failed_step(step)), error)
         except (WorkflowFailed, WorkflowRetryable):
             raise
         except Exception as exc:
+            log.exception("workflow error", workflow_run_id=self.run.id)
             error = describe_error(exc)
-            log.exception("workflow error", workflow_run_id=run.id)
-            self._fail(
-                run,
-                dagster_run_id,
-                NewException(
-                    kind="workflow_error",
-                    severity="critical",
-                    message=f"the workflow raised {error}",
-                    suggested_fix=(
-                        "A defect or an unexpected record: read the run's logs in the Dagster UI,"
-                        " fix the cause, then re-execute the run (it resumes from its checkpoint)."
-                    ),
-                    step=_next_step(graph, config, step),
-                    key=type(exc).__name__,
-                ),
-                error,
-            )
+            self._fail(failures.workflow_error(exc, step=self._failed_step(step)), error)
 
-    def _fail(self, run: WorkflowRun, dagster_run_id: str, new: NewException, error: str) -> None:
-        row = self._store.open_exception(new, run=run, dagster_run_id=dagster_run_id)
-        self._store.fail(workflow_run_id=run.id, dagster_run_id=dagster_run_id, error=error)
+    def _failed_step(self, last: str) -> str:
+        """The node that failed: the one the checkpoint says runs next."""
+        try:
+            pending = self.graph.get_state(self._config).next
+        except Exception:  # the checkpoint is unreadable; name the last node that completed
+            return f"after {last}"
+        return ", ".join(pending) if pending else f"after {last}"
+
+    def _fail(self, new: NewException, error: str) -> None:
+        row = exceptions.open_exception(
+            self.conn, new, run=self.run, dagster_run_id=self.dagster_run_id
+        )
+        runs.fail(
+            self.conn, workflow_run_id=self.run.id, dagster_run_id=self.dagster_run_id, error=error
+        )
         raise WorkflowFailed(f"{new.kind}: {new.message}", exception_id=int(row["id"]))
 
-    def _record_issues(
-        self, run: WorkflowRun, snapshot: StateSnapshot, dagster_run_id: str
-    ) -> None:
+    def _record_issues(self, snapshot: StateSnapshot) -> None:
         issues: list[Issue] = list(snapshot.values.get("issues", []))
         for item in issues:
-            self._store.open_exception(
+            exceptions.open_exception(
+                self.conn,
                 NewException(
                     kind=item["kind"],
                     severity=item["severity"],
@@ -312,81 +301,53 @@ class WorkflowRunner:
                     key=item["key"],
                     details=item["details"],
                 ),
-                run=run,
-                dagster_run_id=dagster_run_id,
+                run=self.run,
+                dagster_run_id=self.dagster_run_id,
                 once=True,
             )
 
-    def _park(
-        self,
-        run: WorkflowRun,
-        snapshot: StateSnapshot,
-        dagster_run_id: str,
-        *,
-        artifacts: list[Artifact],
-    ) -> DriveResult:
-        approvals = [
-            self._request_approval(run, pending.id, pending.value, dagster_run_id)
+    def _park(self, snapshot: StateSnapshot, *, artifacts: list[Artifact]) -> DriveResult:
+        requested = [
+            approvals.request_approval(
+                self.conn,
+                run=self.run,
+                interrupt_id=pending.id,
+                request=_approval_request(pending.value),
+                dagster_run_id=self.dagster_run_id,
+            )
             for pending in snapshot.interrupts
         ]
-        message = "; ".join(f"approval {a.id} ({a.kind}) by {a.approver_role}" for a in approvals)
-        run = self._store.park(
-            workflow_run_id=run.id,
-            dagster_run_id=dagster_run_id,
+        waiting = "; ".join(f"approval {a.id} ({a.kind}) by {a.approver_role}" for a in requested)
+        message = f"waiting for {waiting}"
+        self.run = runs.park(
+            self.conn,
+            workflow_run_id=self.run.id,
+            dagster_run_id=self.dagster_run_id,
             state_summary=state_summary(snapshot.values),
-            message=f"waiting for {message}",
+            message=message,
         )
-        log.info("workflow parked", workflow_run_id=run.id, approvals=[a.id for a in approvals])
+        log.info(
+            "workflow parked", workflow_run_id=self.run.id, approvals=[a.id for a in requested]
+        )
         return DriveResult(
             "awaiting_approval",
-            run,
+            self.run,
             "awaiting_approval",
-            f"waiting for {message}",
+            message,
             artifacts=artifacts,
-            approvals=approvals,
+            approvals=requested,
         )
 
-    def _request_approval(
-        self, run: WorkflowRun, interrupt_id: str, payload: Any, dagster_run_id: str
-    ) -> Approval:
-        request = _approval_request(payload)
-        approval = self._store.request_approval(
-            run=run, interrupt_id=interrupt_id, request=request, dagster_run_id=dagster_run_id
-        )
-        if approval.status == "pending" and request.proposal.get("required") is False:
-            # The policy asks for no human decision here: the approval is recorded as decided
-            # by the policy, so the side effect still passes through the same gate and audit.
-            approval = self._store.record_decision(
-                approval.id,
-                decision="approve",
-                decider=POLICY_DECIDER,
-                note="approval not required by the policy",
-            )
-        return approval
-
-    def _already_done(
-        self, run: WorkflowRun, snapshot: StateSnapshot, dagster_run_id: str, job_name: str
-    ) -> DriveResult:
+    def _already_done(self, snapshot: StateSnapshot) -> DriveResult:
         values = snapshot.values
-        outcome = str(values.get("outcome", run.outcome or "completed"))
-        message = str(values.get("outcome_message", run.outcome_message or ""))
-        if run.status != "succeeded":
+        outcome = str(values.get("outcome", self.run.outcome or "completed"))
+        message = str(values.get("outcome_message", self.run.outcome_message or ""))
+        if self.run.status != "succeeded":
             # Finished earlier but the status write was lost (a crash right after the end).
-            run = self._store.begin_attempt(
-                workflow_run_id=run.id,
-                dagster_run_id=dagster_run_id,
-                job_name=job_name,
-                kind="resume",
-            )
-            self._record_issues(run, snapshot, dagster_run_id)
-            run = self._store.finish(
-                workflow_run_id=run.id,
-                dagster_run_id=dagster_run_id,
-                outcome=outcome,
-                message=message,
-                state_summary=state_summary(values),
-            )
-        return DriveResult("already_done", run, outcome, message)
+            self._begin("resume")
+            self._record_issues(snapshot)
+            self._finish(values, outcome, message)
+        return DriveResult("already_done", self.run, outcome, message)
 
 
 @dataclass(frozen=True)
@@ -417,43 +378,16 @@ def _plan(snapshot: StateSnapshot, run: WorkflowRun, decision: Decision | None) 
 def _approval_request(value: Any) -> ApprovalRequest:
     if not isinstance(value, Mapping):
         raise WorkflowFailed(f"interrupt payload is not an approval: {value!r}", exception_id=None)
+    proposal = dict(value["proposal"])
     return ApprovalRequest(
         kind=str(value["kind"]),
-        proposal=dict(value["proposal"]),
+        proposal=proposal,
         reason=str(value["reason"]),
         policy_snapshot=dict(value["policy_snapshot"]),
         approver_role=str(value["approver_role"]),
         due_at=datetime.fromisoformat(str(value["due_at"])),
         requested_by=value.get("requested_by"),
         requested_by_email=value.get("requested_by_email"),
+        # The proposal says when the policy asks for no person's decision.
+        required=proposal.get("required") is not False,
     )
-
-
-def _next_step(graph: CompiledStateGraph[Any, Any, Any, Any], config: Any, last: str) -> str:
-    """The node that failed: the one the checkpoint says runs next."""
-    try:
-        pending = graph.get_state(config).next
-    except Exception:  # the checkpoint is unreadable; name the last node that completed
-        return f"after {last}"
-    return ", ".join(pending) if pending else f"after {last}"
-
-
-def _permanent_fix(exc: PermanentConnectorError) -> str:
-    from resources.errors import AuthError, BadDataError, NotFoundError
-
-    if isinstance(exc, AuthError):
-        return (
-            f"Check the {exc.vendor} credential and its scopes, then re-execute the run from the"
-            " Dagster UI."
-        )
-    if isinstance(exc, NotFoundError):
-        return (
-            f"The {exc.vendor} record is gone (deleted or merged). Check the object in"
-            f" {exc.vendor}; if it was removed on purpose, resolve this exception with a note."
-        )
-    if isinstance(exc, BadDataError):
-        return (
-            f"{exc.vendor} rejected the data we sent: correct the record in HubSpot (or the"
-            " template in the policy), then re-execute the run."
-        )
-    return "Fix the configuration named in the message, then re-execute the run."

@@ -8,7 +8,7 @@ from typing import Any
 from langgraph.graph import END
 
 from orchestrator_core.ledger import WriteResult
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import Artifact, artifact
 from resources.errors import NotFoundError

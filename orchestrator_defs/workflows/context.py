@@ -1,23 +1,25 @@
 """What a workflow graph works with, passed as LangGraph's runtime context.
 
 Graph nodes receive `runtime: Runtime[WorkflowContext]` and reach every connector, the policy,
-the side-effect ledger and the few database records a workflow needs (other runs of the same
-object, budget spend) through it; nothing is imported or built inside a node. Tests build the
-context with connectors pointed at the sandbox and an in-memory or Postgres checkpointer.
+the enricher, the side-effect ledger and the product's database (for the few records a workflow
+reads or writes: other runs of its object, a child run, budget spend, through the functions of
+`orchestrator_core.records`) through it; nothing is imported or built inside a node.
+
+`WorkflowServices` is what the runs of one Dagster run share; the runner adds the workflow run
+to make each run's `WorkflowContext`. The Dagster resource and the tests build the services the
+same way, with live connectors or connectors pointed at the sandbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Protocol
 
+from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import Ledger, LedgerEntry, WriteResult
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows.budget import BudgetPosition
-from orchestrator_core.workflows.runs import RunStatus, WorkflowRun
+from orchestrator_core.records.runs import WorkflowRun
 from resources.airtable import AirtableConnector
 from resources.enrichment.enricher import Enricher
 from resources.google_workspace import GoogleWorkspaceConnector
@@ -48,55 +50,15 @@ class WorkflowOptions:
     organiser_calendar_id: str = "primary"
 
 
-class WorkflowRecords(Protocol):
-    """The product's own records a workflow reads or writes besides the ledger."""
-
-    def find_runs(
-        self,
-        *,
-        workflow: str,
-        object_type: str,
-        object_id: int,
-        statuses: tuple[RunStatus, ...],
-        exclude_id: int | None = None,
-        outcomes: tuple[str, ...] | None = None,
-    ) -> list[WorkflowRun]: ...
-
-    def request_child_run(
-        self,
-        *,
-        parent: WorkflowRun,
-        workflow: str,
-        object_type: str,
-        object_id: int,
-        reason: str,
-        details: dict[str, Any],
-    ) -> int: ...
-
-    def committed_spend(self, *, cost_centre: str, fiscal_year: int) -> Decimal: ...
-
-    def commit_spend(
-        self,
-        *,
-        cost_centre: str,
-        fiscal_year: int,
-        purchase_order: str,
-        deal_id: int,
-        amount: Decimal,
-        currency: str,
-        workflow_run_id: int,
-    ) -> BudgetPosition: ...
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class WorkflowContext:
-    """Everything a graph node may use. One per Dagster run (or test)."""
+@dataclass(frozen=True, kw_only=True)
+class WorkflowServices:
+    """Everything a graph node may use besides its run. One per Dagster run (or test)."""
 
-    run: WorkflowRun
+    db: Database
     policy: LoadedPolicy
     hubspot: HubSpotConnector
     airtable: AirtableConnector
@@ -104,9 +66,20 @@ class WorkflowContext:
     google: GoogleWorkspaceConnector
     enricher: Enricher
     ledger: Ledger
-    records: WorkflowRecords
     options: WorkflowOptions = field(default_factory=WorkflowOptions)
     now: Callable[[], datetime] = utc_now
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowContext(WorkflowServices):
+    """The services and the workflow run a graph executes for."""
+
+    run: WorkflowRun
+
+    @classmethod
+    def for_run(cls, services: WorkflowServices, run: WorkflowRun) -> WorkflowContext:
+        shared = {item.name: getattr(services, item.name) for item in fields(WorkflowServices)}
+        return cls(run=run, **shared)
 
     def write_once(
         self, *, step: str, target: str, write: Callable[[str], WriteResult]

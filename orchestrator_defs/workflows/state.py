@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from pydantic import JsonValue
 
-from orchestrator_core.workflows.exceptions import Severity
+from orchestrator_core.records.exceptions import Severity
 
 
 class Issue(TypedDict):

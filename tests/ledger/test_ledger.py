@@ -6,10 +6,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
+from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import (
     Ledger,
     LedgerBusyError,
@@ -26,9 +28,16 @@ TARGET = "google_calendar:event:kickoff"
 Db = psycopg.Connection[tuple[object, ...]]
 
 
+@contextmanager
+def ledger_on(database_url: str, *, lock_wait_seconds: float = 10) -> Iterator[Ledger]:
+    """A ledger on a database of its own, as each Dagster run has."""
+    with Database(database_url) as database:
+        yield Ledger(database, lock_wait_seconds=lock_wait_seconds)
+
+
 @pytest.fixture
 def ledger(db: Db, database_url: str) -> Iterator[Ledger]:
-    with Ledger(database_url, lock_wait_seconds=10) as opened:
+    with ledger_on(database_url) as opened:
         yield opened
 
 
@@ -66,7 +75,7 @@ def test_step_executed_twice_writes_once(ledger: Ledger, database_url: str) -> N
     assert again == first
 
     # A new process (its own pool) sees the same record.
-    with Ledger(database_url) as other:
+    with ledger_on(database_url) as other:
         assert run(other, second_write) == first
         assert other.get(thread_id=THREAD, step=STEP, target=TARGET) == first
     assert second_write.keys == []
@@ -175,7 +184,7 @@ def test_concurrent_executions_of_one_key_write_once(db: Db, database_url: str) 
         return WriteResult("evt-raced", {"calls": len(calls)})
 
     def execute() -> LedgerEntry:
-        with Ledger(database_url, lock_wait_seconds=10) as own:  # like two separate runs
+        with ledger_on(database_url) as own:  # like two separate runs
             start.wait()
             return run(own, write)
 
@@ -195,7 +204,10 @@ def test_lock_wait_is_bounded(db: Db, database_url: str) -> None:
         release.wait(10)
         return WriteResult("evt-slow")
 
-    with Ledger(database_url) as holder, Ledger(database_url, lock_wait_seconds=0.2) as waiter:
+    with (
+        ledger_on(database_url) as holder,
+        ledger_on(database_url, lock_wait_seconds=0.2) as waiter,
+    ):
         with ThreadPoolExecutor(max_workers=1) as pool:
             held = pool.submit(run, holder, slow_write)
             assert entered.wait(10)

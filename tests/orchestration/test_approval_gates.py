@@ -17,15 +17,15 @@ import dagster as dg
 import psycopg
 import pytest
 
+from orchestrator_core.records.approval_rules import Decider
+from orchestrator_core.records.approvals import get_approval
 from orchestrator_core.settings import DEFAULT_POLICY_PATH, get_settings
-from orchestrator_core.workflows.approvals import get_approval, record_decision
-from orchestrator_core.workflows.decisions import Decider
 from orchestrator_defs.definitions import build_definitions
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
 from tests.conftest import make_settings
 from tests.connectors.sandbox_server import SandboxServer
-from tests.support import hubspot_event, ingest_events
+from tests.support import decide_approval, hubspot_event, ingest_events
 from tests.workflows.conftest import sandbox, workflow_sandbox_server
 
 __all__ = ["sandbox", "workflow_sandbox_server"]  # fixtures used here
@@ -157,7 +157,9 @@ def test_approved_procurement_writes_one_purchase_order(
     workflow_run_id, approval_id = _park(
         defs, dagster_instance, database_url, _deal_amount(5002, "125000")
     )
-    record_decision(db, approval_id, decision="approve", decider=OPERATOR, note="fits Q4 plan")
+    decide_approval(
+        database_url, approval_id, verdict="approve", decider=OPERATOR, note="fits Q4 plan"
+    )
     request = _continuation(dagster_instance)
     assert request.job_name == "procurement_continuation"
 
@@ -188,7 +190,9 @@ def test_a_rejection_closes_the_workflow_without_the_side_effect(
     sandbox: SandboxServer,
 ) -> None:
     workflow_run_id, approval_id = _park(defs, dagster_instance, database_url, _deal_stage(5001))
-    record_decision(db, approval_id, decision="reject", decider=OPERATOR, note="customer paused")
+    decide_approval(
+        database_url, approval_id, verdict="reject", decider=OPERATOR, note="customer paused"
+    )
     request = _continuation(dagster_instance)
     assert request.job_name == "deal_kickoff_closure"
     assert request.run_key == f"approval:{approval_id}"
@@ -206,7 +210,7 @@ def test_a_rejection_closes_the_workflow_without_the_side_effect(
 
     # The closure job refuses an approved approval: only the gated job may write the event.
     other_run, other_approval = _park(defs, dagster_instance, database_url, _deal_stage(5002))
-    record_decision(db, other_approval, decision="approve", decider=OPERATOR)
+    decide_approval(database_url, other_approval, verdict="approve", decider=OPERATOR)
     wrong = defs.resolve_job_def("deal_kickoff_closure").execute_in_process(
         run_config={
             "ops": {

@@ -18,15 +18,14 @@ import dagster as dg
 import psycopg
 import pytest
 
-from orchestrator_core.workflows.approvals import record_decision
-from orchestrator_core.workflows.decisions import Decider
+from orchestrator_core.records.approval_rules import Decider
 from orchestrator_defs.definitions import build_definitions
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
 from tests.conftest import make_settings
 from tests.connectors.conftest import sandbox_config
 from tests.connectors.sandbox_server import SandboxServer
-from tests.support import hubspot_event, ingest_events
+from tests.support import decide_approval, hubspot_event, ingest_events
 from tests.workflows.conftest import sandbox, workflow_sandbox_server
 
 __all__ = ["sandbox", "workflow_sandbox_server"]  # fixtures used here
@@ -195,10 +194,10 @@ def test_kickoff_parks_in_one_process_and_resumes_in_another(
     assert _run_row(db, workflow_run_id)[0] == "awaiting_approval"
     assert sandbox.inspect("google/events")["events"] == []
 
-    record_decision(
-        db,
+    decide_approval(
+        database_url,
         approval_id,
-        decision="approve",
+        verdict="approve",
         decider=Decider(
             identity="user:olivia@harborlabs.example",
             email="olivia@harborlabs.example",

@@ -1,6 +1,7 @@
-"""Workflow fixtures: the sandbox as a real server, connectors pointed at it, the workflow
-store, ledger and runner on the test database, and a harness that ingests HubSpot events,
-dispatches them like the event sensor and drives the resulting runs like the Dagster op does.
+"""Workflow fixtures: the sandbox as a real server, connectors pointed at it, the database,
+ledger and runner on the test database (built as the Dagster resource builds them), and a
+harness that ingests HubSpot events, dispatches them like the event sensor and drives the
+resulting runs like the Dagster op does.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from typing import Any
 import psycopg
 import pytest
 
+from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows import approvals
-from orchestrator_core.workflows.approvals import Approval
-from orchestrator_core.workflows.decisions import Decider
-from orchestrator_core.workflows.dispatch import RunRequestSpec, dispatch_received, due_requests
-from orchestrator_core.workflows.runs import WorkflowRun, get_run
-from orchestrator_core.workflows.store import WorkflowStore
+from orchestrator_core.records.approval_rules import Decider
+from orchestrator_core.records.approvals import Approval
+from orchestrator_core.records.dispatch import RunRequestSpec, dispatch_received, due_requests
+from orchestrator_core.records.runs import WorkflowRun, get_run
 from orchestrator_defs.runtime.runner import DriveResult, GraphBuilder, WorkflowRunner
-from orchestrator_defs.workflows.context import WorkflowContext, WorkflowOptions
+from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowServices
+from orchestrator_defs.workflows.registry import GRAPHS
 from orchestrator_defs.workflows.state import Decision
 from resources.enrichment.enricher import Enricher, RuleEnricher
 from tests.connectors.conftest import (
@@ -35,7 +36,7 @@ from tests.connectors.conftest import (
     sandbox_config,
 )
 from tests.connectors.sandbox_server import SandboxServer, start_sandbox
-from tests.support import hubspot_event, ingest_events
+from tests.support import decide_approval, hubspot_event, ingest_events
 
 _dagster_run_ids = itertools.count(1)
 
@@ -63,7 +64,7 @@ class WorkflowHarness:
 
     db: psycopg.Connection[Any]
     database_url: str
-    store: WorkflowStore
+    database: Database
     ledger: Ledger
     policy: LoadedPolicy
     sandbox: SandboxServer
@@ -71,8 +72,8 @@ class WorkflowHarness:
     options: WorkflowOptions = field(default_factory=WorkflowOptions)
     now: datetime | None = None
     # The product's graphs unless a test brings its own.
-    graphs: Mapping[str, GraphBuilder] | None = None
-    contexts: list[WorkflowContext] = field(default_factory=list)
+    graphs: Mapping[str, GraphBuilder] = field(default_factory=lambda: GRAPHS)
+    services_built: list[WorkflowServices] = field(default_factory=list)
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -94,9 +95,10 @@ class WorkflowHarness:
 
     # -- driving ------------------------------------------------------------------------
 
-    def context_for(self, run: WorkflowRun) -> WorkflowContext:
-        context = WorkflowContext(
-            run=run,
+    def services(self) -> WorkflowServices:
+        """The services as the Dagster resource builds them, with connectors on the sandbox."""
+        services = WorkflowServices(
+            db=self.database,
             policy=self.policy,
             hubspot=hubspot_for(self.sandbox),
             airtable=airtable_for(self.sandbox),
@@ -104,21 +106,15 @@ class WorkflowHarness:
             google=google_for(self.sandbox),
             enricher=self.enricher,
             ledger=self.ledger,
-            records=self.store,
             options=self.options,
-            **({"now": lambda: self.now} if self.now else {}),  # type: ignore[dict-item]
+            **({"now": lambda: self.now} if self.now else {}),  # type: ignore[arg-type]
         )
-        self.contexts.append(context)
-        return context
+        self.services_built.append(services)
+        return services
 
     @property
     def runner(self) -> WorkflowRunner:
-        return WorkflowRunner(
-            store=self.store,
-            database_url=self.database_url,
-            graphs=self.graphs or _product_graphs(),
-            context_factory=self.context_for,
-        )
+        return WorkflowRunner(self.services(), graphs=self.graphs)
 
     def drive(
         self, run: WorkflowRun | int, *, decision: Decision | None = None, final: bool = True
@@ -143,10 +139,10 @@ class WorkflowHarness:
     ) -> Decision:
         """Record a decision and return the value the continuation resumes the graph with."""
         approval_id = approval if isinstance(approval, int) else approval.id
-        decided = approvals.record_decision(
-            self.db,
+        decided = decide_approval(
+            self.database_url,
             approval_id,
-            decision="approve" if decision == "approve" else "reject",
+            verdict="approve" if decision == "approve" else "reject",
             decider=Decider(identity=decided_by, email=decided_by, role="admin"),
             note=note,
             edits=edits,
@@ -183,8 +179,13 @@ class WorkflowHarness:
             ).fetchall()
 
     def close(self) -> None:
-        for context in self.contexts:
-            for connector in (context.hubspot, context.airtable, context.notion, context.google):
+        for services in self.services_built:
+            for connector in (
+                services.hubspot,
+                services.airtable,
+                services.notion,
+                services.google,
+            ):
                 connector.close()
 
 
@@ -195,12 +196,12 @@ def harness(
     sandbox: SandboxServer,
     policy: LoadedPolicy,
 ) -> Iterator[WorkflowHarness]:
-    with WorkflowStore(database_url, policy=policy) as store, Ledger(database_url) as ledger:
+    with Database(database_url) as database:
         harness = WorkflowHarness(
             db=db,
             database_url=database_url,
-            store=store,
-            ledger=ledger,
+            database=database,
+            ledger=Ledger(database),
             policy=policy,
             sandbox=sandbox,
         )
@@ -208,12 +209,6 @@ def harness(
             yield harness
         finally:
             harness.close()
-
-
-def _product_graphs() -> Mapping[str, GraphBuilder]:
-    from orchestrator_defs.workflows.registry import GRAPHS
-
-    return GRAPHS
 
 
 def event(subscription_type: str, object_id: int, **fields: Any) -> dict[str, Any]:

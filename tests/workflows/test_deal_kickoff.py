@@ -16,8 +16,8 @@ import pytest
 
 from orchestrator_core.ledger import idempotency_key
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows.decisions import DecisionRefused
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records.approval_rules import DecisionRefused
+from orchestrator_core.records.runs import WorkflowRun, request_child_run
 from orchestrator_defs.runtime.runner import DriveResult, WorkflowRetryable
 from orchestrator_defs.workflows.deal_kickoff.proposal import notion_page_id
 from orchestrator_defs.workflows.state import Decision
@@ -266,7 +266,7 @@ def test_a_slot_index_outside_the_proposal_uses_the_first_slot_and_says_so(
     # guards against one that reaches it some other way.
     with pytest.raises(DecisionRefused) as refused:
         kickoff.decide(parked.approvals[0], "approve", edits={"slot_index": 7})
-    assert refused.value.status == 422 and "edits.slot_index" in refused.value.message
+    assert refused.value.code == "invalid_edits" and "edits.slot_index" in refused.value.message
     decision = Decision(
         approval_id=parked.approvals[0].id,
         decision="approve",
@@ -381,13 +381,15 @@ def request_company_kickoff(kickoff: WorkflowHarness, action: str, company_id: i
         propertyValue="customer",
     )
     parent = kickoff.start([lifecycle], "company_intake")
-    return kickoff.store.request_child_run(
+    return request_child_run(
+        kickoff.db,
         parent=parent,
         workflow="deal_kickoff",
         object_type="company",
         object_id=company_id,
         reason="lifecycle stage became customer",
         details={"action": action},
+        policy=kickoff.policy,
     )
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator_core.workflows.decisions import DecisionRefused
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records.approval_rules import DecisionRefused
+from orchestrator_core.records.budget import commit_spend
+from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.runtime.runner import DriveResult
 from orchestrator_defs.workflows.procurement_approval.rules import money, parse_amount
 from orchestrator_defs.workflows.state import Decision
@@ -176,7 +177,7 @@ def test_the_approver_can_lower_the_amount_but_not_raise_it(
     # Recording a raised amount is refused; the graph still guards against one that reaches it.
     with pytest.raises(DecisionRefused) as refused:
         procurement.decide(parked_again.approvals[0], "approve", edits={"amount": "999999"})
-    assert refused.value.status == 422 and "edits.amount" in refused.value.message
+    assert refused.value.code == "invalid_edits" and "edits.amount" in refused.value.message
     raised = Decision(
         approval_id=parked_again.approvals[0].id,
         decision="approve",
@@ -232,7 +233,8 @@ def test_another_currency_needs_approval_whatever_the_amount(procurement: Workfl
 
 def test_over_budget_opens_an_exception_with_the_figures(procurement: WorkflowHarness) -> None:
     run, parked = park(procurement, 5002, "125000")
-    procurement.store.commit_spend(
+    commit_spend(
+        procurement.db,
         cost_centre="CC-9000",
         fiscal_year=2026,
         purchase_order="PO-EARLIER-1",

@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 
 from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
 from orchestrator_core.policy.vocabulary import WorkflowName
+from orchestrator_core.records import runs
 from orchestrator_defs.workflows.company_intake.account import account_fields, sop_link_fields
 from orchestrator_defs.workflows.company_intake.state import (
     CompanyIntakeState,
@@ -154,14 +155,17 @@ def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]
     switch = ctx.policy.policy.workflows.get(KICKOFF_WORKFLOW)
     if switch is None or not switch.enabled:
         return {"kickoff_note": f"stage {stage} asks for {action}, but deal_kickoff is disabled"}
-    run_id = ctx.records.request_child_run(
-        parent=ctx.run,
-        workflow=KICKOFF_WORKFLOW,
-        object_type="company",
-        object_id=int(state["company_id"]),
-        reason=f"lifecycle stage changed to {stage}",
-        details={"action": action, "lifecycle_stage": stage},
-    )
+    with ctx.db.connection() as conn:
+        run_id = runs.request_child_run(
+            conn,
+            parent=ctx.run,
+            workflow=KICKOFF_WORKFLOW,
+            object_type="company",
+            object_id=int(state["company_id"]),
+            reason=f"lifecycle stage changed to {stage}",
+            details={"action": action, "lifecycle_stage": stage},
+            policy=ctx.policy,
+        )
     return {"kickoff_run_id": run_id, "kickoff_note": f"{action} requested (run {run_id})"}
 
 

@@ -32,7 +32,8 @@ from langgraph.types import interrupt
 from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
 from orchestrator_core.policy.model import DealKickoff
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records import runs
+from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.common import (
     clean_text,
     end,
@@ -145,10 +146,11 @@ def check_duplicates(state: KickoffState, runtime: Runtime[WorkflowContext]) -> 
         "object_id": run.object_id,
         "exclude_id": run.id,
     }
-    others = ctx.records.find_runs(statuses=("awaiting_approval",), **common)
-    others += ctx.records.find_runs(
-        statuses=("succeeded",), outcomes=("kickoff_scheduled",), **common
-    )
+    with ctx.db.connection() as conn:
+        others = runs.find_runs(conn, statuses=("awaiting_approval",), **common)
+        others += runs.find_runs(
+            conn, statuses=("succeeded",), outcomes=("kickoff_scheduled",), **common
+        )
     if others:
         other = others[0]
         state_word = "is waiting for approval" if other.status == "awaiting_approval" else "ran"

@@ -35,7 +35,9 @@ from langgraph.types import interrupt
 
 from orchestrator_core.ledger import WriteResult
 from orchestrator_core.policy import policy_snapshot
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records import runs
+from orchestrator_core.records.budget import commit_spend, committed_spend
+from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.common import (
     clean_text,
     end,
@@ -106,13 +108,15 @@ def check_pending(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
     """One approval per deal at a time: a pending one ends this run."""
     ctx = runtime.context
     deal = state["deal"]
-    pending = ctx.records.find_runs(
-        workflow=WORKFLOW,
-        object_type="deal",
-        object_id=int(deal["id"]),
-        statuses=("awaiting_approval",),
-        exclude_id=ctx.run.id,
-    )
+    with ctx.db.connection() as conn:
+        pending = runs.find_runs(
+            conn,
+            workflow=WORKFLOW,
+            object_type="deal",
+            object_id=int(deal["id"]),
+            statuses=("awaiting_approval",),
+            exclude_id=ctx.run.id,
+        )
     if not pending:
         return {}
     other = pending[0]
@@ -152,7 +156,8 @@ def assess_budget(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
     code = procurement.cost_centre_for(deal["cost_centre_value"])
     centre = procurement.cost_centres[code]
     fiscal_year = ctx.now().year
-    committed = ctx.records.committed_spend(cost_centre=code, fiscal_year=fiscal_year)
+    with ctx.db.connection() as conn:
+        committed = committed_spend(conn, cost_centre=code, fiscal_year=fiscal_year)
     remaining = centre.annual_budget - committed
     mismatch = deal["currency"] != centre.currency
     return {
@@ -309,15 +314,17 @@ def commit_budget(state: ProcurementState, runtime: Runtime[WorkflowContext]) ->
     order = state["purchase_order"]
     budget = state["budget"]
     amount = Decimal(order["amount"])
-    position = ctx.records.commit_spend(
-        cost_centre=budget["cost_centre"],
-        fiscal_year=order["fiscal_year"],
-        purchase_order=order["number"],
-        deal_id=int(state["deal"]["id"]),
-        amount=amount,
-        currency=order["currency"],
-        workflow_run_id=ctx.run.id,
-    )
+    with ctx.db.connection() as conn:
+        position = commit_spend(
+            conn,
+            cost_centre=budget["cost_centre"],
+            fiscal_year=order["fiscal_year"],
+            purchase_order=order["number"],
+            deal_id=int(state["deal"]["id"]),
+            amount=amount,
+            currency=order["currency"],
+            workflow_run_id=ctx.run.id,
+        )
     annual = Decimal(budget["annual_budget"])
     issues = budget_issues(order, budget, committed=position.committed, annual=annual)
     return {

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orchestrator_core.policy.model import Procurement
-from orchestrator_core.workflows.runs import WorkflowRun
+from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.procurement_approval.state import (
     BudgetFigures,
     DealFacts,

@@ -1,9 +1,5 @@
-"""Read queries of the operations API: workflow runs, their attempts, envelopes, exceptions and
-approvals, and the runs an envelope started.
-
-Async and read-only, for the API process (which never imports Dagster or LangGraph). Filters are
-bound parameters; only fixed column and operator fragments are spliced into the SQL text.
-"""
+"""Workflow runs for the runs API: the list, one run with its attempts, the events, exceptions
+and approvals it has, and the runs an envelope started."""
 
 from __future__ import annotations
 
@@ -14,6 +10,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
+
+from orchestrator_core.queries.filters import where
 
 # The run's columns the API shows (not `run_key`, an internal idempotency key).
 RUN_LIST_COLUMNS = (
@@ -40,32 +38,25 @@ class RunFilter:
 
 
 async def list_runs(
-    conn: AsyncConnection[Any], *, where: RunFilter, limit: int, before_id: int | None
+    conn: AsyncConnection[Any], *, filters: RunFilter, limit: int, before_id: int | None
 ) -> list[dict[str, Any]]:
-    """Workflow runs matching `where`, newest first, at most `limit`, ids below `before_id`."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for fragment, value in (
-        ("workflow = %s", where.workflow),
-        ("status = %s", where.status),
-        ("object_type = %s", where.object_type),
-        ("object_id = %s", where.object_id),
+    """Workflow runs matching `filters`, newest first, at most `limit`, ids below `before_id`."""
+    condition, params = where(
+        ("workflow = %s", filters.workflow),
+        ("status = %s", filters.status),
+        ("object_type = %s", filters.object_type),
+        ("object_id = %s", filters.object_id),
         # containment, so the GIN index on envelope_ids serves it
-        ("envelope_ids @> ARRAY[%s]::bigint[]", where.envelope_id),
-        ("requested_at >= %s", where.requested_from),
-        ("requested_at < %s", where.requested_to),
+        ("envelope_ids @> ARRAY[%s]::bigint[]", filters.envelope_id),
+        ("requested_at >= %s", filters.requested_from),
+        ("requested_at < %s", filters.requested_to),
         ("id < %s", before_id),
-    ):
-        if value is not None:
-            clauses.append(fragment)
-            params.append(value)
-    condition = " AND ".join(clauses) or "TRUE"
-    params.append(limit)
+    )
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"SELECT {RUN_LIST_COLUMNS} FROM orchestrator.workflow_runs"
             f" WHERE {condition} ORDER BY id DESC LIMIT %s",
-            params,
+            [*params, limit],
         )
         return await cur.fetchall()
 

@@ -4,44 +4,35 @@ status flows back to the envelopes that started them.
 A workflow run is `requested` (by the event sensor or by another run), `running` (a Dagster run
 is working on it), `awaiting_approval` (its graph is parked at an interrupt), `succeeded` or
 `failed`. Each Dagster run that works on it is an attempt. Every status change also recomputes
-the status of the run's envelopes (`refresh_envelope_statuses`), in the same transaction.
+the status of the run's envelopes, in the same transaction.
 
 Every change of a run's or an envelope's status is appended to the audit log in its transaction,
-last: `run.launched` (a run requested by another run; the event sensor's in `dispatch`),
+last: `run.launched` (a run created by the event sensor's dispatch or requested by another run),
 `run.started`, `run.parked`, `run.finished` (succeeded or failed) and `event.status_changed`.
 Recording a status the run already has (an op retry, an end recorded again) appends nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
-import orjson
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.rows import class_row, dict_row
 from pydantic import JsonValue
 
+from orchestrator_core import audit
+from orchestrator_core.db.columns import columns_of
+from orchestrator_core.db.json import jsonb
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.workflows.naming import run_key_for_request, thread_id_for
+from orchestrator_core.records.keys import run_key_for_request, thread_id_for
 
 RunStatus: TypeAlias = Literal["requested", "running", "awaiting_approval", "succeeded", "failed"]
 AttemptKind: TypeAlias = Literal["start", "resume", "continuation"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed"})
-
-RUN_COLUMNS = (
-    "id, run_key, workflow, thread_id, portal_id, object_type, object_id, correlation_id,"
-    " envelope_ids, trigger, parent_id, status, outcome, outcome_message, dagster_run_id, steps,"
-    " state_summary, policy_version, policy_hash, error, requested_at, last_requested_at,"
-    " started_at, finished_at, updated_at"
-)
-
-
-def jsonb(value: Any) -> Jsonb:
-    return Jsonb(value, dumps=lambda v: orjson.dumps(v, default=str).decode())
 
 
 @dataclass(frozen=True)
@@ -55,7 +46,7 @@ class WorkflowRun:
     portal_id: int | None
     object_type: str | None
     object_id: int | None
-    correlation_id: Any
+    correlation_id: uuid.UUID | None
     envelope_ids: list[int]
     trigger: dict[str, Any]
     parent_id: int | None
@@ -85,99 +76,97 @@ class WorkflowRun:
         return events
 
 
-# The envelopes are locked (in id order) by a statement of its own before the one that audits:
-# an audit append holds the audit log's lock until commit, so it must wait for no row lock.
+RUN_COLUMNS = columns_of(WorkflowRun)
+
+
+def object_label(object_type: str | None, object_id: int | None) -> str | None:
+    """`type/id` of a run's HubSpot object, as the audit log names it."""
+    return None if object_type is None and object_id is None else f"{object_type}/{object_id}"
+
+
+def launched_entry(
+    *,
+    workflow_run_id: int,
+    workflow: str,
+    run_key: str,
+    envelope_ids: Sequence[int],
+    object_type: str | None,
+    object_id: int | None,
+    correlation_id: uuid.UUID | None,
+    policy_version: str,
+    requested_by: dict[str, Any] | None = None,
+) -> audit.AuditEntry:
+    """The `run.launched` row of a new workflow run; `requested_by` names the run that asked
+    for it (`parent_run_id`, `reason`), if another run did."""
+    return audit.AuditEntry(
+        actor=audit.SYSTEM,
+        action="run.launched",
+        entity_type="workflow_run",
+        entity_id=workflow_run_id,
+        after={
+            "status": "requested",
+            "workflow": workflow,
+            "run_key": run_key,
+            "envelope_ids": list(envelope_ids),
+            "object": object_label(object_type, object_id),
+            **(requested_by or {}),
+        },
+        correlation_id=correlation_id,
+        policy_version=policy_version,
+    )
+
+
+# The envelopes are locked (in id order) by a statement of their own, before any audit append:
+# an append holds the audit log's lock until commit, so nothing after it may wait for a row lock.
 _LOCK_ENVELOPES = """
 SELECT id FROM orchestrator.event_envelopes WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id
 FOR UPDATE
 """
 
 # Envelope status from the runs it started: in progress while any run is; then failed, then
-# awaiting approval, then processed. One audit row per envelope whose status changed, written
-# by the same statement (columns as `audit.append` writes them), from the locked status it
-# replaces.
+# awaiting approval, then processed. Returns each envelope whose status changed, with the status
+# it replaced.
 _REFRESH_ENVELOPES = """
-WITH locked AS (
-    SELECT id, status, correlation_id FROM orchestrator.event_envelopes
-    WHERE id = ANY(%(ids)s::bigint[])
-    ORDER BY id
-    FOR UPDATE
-), agg AS (
-    SELECT l.id, l.status AS previous, l.correlation_id,
+WITH agg AS (
+    SELECT e.id, e.status AS previous, e.correlation_id,
            CASE
                WHEN bool_or(r.status IN ('requested', 'running')) THEN 'dispatched'
                WHEN bool_or(r.status = 'failed') THEN 'failed'
                WHEN bool_or(r.status = 'awaiting_approval') THEN 'awaiting_approval'
                ELSE 'processed'
            END AS status
-    FROM locked l
-    JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[l.id]
-    GROUP BY l.id, l.status, l.correlation_id
-), changed AS (
-    UPDATE orchestrator.event_envelopes AS e
-    SET status = agg.status, updated_at = now()
-    FROM agg
-    WHERE e.id = agg.id AND agg.previous IS DISTINCT FROM agg.status
-    RETURNING e.id, agg.previous, agg.status, agg.correlation_id
+    FROM orchestrator.event_envelopes e
+    JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[e.id]
+    WHERE e.id = ANY(%(ids)s::bigint[])
+    GROUP BY e.id, e.status, e.correlation_id
 )
-INSERT INTO orchestrator.audit_log (
-    actor, action, entity_type, entity_id, before, after, correlation_id, policy_version
-)
-SELECT %(actor)s, 'event.status_changed', 'event', c.id::text,
-       jsonb_build_object('status', c.previous),
-       jsonb_build_object('status', c.status, 'workflow_run_id', %(workflow_run_id)s::bigint),
-       c.correlation_id::text, %(policy_version)s
-FROM changed c
-ORDER BY c.id
+UPDATE orchestrator.event_envelopes AS e
+SET status = agg.status, updated_at = now()
+FROM agg
+WHERE e.id = agg.id AND agg.previous IS DISTINCT FROM agg.status
+RETURNING e.id, agg.previous, agg.status, agg.correlation_id
 """
 
 
-def refresh_envelope_statuses(
-    conn: psycopg.Connection[Any],
-    envelope_ids: Sequence[int],
-    *,
-    workflow_run_id: int | None = None,
-    policy_version: str | None = None,
-) -> None:
-    """Recompute the envelopes' status from their runs; audit each change (`event.status_changed`,
-    naming the run whose change caused it). Call it last in the transaction."""
-    _lock_envelopes(conn, envelope_ids)
-    _refresh_envelopes(
-        conn, envelope_ids, workflow_run_id=workflow_run_id, policy_version=policy_version
-    )
-
-
-def _lock_envelopes(conn: psycopg.Connection[Any], envelope_ids: Sequence[int]) -> None:
-    if envelope_ids:
-        conn.execute(_LOCK_ENVELOPES, {"ids": list(envelope_ids)})
-
-
-def _refresh_envelopes(
-    conn: psycopg.Connection[Any],
-    envelope_ids: Sequence[int],
-    *,
-    workflow_run_id: int | None,
-    policy_version: str | None,
-) -> None:
-    """The refresh, with its audit rows: the envelopes must be locked already."""
-    # `audit` imports `jsonb` from this module: imported here, where it is used, not on load.
-    from orchestrator_core import audit
-
-    if envelope_ids:
-        conn.execute(
-            _REFRESH_ENVELOPES,
-            {
-                "ids": list(envelope_ids),
-                "actor": audit.SYSTEM,
-                "workflow_run_id": workflow_run_id,
-                "policy_version": policy_version,
-            },
+def _refresh_envelopes(conn: psycopg.Connection[Any], run: WorkflowRun) -> list[audit.AuditEntry]:
+    """Recompute the status of the run's envelopes (locked already by `_LOCK_ENVELOPES`); the
+    audit rows of the changes (`event.status_changed`, naming the run that caused them)."""
+    if not run.envelope_ids:
+        return []
+    changed = conn.execute(_REFRESH_ENVELOPES, {"ids": run.envelope_ids}).fetchall()
+    return [
+        audit.AuditEntry(
+            actor=audit.SYSTEM,
+            action="event.status_changed",
+            entity_type="event",
+            entity_id=envelope_id,
+            before={"status": previous},
+            after={"status": status, "workflow_run_id": run.id},
+            correlation_id=correlation_id,
+            policy_version=run.policy_version,
         )
-
-
-def object_label(object_type: str | None, object_id: int | None) -> str | None:
-    """`type/id` of a run's HubSpot object, as the audit log names it."""
-    return None if object_type is None and object_id is None else f"{object_type}/{object_id}"
+        for envelope_id, previous, status, correlation_id in sorted(changed)
+    ]
 
 
 # The audit action of a change to each status (`requested` is `run.launched`, at creation).
@@ -190,12 +179,11 @@ _STATUS_ACTIONS: dict[str, str] = {
 
 
 def get_run(conn: psycopg.Connection[Any], workflow_run_id: int) -> WorkflowRun | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
+    with conn.cursor(row_factory=class_row(WorkflowRun)) as cur:
+        return cur.execute(
             f"SELECT {RUN_COLUMNS} FROM orchestrator.workflow_runs WHERE id = %s",
             (workflow_run_id,),
         ).fetchone()
-    return None if row is None else WorkflowRun(**row)
 
 
 def _update_run(
@@ -207,11 +195,8 @@ def _update_run(
     details: dict[str, Any],
 ) -> WorkflowRun:
     """Update the run and its envelopes' status (in the caller's transaction) and audit what
-    changed: the run's status (`details` added to its `after`), then its envelopes'. The rows
-    are locked before they are read, so concurrent writers audit each change once, and before
-    the first audit append, which holds the audit log's lock until commit."""
-    from orchestrator_core import audit  # not on load: `audit` imports `jsonb` from here
-
+    changed: the run's status (`details` added to its `after`), then its envelopes'. Every row
+    is locked before the first audit append, so concurrent writers audit each change once."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "WITH old AS (SELECT id AS old_id, status AS previous_status"
@@ -224,28 +209,23 @@ def _update_run(
         raise LookupError(f"workflow run {workflow_run_id} does not exist")
     previous = row.pop("previous_status")
     run = WorkflowRun(**row)
-    _lock_envelopes(conn, run.envelope_ids)
+    if run.envelope_ids:
+        conn.execute(_LOCK_ENVELOPES, {"ids": run.envelope_ids})
+    entries = _refresh_envelopes(conn, run)
     if previous != run.status:
-        audit.append(
-            conn,
+        status_change = audit.AuditEntry(
             actor=audit.SYSTEM,
             action=_STATUS_ACTIONS[run.status],
             entity_type="workflow_run",
             entity_id=run.id,
             before={"status": previous},
             after={"status": run.status, "workflow": run.workflow, **details},
-            correlation_id=correlation_text(run.correlation_id),
+            correlation_id=run.correlation_id,
             policy_version=run.policy_version,
         )
-    _refresh_envelopes(
-        conn, run.envelope_ids, workflow_run_id=run.id, policy_version=run.policy_version
-    )
+        entries.insert(0, status_change)
+    audit.append_all(conn, entries)
     return run
-
-
-def correlation_text(correlation_id: Any) -> str | None:
-    """A correlation id (uuid) as the audit log's text column keeps it."""
-    return None if correlation_id is None else str(correlation_id)
 
 
 def begin_attempt(
@@ -392,8 +372,6 @@ def request_child_run(
 ) -> int:
     """Ask for another workflow (e.g. a kickoff from company intake); at most one per parent
     and workflow, so a re-executed step asks once. Returns the requested run's id."""
-    from orchestrator_core import audit  # not on load: `audit` imports `jsonb` from here
-
     run_key = run_key_for_request(workflow, parent.id)
     trigger = {
         "source": "workflow",
@@ -441,21 +419,17 @@ def request_child_run(
             return int(row[0])
         audit.append(
             conn,
-            actor=audit.SYSTEM,
-            action="run.launched",
-            entity_type="workflow_run",
-            entity_id=created[0],
-            after={
-                "status": "requested",
-                "workflow": workflow,
-                "run_key": run_key,
-                "envelope_ids": parent.envelope_ids,
-                "object": object_label(object_type, object_id),
-                "parent_run_id": parent.id,
-                "reason": reason,
-            },
-            correlation_id=correlation_text(parent.correlation_id),
-            policy_version=policy.version,
+            launched_entry(
+                workflow_run_id=created[0],
+                workflow=workflow,
+                run_key=run_key,
+                envelope_ids=parent.envelope_ids,
+                object_type=object_type,
+                object_id=object_id,
+                correlation_id=parent.correlation_id,
+                policy_version=policy.version,
+                requested_by={"parent_run_id": parent.id, "reason": reason},
+            ),
         )
     return int(created[0])
 
@@ -471,8 +445,8 @@ def find_runs(
     outcomes: Iterable[str] | None = None,
 ) -> list[WorkflowRun]:
     """Runs of one workflow on one object, in the given statuses (and outcomes), oldest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
+    with conn.cursor(row_factory=class_row(WorkflowRun)) as cur:
+        return cur.execute(
             f"SELECT {RUN_COLUMNS} FROM orchestrator.workflow_runs"
             " WHERE workflow = %(workflow)s AND object_type = %(object_type)s"
             " AND object_id = %(object_id)s AND status = ANY(%(statuses)s)"
@@ -488,4 +462,3 @@ def find_runs(
                 "outcomes": None if outcomes is None else list(outcomes),
             },
         ).fetchall()
-    return [WorkflowRun(**row) for row in rows]

@@ -9,6 +9,9 @@
   conflict.
 - Edits (approve only), within the bounds of the frozen proposal: a kickoff may pick another
   proposed slot (`slot_index`); a procurement may lower the amount (`amount`).
+
+(An approval the policy does not require is recorded as decided by the policy when it is
+requested, `records.approvals.request_approval`; nobody decides it under these rules.)
 """
 
 from __future__ import annotations
@@ -18,34 +21,27 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from orchestrator_core.refusals import Refused
 from orchestrator_core.roles import ROLE_RANK
 
 if TYPE_CHECKING:
-    from orchestrator_core.workflows.approvals import Approval
+    from orchestrator_core.records.approvals import Approval
 
-Decision: TypeAlias = Literal["approve", "reject"]
+# What a person answers (the graph resumes with a fuller `Decision`, see orchestrator_defs).
+Verdict: TypeAlias = Literal["approve", "reject"]
 
 
 @dataclass(frozen=True)
 class Decider:
-    """Who decides. `role` None means the policy itself (an approval it does not require)."""
+    """Who decides: a product user, by their role."""
 
-    identity: str  # recorded as decided_by: user:<email> or policy
+    identity: str  # recorded as decided_by: user:<email>
     email: str | None
     role: str | None
 
 
-POLICY_DECIDER = Decider(identity="policy", email=None, role=None)
-
-
-class DecisionRefused(Exception):
-    """The decision is not allowed; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+class DecisionRefused(Refused):
+    """The decision is not allowed; `code` says why."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def rule_on(
     approval: Approval,
     *,
     decider: Decider,
-    decision: Decision,
+    decision: Verdict,
     edits: dict[str, Any] | None,
     now: datetime,
 ) -> Ruling:
@@ -73,15 +69,14 @@ def rule_on(
         if (approval.edits or {}) == checked:
             return Ruling(status=status, edits=checked, changed=False)
         raise DecisionRefused(
-            409, "already_decided", f"approval {approval.id} was already {status} with other edits"
+            "already_decided", f"approval {approval.id} was already {status} with other edits"
         )
     if approval.status != "pending":
         raise DecisionRefused(
-            409, "already_decided", f"approval {approval.id} is {approval.status}, not pending"
+            "already_decided", f"approval {approval.id} is {approval.status}, not pending"
         )
-    if approval.due_at <= now and decider is not POLICY_DECIDER:  # the policy decides at once
+    if approval.due_at <= now:
         raise DecisionRefused(
-            409,
             "expired",
             f"approval {approval.id} was due at {approval.due_at.isoformat()} and has expired",
         )
@@ -89,13 +84,12 @@ def rule_on(
 
 
 def may_decide(role: str | None, approver_role: str) -> bool:
-    return role is None or ROLE_RANK.get(role, -1) >= ROLE_RANK.get(approver_role, 99)
+    return ROLE_RANK.get(role or "", -1) >= ROLE_RANK.get(approver_role, 99)
 
 
 def _check_role(approval: Approval, decider: Decider) -> None:
     if not may_decide(decider.role, approval.approver_role):
         raise DecisionRefused(
-            403,
             "forbidden",
             f"deciding a {approval.kind} approval needs the {approval.approver_role} role;"
             f" {decider.identity} has {decider.role}",
@@ -109,24 +103,22 @@ def _check_four_eyes(approval: Approval, decider: Decider) -> None:
     mine = {value.casefold() for value in (decider.identity, decider.email) if value}
     if raised_by & mine:
         raise DecisionRefused(
-            403,
             "four_eyes",
             f"{decider.identity} raised approval {approval.id} and cannot decide it",
         )
 
 
-def validate_edits(approval: Approval, decision: Decision, edits: dict[str, Any]) -> dict[str, Any]:
-    """The edits, normalised, if the proposal allows them; `DecisionRefused` (422) naming the
-    field otherwise."""
+def validate_edits(approval: Approval, decision: Verdict, edits: dict[str, Any]) -> dict[str, Any]:
+    """The edits, normalised, if the proposal allows them; `DecisionRefused` (`invalid_edits`)
+    naming the field otherwise."""
     if not edits:
         return {}
     if decision != "approve":
-        raise DecisionRefused(422, "invalid_edits", "edits: only an approval can carry edits")
+        raise DecisionRefused("invalid_edits", "edits: only an approval can carry edits")
     allowed = {"kickoff": {"slot_index"}, "procurement": {"amount"}}.get(approval.kind, set())
     unknown = sorted(set(edits) - allowed)
     if unknown:
         raise DecisionRefused(
-            422,
             "invalid_edits",
             f"edits.{unknown[0]}: not editable for a {approval.kind} approval"
             + (f" (editable: {', '.join(sorted(allowed))})" if allowed else ""),
@@ -140,7 +132,6 @@ def _slot_index(approval: Approval, value: Any) -> int:
     slots = approval.proposal.get("slots") or []
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(slots):
         raise DecisionRefused(
-            422,
             "invalid_edits",
             f"edits.slot_index: must be one of the proposed slots, 0 to {len(slots) - 1}",
         )
@@ -155,7 +146,6 @@ def _amount(approval: Approval, value: Any) -> str:
         amount = Decimal("NaN")
     if isinstance(value, bool) or not amount.is_finite() or not 0 < amount <= requested:
         raise DecisionRefused(
-            422,
             "invalid_edits",
             f"edits.amount: must be a number above 0 and at most the requested {requested}",
         )

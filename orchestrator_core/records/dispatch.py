@@ -8,7 +8,7 @@ not on an id cursor: an envelope whose transaction committed late (identity ids 
 of order) is still `received` and is found by the next tick.
 
 Audited in the same transaction, last: `event.status_changed` for each envelope routed or left
-unrouted (one set-based insert) and `run.launched` for each workflow run created.
+unrouted and `run.launched` for each workflow run created.
 
 `due_requests` returns the runs to ask Dagster for: the new ones, and older ones still
 `requested` whose run never started (a tick whose run requests were lost, a run requested by
@@ -21,15 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from orchestrator_core import audit
+from orchestrator_core.db.json import jsonb
 from orchestrator_core.policy import LoadedPolicy, route_event
-from orchestrator_core.workflows.naming import run_key_for_events, thread_id_for
-from orchestrator_core.workflows.runs import correlation_text, object_label
+from orchestrator_core.records.keys import run_key_for_events, thread_id_for
+from orchestrator_core.records.runs import launched_entry
 
 _RECEIVED = """
 SELECT id, portal_id, event_id, subscription_type, object_type, object_type_id, object_id,
@@ -66,20 +65,6 @@ INSERT INTO orchestrator.workflow_runs (
 )
 ON CONFLICT (run_key) DO NOTHING
 RETURNING id, run_key, workflow, object_type, object_id, correlation_id, envelope_ids
-"""
-
-# One audit row per envelope this pass moved out of `received`, as `audit.append` writes them.
-_AUDIT_ROUTED = """
-INSERT INTO orchestrator.audit_log (
-    actor, action, entity_type, entity_id, before, after, correlation_id, policy_version
-)
-SELECT %(actor)s, 'event.status_changed', 'event', u.id::text,
-       jsonb_build_object('status', 'received'),
-       jsonb_build_object('status', u.status, 'reason', u.reason),
-       u.correlation_id, %(policy_version)s
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(reasons)s::text[],
-            %(correlation_ids)s::text[]) AS u(id, status, reason, correlation_id)
-ORDER BY u.id
 """
 
 _DUE = """
@@ -182,41 +167,39 @@ def _audit(
     created: Sequence[dict[str, Any]],
     policy: LoadedPolicy,
 ) -> None:
-    """The pass's audit rows, last in its transaction: the envelopes' status changes (one
-    statement) and the runs created."""
-    correlation = {row["id"]: str(row["correlation_id"]) for row in rows}
+    """The pass's audit rows, last in its transaction: the envelopes' status changes and the
+    runs created."""
+    correlation = {row["id"]: row["correlation_id"] for row in rows}
     changes = [(i, "unrouted", reason) for i, reason in unrouted] + [
         (i, "dispatched", reason) for i, reason in dispatched.items()
     ]
-    if changes:
-        conn.execute(
-            _AUDIT_ROUTED,
-            {
-                "actor": audit.SYSTEM,
-                "ids": [i for i, _, _ in changes],
-                "statuses": [status for _, status, _ in changes],
-                "reasons": [reason for _, _, reason in changes],
-                "correlation_ids": [correlation[i] for i, _, _ in changes],
-                "policy_version": policy.version,
-            },
-        )
-    for run in created:
-        audit.append(
-            conn,
+    entries = [
+        audit.AuditEntry(
             actor=audit.SYSTEM,
-            action="run.launched",
-            entity_type="workflow_run",
-            entity_id=run["id"],
-            after={
-                "status": "requested",
-                "workflow": run["workflow"],
-                "run_key": run["run_key"],
-                "envelope_ids": run["envelope_ids"],
-                "object": object_label(run["object_type"], run["object_id"]),
-            },
-            correlation_id=correlation_text(run["correlation_id"]),
+            action="event.status_changed",
+            entity_type="event",
+            entity_id=envelope_id,
+            before={"status": "received"},
+            after={"status": status, "reason": reason},
+            correlation_id=correlation[envelope_id],
             policy_version=policy.version,
         )
+        for envelope_id, status, reason in sorted(changes)
+    ]
+    entries += [
+        launched_entry(
+            workflow_run_id=run["id"],
+            workflow=run["workflow"],
+            run_key=run["run_key"],
+            envelope_ids=run["envelope_ids"],
+            object_type=run["object_type"],
+            object_id=run["object_id"],
+            correlation_id=run["correlation_id"],
+            policy_version=policy.version,
+        )
+        for run in created
+    ]
+    audit.append_all(conn, entries)
 
 
 def _run_row(
@@ -250,7 +233,7 @@ def _run_row(
         "object_id": first["object_id"],
         "correlation_id": first["correlation_id"],
         "envelope_ids": [row["id"] for row, _ in members],
-        "trigger": Jsonb(trigger, dumps=lambda v: orjson.dumps(v).decode()),
+        "trigger": jsonb(trigger),
         "policy_version": policy.version,
         "policy_hash": policy.content_hash,
     }

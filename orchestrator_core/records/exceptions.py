@@ -18,7 +18,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from orchestrator_core import audit
-from orchestrator_core.workflows.runs import WorkflowRun, correlation_text, jsonb, object_label
+from orchestrator_core.db.json import jsonb
+from orchestrator_core.records.runs import WorkflowRun, object_label
 
 Severity: TypeAlias = Literal["info", "warning", "error", "critical"]
 
@@ -114,56 +115,27 @@ def open_exception(
         if row.pop("opened"):
             audit.append(
                 conn,
-                actor=actor,
-                action="exception.opened",
-                entity_type="exception",
-                entity_id=row["id"],
-                after={
-                    "status": row["status"],
-                    "kind": row["kind"],
-                    "severity": row["severity"],
-                    "message": row["message"],
-                    "workflow": row["workflow"],
-                    "workflow_run_id": row["workflow_run_id"],
-                    "dagster_run_id": row["dagster_run_id"],
-                    "step": row["step"],
-                    "object": object_label(row["object_type"], row["object_id"]),
-                },
-                correlation_id=correlation_text(run.correlation_id) if run else None,
-                policy_version=run.policy_version if run else None,
+                audit.AuditEntry(
+                    actor=actor,
+                    action="exception.opened",
+                    entity_type="exception",
+                    entity_id=row["id"],
+                    after={
+                        "status": row["status"],
+                        "kind": row["kind"],
+                        "severity": row["severity"],
+                        "message": row["message"],
+                        "workflow": row["workflow"],
+                        "workflow_run_id": row["workflow_run_id"],
+                        "dagster_run_id": row["dagster_run_id"],
+                        "step": row["step"],
+                        "object": object_label(row["object_type"], row["object_id"]),
+                    },
+                    correlation_id=run.correlation_id if run else None,
+                    policy_version=run.policy_version if run else None,
+                ),
             )
         return row
-
-
-async def list_open_exceptions(
-    conn: AsyncConnection[Any],
-    *,
-    kind: str | None,
-    workflow: str | None,
-    limit: int,
-    before_id: int | None,
-) -> list[dict[str, Any]]:
-    """Open exceptions, newest first."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT {EXCEPTION_COLUMNS} FROM orchestrator.exceptions"
-            " WHERE status = 'open'"
-            " AND (%(kind)s::text IS NULL OR kind = %(kind)s)"
-            " AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)"
-            " AND (%(before)s::bigint IS NULL OR id < %(before)s)"
-            " ORDER BY id DESC LIMIT %(limit)s",
-            {"kind": kind, "workflow": workflow, "before": before_id, "limit": limit},
-        )
-        return await cur.fetchall()
-
-
-async def get_exception(conn: AsyncConnection[Any], exception_id: int) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            f"SELECT {EXCEPTION_COLUMNS} FROM orchestrator.exceptions WHERE id = %s",
-            (exception_id,),
-        )
-        return await cur.fetchone()
 
 
 class ExceptionAlreadyResolved(Exception):
@@ -203,11 +175,16 @@ async def resolve_exception(
         assert resolved is not None
         await audit.append_async(
             conn,
-            actor=resolved_by,
-            action="exception.resolved",
-            entity_type="exception",
-            entity_id=exception_id,
-            before={"status": row["status"], "resolution_note": row["resolution_note"]},
-            after={"status": resolved["status"], "resolution_note": resolved["resolution_note"]},
+            audit.AuditEntry(
+                actor=resolved_by,
+                action="exception.resolved",
+                entity_type="exception",
+                entity_id=exception_id,
+                before={"status": row["status"], "resolution_note": row["resolution_note"]},
+                after={
+                    "status": resolved["status"],
+                    "resolution_note": resolved["resolution_note"],
+                },
+            ),
         )
         return resolved

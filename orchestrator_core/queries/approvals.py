@@ -1,0 +1,69 @@
+"""Approvals for the approvals API: the pending queue, and one approval with the runs it
+belongs to. (Decisions are written by `records.approvals.record_decision`.)"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from orchestrator_core.db.columns import columns_of
+from orchestrator_core.queries.filters import where
+from orchestrator_core.records.approvals import Approval
+
+
+def _age(alias: str | None = None) -> str:
+    """Whole seconds since the approval was requested, on the database's clock."""
+    created_at = f"{alias}.created_at" if alias else "created_at"
+    return f"floor(extract(epoch FROM now() - {created_at}))::bigint AS age_seconds"
+
+
+async def list_pending_approvals(
+    conn: AsyncConnection[Any],
+    *,
+    workflow: str | None,
+    approver_roles: Sequence[str] | None,
+    limit: int,
+    after_id: int | None,
+) -> list[dict[str, Any]]:
+    """Pending approvals, oldest first, at most `limit`, ids above `after_id`; only those whose
+    `approver_role` is one of `approver_roles` unless that is None."""
+    condition, params = where(
+        ("workflow = %s", workflow),
+        ("approver_role = ANY(%s::text[])", None if approver_roles is None else [*approver_roles]),
+        ("id > %s", after_id),
+    )
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {columns_of(Approval)}, {_age()} FROM orchestrator.approvals"
+            f" WHERE status = 'pending' AND {condition} ORDER BY id LIMIT %s",
+            [*params, limit],
+        )
+        return await cur.fetchall()
+
+
+async def get_approval_detail(
+    conn: AsyncConnection[Any], approval_id: int
+) -> dict[str, Any] | None:
+    """One approval (every column, its age), its workflow run's status and outcome, and the
+    status of the Dagster run that parked it and of the continuation run, as recorded in
+    `workflow_run_attempts` (None while that run has not started)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {columns_of(Approval, alias='a')}, {_age('a')},"
+            " r.status AS run_status, r.outcome AS run_outcome,"
+            " r.outcome_message AS run_outcome_message,"
+            " requested.status AS requested_run_status,"
+            " continuation.status AS continuation_run_status"
+            " FROM orchestrator.approvals a"
+            " JOIN orchestrator.workflow_runs r ON r.id = a.workflow_run_id"
+            " LEFT JOIN orchestrator.workflow_run_attempts requested"
+            "   ON requested.dagster_run_id = a.requested_run_id"
+            " LEFT JOIN orchestrator.workflow_run_attempts continuation"
+            "   ON continuation.dagster_run_id = a.continuation_run_id"
+            " WHERE a.id = %s",
+            (approval_id,),
+        )
+        return await cur.fetchone()
