@@ -1,36 +1,49 @@
 """`orchestrator` — the product's single command line.
 
-Subcommands import what they need when they run, so `orchestrator serve` never imports Dagster.
+Each subcommand's module is imported only when that subcommand runs (`LazyGroup`), and imports
+what it needs when it runs, so `orchestrator serve` never loads Dagster, LangGraph or the
+vendor connectors (`tests/test_cli.py` checks the running process).
 """
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from orchestrator_cli.audit import audit
-from orchestrator_cli.db import db
-from orchestrator_cli.demo import demo
-from orchestrator_cli.dev import dev
-from orchestrator_cli.doctor import doctor
-from orchestrator_cli.enrich import enrich
-from orchestrator_cli.policy import policy
-from orchestrator_cli.sandbox import sandbox
-from orchestrator_cli.serve import serve
-from orchestrator_cli.users import users
+# Subcommand name → "module:attribute" of its click command.
+SUBCOMMANDS: dict[str, str] = {
+    "serve": "orchestrator_cli.serve:serve",
+    "users": "orchestrator_cli.users:users",
+    "audit": "orchestrator_cli.audit:audit",
+    "db": "orchestrator_cli.db:db",
+    "demo": "orchestrator_cli.demo:demo",
+    "dev": "orchestrator_cli.dev:dev",
+    "doctor": "orchestrator_cli.doctor:doctor",
+    "enrich": "orchestrator_cli.enrich:enrich",
+    "policy": "orchestrator_cli.policy:policy",
+    "sandbox": "orchestrator_cli.sandbox:sandbox",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module when the subcommand is asked for (click's
+    documented pattern for lazily loaded subcommands)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Turn HubSpot CRM events into auditable internal workflows."""
-
-
-cli.add_command(serve)
-cli.add_command(users)
-cli.add_command(audit)
-cli.add_command(db)
-cli.add_command(demo)
-cli.add_command(dev)
-cli.add_command(doctor)
-cli.add_command(enrich)
-cli.add_command(policy)
-cli.add_command(sandbox)
