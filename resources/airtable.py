@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, airtable_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -118,12 +117,6 @@ class AirtableConnector:
             endpoint_url=connection.base_url,
             mode=connection.mode,
             **options,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> AirtableConnector:
-        return cls.from_connection(
-            airtable_connection(settings), base_id=settings.airtable_base_id, **options
         )
 
     def __repr__(self) -> str:

@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, google_connection
+from resources.connections import Connection
 from resources.errors import (
     AuthError,
     BadDataError,
@@ -178,10 +177,6 @@ class GoogleWorkspaceConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> GoogleWorkspaceConnector:
-        return cls.from_connection(google_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"GoogleWorkspaceConnector(api_endpoint={self.api_endpoint!r}, mode={self.mode!r})"

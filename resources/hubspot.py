@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, hubspot_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -145,11 +144,6 @@ class HubSpotConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> HubSpotConnector:
-        options.setdefault("requests_per_10s", settings.hubspot_requests_per_10s)
-        return cls.from_connection(hubspot_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(host={self.host!r}, mode={self.mode!r})"

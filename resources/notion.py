@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, notion_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -115,11 +114,6 @@ class NotionConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> NotionConnector:
-        options.setdefault("sop_parent_page_id", settings.notion_sop_parent_page_id)
-        return cls.from_connection(notion_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"NotionConnector(base_url={self.base_url!r}, mode={self.mode!r})"
