@@ -40,6 +40,35 @@ SANDBOX_PREFIXES: dict[Vendor, str] = {
 }
 
 
+@dataclass(frozen=True)
+class VendorSettings:
+    """The names of a vendor's settings. Each `name` is the field `<vendor>_<name>` of
+    `Settings` (env `<VENDOR>_<NAME>`) and the field `name` of the vendor's Dagster resource."""
+
+    credential: str
+    base_url: str
+    # Google only: a service-account key file, the alternative to the credential.
+    credential_file: str | None = None
+
+
+VENDOR_SETTINGS: dict[Vendor, VendorSettings] = {
+    "hubspot": VendorSettings(credential="access_token", base_url="host"),
+    "airtable": VendorSettings(credential="api_key", base_url="endpoint_url"),
+    "notion": VendorSettings(credential="token", base_url="base_url"),
+    "google": VendorSettings(
+        credential="access_token",
+        base_url="api_endpoint",
+        credential_file="service_account_file",
+    ),
+    "openai": VendorSettings(credential="api_key", base_url="base_url"),
+}
+
+
+def setting_name(vendor: Vendor, name: str) -> str:
+    """The `Settings` field of one of a vendor's settings: `setting_name("hubspot", "host")`."""
+    return f"{vendor}_{name}"
+
+
 def sandbox_credential(vendor: Vendor) -> SecretStr:
     """The dummy credential sent to the sandbox (it accepts any non-empty one)."""
     return SecretStr(f"sandbox-{vendor}-credential")
@@ -104,61 +133,20 @@ def sandbox_base_url(sandbox_url: str, vendor: Vendor) -> str:
     return _clean(sandbox_url) + SANDBOX_PREFIXES[vendor]
 
 
-def hubspot_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="hubspot",
-        credential=settings.hubspot_access_token,
-        base_url=settings.hubspot_host,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def airtable_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="airtable",
-        credential=settings.airtable_api_key,
-        base_url=settings.airtable_endpoint_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def notion_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="notion",
-        credential=settings.notion_token,
-        base_url=settings.notion_base_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def google_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="google",
-        credential=settings.google_access_token,
-        base_url=settings.google_api_endpoint,
-        sandbox_url=settings.sandbox_url,
-        credential_file=settings.google_service_account_file,
-    )
-
-
-def openai_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="openai",
-        credential=settings.openai_api_key,
-        base_url=settings.openai_base_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
 def connection_for(settings: Settings, vendor: Vendor) -> Connection:
-    resolvers = {
-        "hubspot": hubspot_connection,
-        "airtable": airtable_connection,
-        "notion": notion_connection,
-        "google": google_connection,
-        "openai": openai_connection,
-    }
-    return resolvers[vendor](settings)
+    """The vendor's connection as `settings` configure it (see `VENDOR_SETTINGS`)."""
+    names = VENDOR_SETTINGS[vendor]
+    return resolve_connection(
+        vendor=vendor,
+        credential=getattr(settings, setting_name(vendor, names.credential)),
+        base_url=getattr(settings, setting_name(vendor, names.base_url)),
+        sandbox_url=settings.sandbox_url,
+        credential_file=(
+            getattr(settings, setting_name(vendor, names.credential_file))
+            if names.credential_file
+            else None
+        ),
+    )
 
 
 def all_connections(settings: Settings) -> tuple[Connection, ...]:

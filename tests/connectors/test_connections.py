@@ -10,11 +10,14 @@ from pydantic import SecretStr
 
 from orchestrator_core.settings import Settings
 from resources.connections import (
+    VENDOR_SETTINGS,
+    VENDORS,
     all_connections,
     connection_for,
     resolve_connection,
     safe_url,
     sandbox_credential,
+    setting_name,
 )
 
 TOKEN = "pat-na1-CONNECTIONS-SECRET-0001"
@@ -115,3 +118,11 @@ def test_descriptions_and_reprs_never_show_the_credential() -> None:
         assert TOKEN not in text
     assert "hunter2" not in resolved.describe()
     assert safe_url(resolved.base_url) == "https://api.example.com/x"
+
+
+def test_every_vendor_setting_the_table_names_is_a_settings_field() -> None:
+    assert set(VENDOR_SETTINGS) == set(VENDORS)
+    for vendor, names in VENDOR_SETTINGS.items():
+        for name in (names.credential, names.base_url, names.credential_file):
+            if name is not None:
+                assert setting_name(vendor, name) in Settings.model_fields, (vendor, name)
