@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
@@ -49,12 +49,18 @@ class VendorSettings:
     base_url: str
     # Google only: a service-account key file, the alternative to the credential.
     credential_file: str | None = None
+    # The connector's own keyword arguments taken from settings (see `connector_options`).
+    options: tuple[str, ...] = ()
 
 
 VENDOR_SETTINGS: dict[Vendor, VendorSettings] = {
-    "hubspot": VendorSettings(credential="access_token", base_url="host"),
-    "airtable": VendorSettings(credential="api_key", base_url="endpoint_url"),
-    "notion": VendorSettings(credential="token", base_url="base_url"),
+    "hubspot": VendorSettings(
+        credential="access_token", base_url="host", options=("requests_per_10s",)
+    ),
+    "airtable": VendorSettings(credential="api_key", base_url="endpoint_url", options=("base_id",)),
+    "notion": VendorSettings(
+        credential="token", base_url="base_url", options=("sop_parent_page_id",)
+    ),
     "google": VendorSettings(
         credential="access_token",
         base_url="api_endpoint",
@@ -147,6 +153,15 @@ def connection_for(settings: Settings, vendor: Vendor) -> Connection:
             else None
         ),
     )
+
+
+def connector_options(settings: Settings, vendor: Vendor) -> dict[str, Any]:
+    """The vendor connector's own keyword arguments (and its Dagster resource's fields) as
+    `settings` give them: `{"base_id": settings.airtable_base_id}` for Airtable."""
+    return {
+        name: getattr(settings, setting_name(vendor, name))
+        for name in VENDOR_SETTINGS[vendor].options
+    }
 
 
 def all_connections(settings: Settings) -> tuple[Connection, ...]:
