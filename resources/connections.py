@@ -1,5 +1,9 @@
 """Where each connector connects: the vendor (live) or the local sandbox, and with what.
 
+`VENDOR_SETTINGS` names each vendor's settings; every connector setting (and its default)
+is a `Settings` field, read here (`connection_for`, `connector_options`, `connector_timeouts`,
+`connector_retry`) for the Dagster resources, `orchestrator doctor`, the tests and the bench.
+
 One rule for every vendor: configured credentials mean live; none mean the sandbox at
 `SANDBOX_URL` + the vendor's prefix, with a dummy credential. The vendor's base-URL setting,
 when set, overrides the address either way (a proxy, a regional host, a sandbox elsewhere).
@@ -16,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import SecretStr
 
 from orchestrator_core.settings import Settings
+from resources.resilience import RetryPolicy, Timeouts
 
 Vendor = Literal["hubspot", "airtable", "notion", "google", "openai"]
 Mode = Literal["live", "sandbox", "rules"]
@@ -55,16 +60,25 @@ class VendorSettings:
 
 VENDOR_SETTINGS: dict[Vendor, VendorSettings] = {
     "hubspot": VendorSettings(
-        credential="access_token", base_url="host", options=("requests_per_10s",)
+        credential="access_token",
+        base_url="host",
+        options=("requests_per_10s", "search_requests_per_second"),
     ),
-    "airtable": VendorSettings(credential="api_key", base_url="endpoint_url", options=("base_id",)),
+    "airtable": VendorSettings(
+        credential="api_key",
+        base_url="endpoint_url",
+        options=("base_id", "requests_per_second", "rate_limit_penalty_seconds"),
+    ),
     "notion": VendorSettings(
-        credential="token", base_url="base_url", options=("sop_parent_page_id",)
+        credential="token",
+        base_url="base_url",
+        options=("sop_parent_page_id", "requests_per_second"),
     ),
     "google": VendorSettings(
         credential="access_token",
         base_url="api_endpoint",
         credential_file="service_account_file",
+        options=("calendar_requests_per_minute", "drive_requests_per_minute"),
     ),
     "openai": VendorSettings(credential="api_key", base_url="base_url"),
 }
@@ -162,6 +176,25 @@ def connector_options(settings: Settings, vendor: Vendor) -> dict[str, Any]:
         name: getattr(settings, setting_name(vendor, name))
         for name in VENDOR_SETTINGS[vendor].options
     }
+
+
+def connector_timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.connector_connect_timeout_seconds,
+        read=settings.connector_read_timeout_seconds,
+    )
+
+
+def connector_retry(settings: Settings, vendor: Vendor) -> RetryPolicy:
+    """The retry bounds of one request; Airtable's outlast its 30-second penalty."""
+    return RetryPolicy(
+        max_attempts=settings.connector_max_attempts,
+        max_elapsed_seconds=(
+            settings.airtable_max_elapsed_seconds
+            if vendor == "airtable"
+            else settings.connector_max_elapsed_seconds
+        ),
+    )
 
 
 def all_connections(settings: Settings) -> tuple[Connection, ...]:

@@ -7,9 +7,10 @@ connectors resolved from `Settings`), the connector built on first use and close
 teardown. Each vendor's resource declares only what differs: its credential and base-URL
 fields (named as in `VENDOR_SETTINGS`), its own limits, and how to build its connector.
 
-Fields are plain config; secrets enter only as `EnvVar("...")`. `connector_resources()`
-builds all four for `Definitions(resources=...)`, wiring an `EnvVar` for each secret that is
-set.
+Fields are plain config with no defaults of their own (unset credentials and base URLs are
+None); secrets enter only as `EnvVar("...")`. `connector_resources()` builds all four for
+`Definitions(resources=...)` from `Settings`, where every default lives, wiring an `EnvVar`
+for each secret that is set.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from pydantic import Field, PrivateAttr
 
 from orchestrator_core.logging import get_logger
 from orchestrator_core.settings import Settings, get_settings
-from resources.airtable import AIRTABLE_RETRY, AirtableConnector
+from resources.airtable import AirtableConnector
 from resources.connections import (
     VENDOR_SETTINGS,
     Connection,
     Vendor,
     connector_options,
+    connector_retry,
+    connector_timeouts,
     resolve_connection,
     setting_name,
 )
@@ -39,8 +42,6 @@ from resources.notion import NotionConnector
 from resources.resilience import RetryPolicy, Timeouts
 
 log = get_logger(__name__)
-
-DEFAULT_SANDBOX_URL = "http://127.0.0.1:8900"
 
 
 class Connector(Protocol):
@@ -55,14 +56,12 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
 
     vendor: ClassVar[Vendor]
 
-    sandbox_url: str = Field(
-        default=DEFAULT_SANDBOX_URL, description="Sandbox server used when no secret is set."
-    )
-    connect_timeout_seconds: float = Field(default=3.05, gt=0)
-    read_timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per vendor request.")
+    sandbox_url: str = Field(description="Sandbox server used when no secret is set.")
+    connect_timeout_seconds: float = Field(gt=0)
+    read_timeout_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, description="Attempts per vendor request.")
     max_elapsed_seconds: float = Field(
-        default=60.0, gt=0, description="Total time a request may take, retries included."
+        gt=0, description="Total time a request may take, retries included."
     )
 
     _connector: C | None = PrivateAttr(default=None)
@@ -109,8 +108,8 @@ class HubSpotResource(VendorResource[HubSpotConnector]):
 
     access_token: str | None = Field(default=None, description="Private-app access token.")
     host: str | None = Field(default=None, description="API host; default per mode.")
-    requests_per_10s: int = Field(default=100, gt=0, description="100 Starter, 190 Pro/Ent.")
-    search_requests_per_second: int = Field(default=4, gt=0)
+    requests_per_10s: int = Field(gt=0, description="100 Starter, 190 Pro/Ent.")
+    search_requests_per_second: int = Field(gt=0)
 
     def _build(
         self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
@@ -131,16 +130,9 @@ class AirtableResource(VendorResource[AirtableConnector]):
 
     api_key: str | None = Field(default=None, description="Personal access token.")
     endpoint_url: str | None = Field(default=None, description="API root; default per mode.")
-    base_id: str = Field(default="appOrchestratorOps")
-    requests_per_second: int = Field(default=5, gt=0, description="Airtable: 5 per base.")
-    rate_limit_penalty_seconds: float = Field(
-        default=30.0, ge=0, description="Wait after a 429 that names none."
-    )
-    max_elapsed_seconds: float = Field(
-        default=AIRTABLE_RETRY.max_elapsed_seconds,
-        gt=0,
-        description="Long enough to wait out Airtable's 30-second penalty.",
-    )
+    base_id: str
+    requests_per_second: int = Field(gt=0, description="Airtable: 5 per base.")
+    rate_limit_penalty_seconds: float = Field(ge=0, description="Wait after a 429 that names none.")
 
     def _build(
         self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
@@ -163,7 +155,7 @@ class NotionResource(VendorResource[NotionConnector]):
     token: str | None = Field(default=None, description="Integration secret.")
     base_url: str | None = Field(default=None, description="API root; default per mode.")
     sop_parent_page_id: str | None = Field(default=None, description="Where SOP pages go.")
-    requests_per_second: int = Field(default=3, gt=0)
+    requests_per_second: int = Field(gt=0)
 
     def _build(
         self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
@@ -189,8 +181,8 @@ class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
         default=None, description="Workspace user a service account acts as."
     )
     api_endpoint: str | None = Field(default=None, description="API root; default per mode.")
-    calendar_requests_per_minute: int = Field(default=600, gt=0)
-    drive_requests_per_minute: int = Field(default=12_000, gt=0)
+    calendar_requests_per_minute: int = Field(gt=0)
+    drive_requests_per_minute: int = Field(gt=0)
 
     def _build(
         self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
@@ -226,15 +218,22 @@ def connector_resources(settings: Settings | None = None) -> dict[str, Any]:
 
 def _config(settings: Settings, vendor: Vendor) -> dict[str, Any]:
     """A vendor resource's config from `settings`: the secret as an `EnvVar` (or None), the
-    base URL, the key file, the sandbox URL and the connector's own options."""
+    base URL, the key file, the sandbox URL, timeouts, retry bounds and the connector's own
+    options."""
     names = VENDOR_SETTINGS[vendor]
     credential = setting_name(vendor, names.credential)
+    timeouts = connector_timeouts(settings)
+    retry = connector_retry(settings, vendor)
     config: dict[str, Any] = {
         names.credential: _env_secret(
             credential.upper(), getattr(settings, credential) is not None
         ),
         names.base_url: getattr(settings, setting_name(vendor, names.base_url)),
         "sandbox_url": settings.sandbox_url,
+        "connect_timeout_seconds": timeouts.connect,
+        "read_timeout_seconds": timeouts.read,
+        "max_attempts": retry.max_attempts,
+        "max_elapsed_seconds": retry.max_elapsed_seconds,
         **connector_options(settings, vendor),
     }
     if names.credential_file:

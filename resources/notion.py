@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from notion_client import Client
 
 VENDOR = "notion"
-DEFAULT_BASE_URL = "https://api.notion.com"
 CHILDREN_PER_REQUEST = 100
 # Nesting one create/append request accepts: a block's children, and theirs.
 _MAX_NESTING = 2
@@ -81,10 +80,10 @@ class NotionConnector:
         self,
         *,
         token: SecretStr | str,
-        base_url: str = DEFAULT_BASE_URL,
-        requests_per_second: int = 3,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
+        base_url: str,
+        requests_per_second: int,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
         mode: str = "live",
         sop_parent_page_id: str | None = None,
     ) -> None:
@@ -94,13 +93,11 @@ class NotionConnector:
         self._token = secret
         self.base_url = base_url.rstrip("/")
         self.mode = mode
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts
         # Where SOP pages go when the caller names no parent (NOTION_SOP_PARENT_PAGE_ID).
         self.sop_parent_page_id = sop_parent_page_id
         self.throttle = Throttle("notion", [RateLimit(requests_per_second, 1.0)], vendor=VENDOR)
-        self._caller = ResilientCaller(
-            vendor=VENDOR, policy=retry or RetryPolicy(), classify=self._classify
-        )
+        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
 
     @classmethod
     def from_connection(cls, connection: Connection, **options: Any) -> NotionConnector:

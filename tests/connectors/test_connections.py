@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from orchestrator_core.settings import Settings
+from resources.airtable import AirtableConnector
 from resources.connections import (
     VENDOR_SETTINGS,
     VENDORS,
+    Vendor,
     all_connections,
     connection_for,
     resolve_connection,
@@ -19,6 +22,9 @@ from resources.connections import (
     sandbox_credential,
     setting_name,
 )
+from resources.google_workspace import GoogleWorkspaceConnector
+from resources.hubspot import HubSpotConnector
+from resources.notion import NotionConnector
 
 TOKEN = "pat-na1-CONNECTIONS-SECRET-0001"
 
@@ -123,6 +129,18 @@ def test_descriptions_and_reprs_never_show_the_credential() -> None:
 def test_every_vendor_setting_the_table_names_is_a_settings_field() -> None:
     assert set(VENDOR_SETTINGS) == set(VENDORS)
     for vendor, names in VENDOR_SETTINGS.items():
-        for name in (names.credential, names.base_url, names.credential_file):
+        for name in (names.credential, names.base_url, names.credential_file, *names.options):
             if name is not None:
                 assert setting_name(vendor, name) in Settings.model_fields, (vendor, name)
+
+
+def test_every_option_is_a_keyword_of_the_vendors_connector() -> None:
+    connector_types: dict[Vendor, type[object]] = {
+        "hubspot": HubSpotConnector,
+        "airtable": AirtableConnector,
+        "notion": NotionConnector,
+        "google": GoogleWorkspaceConnector,
+    }
+    for vendor, connector_type in connector_types.items():
+        keywords = set(inspect.signature(connector_type).parameters)
+        assert set(VENDOR_SETTINGS[vendor].options) <= keywords, vendor

@@ -58,12 +58,14 @@ def test_a_secret_in_the_environment_becomes_an_envvar_and_a_live_connector(
 
 
 def test_every_resource_builds_its_connector(sandbox: SandboxServer) -> None:
-    for resource in (
-        AirtableResource(sandbox_url=sandbox.url),
-        NotionResource(sandbox_url=sandbox.url),
-        GoogleWorkspaceResource(sandbox_url=sandbox.url),
-        HubSpotResource(sandbox_url=sandbox.url),
-    ):
+    resources = connector_resources(settings(sandbox_url=sandbox.url))
+    assert {key: type(resource) for key, resource in resources.items()} == {
+        "hubspot": HubSpotResource,
+        "airtable": AirtableResource,
+        "notion": NotionResource,
+        "google_workspace": GoogleWorkspaceResource,
+    }
+    for resource in resources.values():
         client = resource.get_client()
         assert client is resource.get_client()  # built once
         assert client.mode == "sandbox"
