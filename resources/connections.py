@@ -106,10 +106,6 @@ class Connection:
     # Google only: the service-account key file, when that is the configured credential.
     credential_file: Path | None = None
 
-    @property
-    def is_live(self) -> bool:
-        return self.mode == "live"
-
     def describe(self) -> str:
         """One line, safe to print: mode and URL without any userinfo; never the credential."""
         return f"{self.vendor}: {self.mode} at {safe_url(self.base_url)}"
