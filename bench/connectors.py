@@ -36,6 +36,7 @@ from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.urls import libpq_url, with_database
 from orchestrator_core.settings import Settings
 from resources.airtable import RECORDS_PER_REQUEST, AirtableConnector
+from resources.connections import connector_retry, connector_timeouts
 
 BASE_ID = "appBenchMirror"
 TABLE = "Accounts"
@@ -120,6 +121,9 @@ def run(records: int) -> dict[str, Any]:
             base_id=BASE_ID,
             endpoint_url=f"{sandbox}/airtable",
             requests_per_second=AIRTABLE_REQUESTS_PER_SECOND,
+            rate_limit_penalty_seconds=settings.airtable_rate_limit_penalty_seconds,
+            timeouts=connector_timeouts(settings),
+            retry=connector_retry(settings, "airtable"),
             mode="sandbox",
         )
         rows = companies(records)

@@ -12,13 +12,19 @@ import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
 
 from orchestrator_cli.context import load_settings
 from orchestrator_core.settings import Settings
-from resources.connections import Connection, all_connections, safe_url
+from resources.connections import (
+    Connection,
+    Vendor,
+    all_connections,
+    connector_options,
+    safe_url,
+)
 from resources.errors import (
     AuthError,
     ConfigurationError,
@@ -28,6 +34,12 @@ from resources.errors import (
     redact,
 )
 from resources.resilience import NO_RETRY, Timeouts
+
+if TYPE_CHECKING:
+    from resources.airtable import AirtableConnector
+    from resources.google_workspace import GoogleWorkspaceConnector
+    from resources.hubspot import HubSpotConnector
+    from resources.notion import NotionConnector
 
 Status = Literal["ok", "unreachable", "auth failed", "error", "misconfigured", "not used"]
 
@@ -84,45 +96,40 @@ def check_connection(connection: Connection, *, timeout: float, settings: Settin
 
 
 def _ping(connection: Connection, *, timeout: float, settings: Settings) -> None:
-    timeouts = Timeouts(connect=timeout, read=timeout)
-    if connection.vendor == "hubspot":
+    if connection.vendor == "openai":
+        _ping_openai(connection, timeout=timeout)
+        return
+    connector = _connector_type(connection.vendor).from_connection(
+        connection,
+        **connector_options(settings, connection.vendor),
+        timeouts=Timeouts(connect=timeout, read=timeout),
+        retry=NO_RETRY,
+    )
+    try:
+        connector.ping(timeout=timeout)
+    finally:
+        connector.close()
+
+
+def _connector_type(
+    vendor: Vendor,
+) -> type[HubSpotConnector | AirtableConnector | NotionConnector | GoogleWorkspaceConnector]:
+    """The vendor's connector class, imported only when it is checked."""
+    if vendor == "hubspot":
         from resources.hubspot import HubSpotConnector
 
-        hubspot = HubSpotConnector.from_connection(connection, timeouts=timeouts, retry=NO_RETRY)
-        try:
-            hubspot.ping(timeout=timeout)
-        finally:
-            hubspot.close()
-    elif connection.vendor == "airtable":
+        return HubSpotConnector
+    if vendor == "airtable":
         from resources.airtable import AirtableConnector
 
-        airtable = AirtableConnector.from_connection(
-            connection, base_id=settings.airtable_base_id, timeouts=timeouts, retry=NO_RETRY
-        )
-        try:
-            airtable.ping(timeout=timeout)
-        finally:
-            airtable.close()
-    elif connection.vendor == "notion":
+        return AirtableConnector
+    if vendor == "notion":
         from resources.notion import NotionConnector
 
-        notion = NotionConnector.from_connection(connection, timeouts=timeouts, retry=NO_RETRY)
-        try:
-            notion.ping(timeout=timeout)
-        finally:
-            notion.close()
-    elif connection.vendor == "google":
-        from resources.google_workspace import GoogleWorkspaceConnector
+        return NotionConnector
+    from resources.google_workspace import GoogleWorkspaceConnector
 
-        google = GoogleWorkspaceConnector.from_connection(
-            connection, timeouts=timeouts, retry=NO_RETRY
-        )
-        try:
-            google.ping(timeout=timeout)
-        finally:
-            google.close()
-    else:
-        _ping_openai(connection, timeout=timeout)
+    return GoogleWorkspaceConnector
 
 
 def _ping_openai(connection: Connection, *, timeout: float) -> None:

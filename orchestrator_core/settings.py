@@ -63,19 +63,32 @@ class Settings(BaseSettings):
     # (`orchestrator sandbox`, SANDBOX_URL) instead of the vendor; its base URL setting, when
     # set, overrides where it connects either way.
     sandbox_url: str = "http://127.0.0.1:8900"
+    # Every connector's timeouts, and the bounds of the retry of one request.
+    connector_connect_timeout_seconds: float = Field(default=3.05, gt=0)
+    connector_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    connector_max_attempts: int = Field(default=5, ge=1)
+    connector_max_elapsed_seconds: float = Field(default=60.0, gt=0)  # retries included
     hubspot_access_token: SecretStr | None = None
     hubspot_host: str | None = None  # default https://api.hubapi.com
     hubspot_requests_per_10s: int = Field(default=100, gt=0)  # 100 Free/Starter, 190 Pro/Ent.
+    hubspot_search_requests_per_second: int = Field(default=4, gt=0)
     airtable_api_key: SecretStr | None = None
     airtable_endpoint_url: str | None = None  # default https://api.airtable.com
     airtable_base_id: str = "appOrchestratorOps"
+    airtable_requests_per_second: int = Field(default=5, gt=0)  # per base
+    # The wait after a 429 that names none, and a retry bound long enough to wait it out.
+    airtable_rate_limit_penalty_seconds: float = Field(default=30.0, ge=0)
+    airtable_max_elapsed_seconds: float = Field(default=120.0, gt=0)
     notion_token: SecretStr | None = None
     notion_base_url: str | None = None  # default https://api.notion.com
     notion_sop_parent_page_id: str | None = None
+    notion_requests_per_second: int = Field(default=3, gt=0)
     # An OAuth access token or a service-account key file for Calendar and Drive.
     google_access_token: SecretStr | None = None
     google_service_account_file: Path | None = None
     google_api_endpoint: str | None = None  # default https://www.googleapis.com
+    google_calendar_requests_per_minute: int = Field(default=600, gt=0)
+    google_drive_requests_per_minute: int = Field(default=12_000, gt=0)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None  # default https://api.openai.com/v1
     openai_model: str = "gpt-4o-mini"

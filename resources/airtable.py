@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, airtable_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -41,14 +40,10 @@ if TYPE_CHECKING:
     from pyairtable import Api, Table
 
 VENDOR = "airtable"
-DEFAULT_ENDPOINT_URL = "https://api.airtable.com"
 DEFAULT_KEY_FIELD = "HubSpot ID"
 RECORDS_PER_REQUEST = 10  # Airtable's batch limit
 KEYS_PER_LOOKUP = 50  # keys per filterByFormula, keeping the GET URL well under 16k
 PAGE_SIZE = 100
-
-# Long enough to wait out one 30-second penalty (and a second 429 right after it).
-AIRTABLE_RETRY = RetryPolicy(max_attempts=5, max_elapsed_seconds=120.0)
 
 
 class AirtableRecord(BaseModel):
@@ -77,11 +72,11 @@ class AirtableConnector:
         *,
         api_key: SecretStr | str,
         base_id: str,
-        endpoint_url: str = DEFAULT_ENDPOINT_URL,
-        requests_per_second: int = 5,
-        rate_limit_penalty_seconds: float = 30.0,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
+        endpoint_url: str,
+        requests_per_second: int,
+        rate_limit_penalty_seconds: float,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
         mode: str = "live",
     ) -> None:
         key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
@@ -93,7 +88,7 @@ class AirtableConnector:
         self.base_id = base_id
         self.endpoint_url = endpoint_url.rstrip("/")
         self.mode = mode
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts
         self.rate_limit_penalty_seconds = rate_limit_penalty_seconds
         # Airtable counts per base: one throttle per connector, and one connector per base.
         self.throttle = Throttle(
@@ -102,9 +97,7 @@ class AirtableConnector:
             vendor=VENDOR,
             max_wait_seconds=max(120.0, rate_limit_penalty_seconds * 2),
         )
-        self._caller = ResilientCaller(
-            vendor=VENDOR, policy=retry or AIRTABLE_RETRY, classify=self._classify
-        )
+        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
 
     @classmethod
     def from_connection(
@@ -118,12 +111,6 @@ class AirtableConnector:
             endpoint_url=connection.base_url,
             mode=connection.mode,
             **options,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> AirtableConnector:
-        return cls.from_connection(
-            airtable_connection(settings), base_id=settings.airtable_base_id, **options
         )
 
     def __repr__(self) -> str:

@@ -1,5 +1,9 @@
 """Where each connector connects: the vendor (live) or the local sandbox, and with what.
 
+`VENDOR_SETTINGS` names each vendor's settings; every connector setting (and its default)
+is a `Settings` field, read here (`connection_for`, `connector_options`, `connector_timeouts`,
+`connector_retry`) for the Dagster resources, `orchestrator doctor`, the tests and the bench.
+
 One rule for every vendor: configured credentials mean live; none mean the sandbox at
 `SANDBOX_URL` + the vendor's prefix, with a dummy credential. The vendor's base-URL setting,
 when set, overrides the address either way (a proxy, a regional host, a sandbox elsewhere).
@@ -10,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
 from orchestrator_core.settings import Settings
+from resources.resilience import RetryPolicy, Timeouts
 
 Vendor = Literal["hubspot", "airtable", "notion", "google", "openai"]
 Mode = Literal["live", "sandbox", "rules"]
@@ -40,6 +45,50 @@ SANDBOX_PREFIXES: dict[Vendor, str] = {
 }
 
 
+@dataclass(frozen=True)
+class VendorSettings:
+    """The names of a vendor's settings. Each `name` is the field `<vendor>_<name>` of
+    `Settings` (env `<VENDOR>_<NAME>`) and the field `name` of the vendor's Dagster resource."""
+
+    credential: str
+    base_url: str
+    # Google only: a service-account key file, the alternative to the credential.
+    credential_file: str | None = None
+    # The connector's own keyword arguments taken from settings (see `connector_options`).
+    options: tuple[str, ...] = ()
+
+
+VENDOR_SETTINGS: dict[Vendor, VendorSettings] = {
+    "hubspot": VendorSettings(
+        credential="access_token",
+        base_url="host",
+        options=("requests_per_10s", "search_requests_per_second"),
+    ),
+    "airtable": VendorSettings(
+        credential="api_key",
+        base_url="endpoint_url",
+        options=("base_id", "requests_per_second", "rate_limit_penalty_seconds"),
+    ),
+    "notion": VendorSettings(
+        credential="token",
+        base_url="base_url",
+        options=("sop_parent_page_id", "requests_per_second"),
+    ),
+    "google": VendorSettings(
+        credential="access_token",
+        base_url="api_endpoint",
+        credential_file="service_account_file",
+        options=("calendar_requests_per_minute", "drive_requests_per_minute"),
+    ),
+    "openai": VendorSettings(credential="api_key", base_url="base_url"),
+}
+
+
+def setting_name(vendor: Vendor, name: str) -> str:
+    """The `Settings` field of one of a vendor's settings: `setting_name("hubspot", "host")`."""
+    return f"{vendor}_{name}"
+
+
 def sandbox_credential(vendor: Vendor) -> SecretStr:
     """The dummy credential sent to the sandbox (it accepts any non-empty one)."""
     return SecretStr(f"sandbox-{vendor}-credential")
@@ -56,10 +105,6 @@ class Connection:
     credential: SecretStr | None
     # Google only: the service-account key file, when that is the configured credential.
     credential_file: Path | None = None
-
-    @property
-    def is_live(self) -> bool:
-        return self.mode == "live"
 
     def describe(self) -> str:
         """One line, safe to print: mode and URL without any userinfo; never the credential."""
@@ -104,61 +149,48 @@ def sandbox_base_url(sandbox_url: str, vendor: Vendor) -> str:
     return _clean(sandbox_url) + SANDBOX_PREFIXES[vendor]
 
 
-def hubspot_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="hubspot",
-        credential=settings.hubspot_access_token,
-        base_url=settings.hubspot_host,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def airtable_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="airtable",
-        credential=settings.airtable_api_key,
-        base_url=settings.airtable_endpoint_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def notion_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="notion",
-        credential=settings.notion_token,
-        base_url=settings.notion_base_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
-def google_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="google",
-        credential=settings.google_access_token,
-        base_url=settings.google_api_endpoint,
-        sandbox_url=settings.sandbox_url,
-        credential_file=settings.google_service_account_file,
-    )
-
-
-def openai_connection(settings: Settings) -> Connection:
-    return resolve_connection(
-        vendor="openai",
-        credential=settings.openai_api_key,
-        base_url=settings.openai_base_url,
-        sandbox_url=settings.sandbox_url,
-    )
-
-
 def connection_for(settings: Settings, vendor: Vendor) -> Connection:
-    resolvers = {
-        "hubspot": hubspot_connection,
-        "airtable": airtable_connection,
-        "notion": notion_connection,
-        "google": google_connection,
-        "openai": openai_connection,
+    """The vendor's connection as `settings` configure it (see `VENDOR_SETTINGS`)."""
+    names = VENDOR_SETTINGS[vendor]
+    return resolve_connection(
+        vendor=vendor,
+        credential=getattr(settings, setting_name(vendor, names.credential)),
+        base_url=getattr(settings, setting_name(vendor, names.base_url)),
+        sandbox_url=settings.sandbox_url,
+        credential_file=(
+            getattr(settings, setting_name(vendor, names.credential_file))
+            if names.credential_file
+            else None
+        ),
+    )
+
+
+def connector_options(settings: Settings, vendor: Vendor) -> dict[str, Any]:
+    """The vendor connector's own keyword arguments (and its Dagster resource's fields) as
+    `settings` give them: `{"base_id": settings.airtable_base_id}` for Airtable."""
+    return {
+        name: getattr(settings, setting_name(vendor, name))
+        for name in VENDOR_SETTINGS[vendor].options
     }
-    return resolvers[vendor](settings)
+
+
+def connector_timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.connector_connect_timeout_seconds,
+        read=settings.connector_read_timeout_seconds,
+    )
+
+
+def connector_retry(settings: Settings, vendor: Vendor) -> RetryPolicy:
+    """The retry bounds of one request; Airtable's outlast its 30-second penalty."""
+    return RetryPolicy(
+        max_attempts=settings.connector_max_attempts,
+        max_elapsed_seconds=(
+            settings.airtable_max_elapsed_seconds
+            if vendor == "airtable"
+            else settings.connector_max_elapsed_seconds
+        ),
+    )
 
 
 def all_connections(settings: Settings) -> tuple[Connection, ...]:

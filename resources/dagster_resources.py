@@ -1,25 +1,41 @@
 """Dagster `ConfigurableResource`s for the vendor connectors: the only module here that
 imports Dagster (the API process imports the plain connectors and must never import it).
 
-Fields are plain config (base URL, limits, timeouts, retry bounds); secrets enter only as
-`EnvVar("...")`. A resource whose secret is absent talks to the sandbox, exactly like the
-plain connectors resolved from `Settings`. `connector_resources()` builds all four for
-`Definitions(resources=...)`, wiring an `EnvVar` for each secret that is set.
+`VendorResource` is what every connector resource shares: the sandbox URL, timeouts and
+retry bounds, the connection (live with a secret, else the sandbox, exactly like the plain
+connectors resolved from `Settings`), the connector built on first use and closed at
+teardown. Each vendor's resource declares only what differs: its credential and base-URL
+fields (named as in `VENDOR_SETTINGS`), its own limits, and how to build its connector.
+
+Fields are plain config with no defaults of their own (unset credentials and base URLs are
+None); secrets enter only as `EnvVar("...")`. `connector_resources()` builds all four for
+`Definitions(resources=...)` from `Settings`, where every default lives, wiring an `EnvVar`
+for each secret that is set.
 """
 
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from orchestrator_core.logging import get_logger
 from orchestrator_core.settings import Settings, get_settings
-from resources.airtable import AIRTABLE_RETRY, AirtableConnector
-from resources.connections import Connection, resolve_connection
+from resources.airtable import AirtableConnector
+from resources.connections import (
+    VENDOR_SETTINGS,
+    Connection,
+    Vendor,
+    connector_options,
+    connector_retry,
+    connector_timeouts,
+    resolve_connection,
+    setting_name,
+)
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
@@ -27,149 +43,137 @@ from resources.resilience import RetryPolicy, Timeouts
 
 log = get_logger(__name__)
 
-DEFAULT_SANDBOX_URL = "http://127.0.0.1:8900"
+
+class Connector(Protocol):
+    def close(self) -> None: ...
 
 
-class _VendorResource(ConfigurableResource):  # type: ignore[type-arg]
-    """Config every connector resource shares: where the sandbox is, timeouts, retries."""
+C = TypeVar("C", bound=Connector)
 
-    sandbox_url: str = Field(
-        default=DEFAULT_SANDBOX_URL, description="Sandbox server used when no secret is set."
-    )
-    connect_timeout_seconds: float = Field(default=3.05, gt=0)
-    read_timeout_seconds: float = Field(default=30.0, gt=0)
-    max_attempts: int = Field(default=5, ge=1, description="Attempts per vendor request.")
+
+class VendorResource(ConfigurableResource[Any], Generic[C]):
+    """Config every connector resource shares, its connection and its cached connector."""
+
+    vendor: ClassVar[Vendor]
+
+    sandbox_url: str = Field(description="Sandbox server used when no secret is set.")
+    connect_timeout_seconds: float = Field(gt=0)
+    read_timeout_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1, description="Attempts per vendor request.")
     max_elapsed_seconds: float = Field(
-        default=60.0, gt=0, description="Total time a request may take, retries included."
+        gt=0, description="Total time a request may take, retries included."
     )
 
-    def _timeouts(self) -> Timeouts:
-        return Timeouts(connect=self.connect_timeout_seconds, read=self.read_timeout_seconds)
+    _connector: C | None = PrivateAttr(default=None)
 
-    def _retry(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_attempts=self.max_attempts, max_elapsed_seconds=self.max_elapsed_seconds
+    def connection(self) -> Connection:
+        names = VENDOR_SETTINGS[self.vendor]
+        key_file = getattr(self, names.credential_file) if names.credential_file else None
+        return resolve_connection(
+            vendor=self.vendor,
+            credential=getattr(self, names.credential),
+            base_url=getattr(self, names.base_url),
+            sandbox_url=self.sandbox_url,
+            credential_file=Path(key_file) if key_file else None,
         )
 
+    def get_client(self) -> C:
+        """The plain connector, built on first use and kept for the run."""
+        if self._connector is None:
+            self._connector = self._build(
+                self.connection(),
+                timeouts=Timeouts(
+                    connect=self.connect_timeout_seconds, read=self.read_timeout_seconds
+                ),
+                retry=RetryPolicy(
+                    max_attempts=self.max_attempts, max_elapsed_seconds=self.max_elapsed_seconds
+                ),
+            )
+        return self._connector
 
-class HubSpotResource(_VendorResource):
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._connector is not None:
+            self._connector.close()
+            self._connector = None
+
+    @abstractmethod
+    def _build(self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy) -> C:
+        """The vendor's connector for `connection`, with this resource's own limits."""
+
+
+class HubSpotResource(VendorResource[HubSpotConnector]):
     """HubSpot CRM. `access_token=EnvVar("HUBSPOT_ACCESS_TOKEN")`; absent means sandbox."""
+
+    vendor: ClassVar[Vendor] = "hubspot"
 
     access_token: str | None = Field(default=None, description="Private-app access token.")
     host: str | None = Field(default=None, description="API host; default per mode.")
-    requests_per_10s: int = Field(default=100, gt=0, description="100 Starter, 190 Pro/Ent.")
-    search_requests_per_second: int = Field(default=4, gt=0)
+    requests_per_10s: int = Field(gt=0, description="100 Starter, 190 Pro/Ent.")
+    search_requests_per_second: int = Field(gt=0)
 
-    _connector: HubSpotConnector | None = PrivateAttr(default=None)
-
-    def connection(self) -> Connection:
-        return resolve_connection(
-            vendor="hubspot",
-            credential=self.access_token,
-            base_url=self.host,
-            sandbox_url=self.sandbox_url,
+    def _build(
+        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+    ) -> HubSpotConnector:
+        return HubSpotConnector.from_connection(
+            connection,
+            requests_per_10s=self.requests_per_10s,
+            search_requests_per_second=self.search_requests_per_second,
+            timeouts=timeouts,
+            retry=retry,
         )
 
-    def get_client(self) -> HubSpotConnector:
-        """The plain connector, built on first use and kept for the run."""
-        if self._connector is None:
-            self._connector = HubSpotConnector.from_connection(
-                self.connection(),
-                requests_per_10s=self.requests_per_10s,
-                search_requests_per_second=self.search_requests_per_second,
-                timeouts=self._timeouts(),
-                retry=self._retry(),
-            )
-        return self._connector
 
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._connector is not None:
-            self._connector.close()
-            self._connector = None
-
-
-class AirtableResource(_VendorResource):
+class AirtableResource(VendorResource[AirtableConnector]):
     """One Airtable base. `api_key=EnvVar("AIRTABLE_API_KEY")`; absent means sandbox."""
+
+    vendor: ClassVar[Vendor] = "airtable"
 
     api_key: str | None = Field(default=None, description="Personal access token.")
     endpoint_url: str | None = Field(default=None, description="API root; default per mode.")
-    base_id: str = Field(default="appOrchestratorOps")
-    requests_per_second: int = Field(default=5, gt=0, description="Airtable: 5 per base.")
-    rate_limit_penalty_seconds: float = Field(
-        default=30.0, ge=0, description="Wait after a 429 that names none."
-    )
-    max_elapsed_seconds: float = Field(
-        default=AIRTABLE_RETRY.max_elapsed_seconds,
-        gt=0,
-        description="Long enough to wait out Airtable's 30-second penalty.",
-    )
+    base_id: str
+    requests_per_second: int = Field(gt=0, description="Airtable: 5 per base.")
+    rate_limit_penalty_seconds: float = Field(ge=0, description="Wait after a 429 that names none.")
 
-    _connector: AirtableConnector | None = PrivateAttr(default=None)
-
-    def connection(self) -> Connection:
-        return resolve_connection(
-            vendor="airtable",
-            credential=self.api_key,
-            base_url=self.endpoint_url,
-            sandbox_url=self.sandbox_url,
+    def _build(
+        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+    ) -> AirtableConnector:
+        return AirtableConnector.from_connection(
+            connection,
+            base_id=self.base_id,
+            requests_per_second=self.requests_per_second,
+            rate_limit_penalty_seconds=self.rate_limit_penalty_seconds,
+            timeouts=timeouts,
+            retry=retry,
         )
 
-    def get_client(self) -> AirtableConnector:
-        if self._connector is None:
-            self._connector = AirtableConnector.from_connection(
-                self.connection(),
-                base_id=self.base_id,
-                requests_per_second=self.requests_per_second,
-                rate_limit_penalty_seconds=self.rate_limit_penalty_seconds,
-                timeouts=self._timeouts(),
-                retry=self._retry(),
-            )
-        return self._connector
 
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._connector is not None:
-            self._connector.close()
-            self._connector = None
-
-
-class NotionResource(_VendorResource):
+class NotionResource(VendorResource[NotionConnector]):
     """Notion. `token=EnvVar("NOTION_TOKEN")`; absent means sandbox."""
+
+    vendor: ClassVar[Vendor] = "notion"
 
     token: str | None = Field(default=None, description="Integration secret.")
     base_url: str | None = Field(default=None, description="API root; default per mode.")
     sop_parent_page_id: str | None = Field(default=None, description="Where SOP pages go.")
-    requests_per_second: int = Field(default=3, gt=0)
+    requests_per_second: int = Field(gt=0)
 
-    _connector: NotionConnector | None = PrivateAttr(default=None)
-
-    def connection(self) -> Connection:
-        return resolve_connection(
-            vendor="notion",
-            credential=self.token,
-            base_url=self.base_url,
-            sandbox_url=self.sandbox_url,
+    def _build(
+        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+    ) -> NotionConnector:
+        return NotionConnector.from_connection(
+            connection,
+            sop_parent_page_id=self.sop_parent_page_id,
+            requests_per_second=self.requests_per_second,
+            timeouts=timeouts,
+            retry=retry,
         )
 
-    def get_client(self) -> NotionConnector:
-        if self._connector is None:
-            self._connector = NotionConnector.from_connection(
-                self.connection(),
-                sop_parent_page_id=self.sop_parent_page_id,
-                requests_per_second=self.requests_per_second,
-                timeouts=self._timeouts(),
-                retry=self._retry(),
-            )
-        return self._connector
 
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._connector is not None:
-            self._connector.close()
-            self._connector = None
-
-
-class GoogleWorkspaceResource(_VendorResource):
+class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
     """Calendar and Drive. `access_token=EnvVar("GOOGLE_ACCESS_TOKEN")` or a
     service-account key file; neither means sandbox."""
+
+    vendor: ClassVar[Vendor] = "google"
 
     access_token: str | None = Field(default=None, description="OAuth access token.")
     service_account_file: str | None = Field(default=None, description="Key file path.")
@@ -177,36 +181,65 @@ class GoogleWorkspaceResource(_VendorResource):
         default=None, description="Workspace user a service account acts as."
     )
     api_endpoint: str | None = Field(default=None, description="API root; default per mode.")
-    calendar_requests_per_minute: int = Field(default=600, gt=0)
-    drive_requests_per_minute: int = Field(default=12_000, gt=0)
+    calendar_requests_per_minute: int = Field(gt=0)
+    drive_requests_per_minute: int = Field(gt=0)
 
-    _connector: GoogleWorkspaceConnector | None = PrivateAttr(default=None)
-
-    def connection(self) -> Connection:
-        return resolve_connection(
-            vendor="google",
-            credential=self.access_token,
-            base_url=self.api_endpoint,
-            sandbox_url=self.sandbox_url,
-            credential_file=Path(self.service_account_file) if self.service_account_file else None,
+    def _build(
+        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+    ) -> GoogleWorkspaceConnector:
+        return GoogleWorkspaceConnector.from_connection(
+            connection,
+            delegated_user=self.delegated_user,
+            calendar_requests_per_minute=self.calendar_requests_per_minute,
+            drive_requests_per_minute=self.drive_requests_per_minute,
+            timeouts=timeouts,
+            retry=retry,
         )
 
-    def get_client(self) -> GoogleWorkspaceConnector:
-        if self._connector is None:
-            self._connector = GoogleWorkspaceConnector.from_connection(
-                self.connection(),
-                delegated_user=self.delegated_user,
-                calendar_requests_per_minute=self.calendar_requests_per_minute,
-                drive_requests_per_minute=self.drive_requests_per_minute,
-                timeouts=self._timeouts(),
-                retry=self._retry(),
-            )
-        return self._connector
 
-    def teardown_after_execution(self, context: InitResourceContext) -> None:
-        if self._connector is not None:
-            self._connector.close()
-            self._connector = None
+# The resource keys Dagster ops name their parameters after.
+RESOURCE_TYPES: dict[str, type[VendorResource[Any]]] = {
+    "hubspot": HubSpotResource,
+    "airtable": AirtableResource,
+    "notion": NotionResource,
+    "google_workspace": GoogleWorkspaceResource,
+}
+
+
+def connector_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """The four connector resources, keyed `hubspot`, `airtable`, `notion`,
+    `google_workspace`, for `Definitions(resources=...)`."""
+    settings = settings or get_settings()
+    return {
+        key: resource_type(**_config(settings, resource_type.vendor))
+        for key, resource_type in RESOURCE_TYPES.items()
+    }
+
+
+def _config(settings: Settings, vendor: Vendor) -> dict[str, Any]:
+    """A vendor resource's config from `settings`: the secret as an `EnvVar` (or None), the
+    base URL, the key file, the sandbox URL, timeouts, retry bounds and the connector's own
+    options."""
+    names = VENDOR_SETTINGS[vendor]
+    credential = setting_name(vendor, names.credential)
+    timeouts = connector_timeouts(settings)
+    retry = connector_retry(settings, vendor)
+    config: dict[str, Any] = {
+        names.credential: _env_secret(
+            credential.upper(), getattr(settings, credential) is not None
+        ),
+        names.base_url: getattr(settings, setting_name(vendor, names.base_url)),
+        "sandbox_url": settings.sandbox_url,
+        "connect_timeout_seconds": timeouts.connect,
+        "read_timeout_seconds": timeouts.read,
+        "max_attempts": retry.max_attempts,
+        "max_elapsed_seconds": retry.max_elapsed_seconds,
+        **connector_options(settings, vendor),
+    }
+    if names.credential_file:
+        key_file = getattr(settings, setting_name(vendor, names.credential_file))
+        config[names.credential_file] = str(key_file) if key_file else None
+    return config
 
 
 def _env_secret(name: str, in_settings: bool) -> EnvVar | None:
@@ -220,43 +253,3 @@ def _env_secret(name: str, in_settings: bool) -> EnvVar | None:
     if in_settings:
         log.warning("secret only in .env is ignored by Dagster; export it", variable=name)
     return None
-
-
-def connector_resources(settings: Settings | None = None) -> dict[str, Any]:
-    """The four connector resources, keyed `hubspot`, `airtable`, `notion`,
-    `google_workspace`, for `Definitions(resources=...)`."""
-    settings = settings or get_settings()
-    return {
-        "hubspot": HubSpotResource(
-            access_token=_env_secret(
-                "HUBSPOT_ACCESS_TOKEN", settings.hubspot_access_token is not None
-            ),
-            host=settings.hubspot_host,
-            sandbox_url=settings.sandbox_url,
-            requests_per_10s=settings.hubspot_requests_per_10s,
-        ),
-        "airtable": AirtableResource(
-            api_key=_env_secret("AIRTABLE_API_KEY", settings.airtable_api_key is not None),
-            endpoint_url=settings.airtable_endpoint_url,
-            base_id=settings.airtable_base_id,
-            sandbox_url=settings.sandbox_url,
-        ),
-        "notion": NotionResource(
-            token=_env_secret("NOTION_TOKEN", settings.notion_token is not None),
-            base_url=settings.notion_base_url,
-            sop_parent_page_id=settings.notion_sop_parent_page_id,
-            sandbox_url=settings.sandbox_url,
-        ),
-        "google_workspace": GoogleWorkspaceResource(
-            access_token=_env_secret(
-                "GOOGLE_ACCESS_TOKEN", settings.google_access_token is not None
-            ),
-            service_account_file=(
-                str(settings.google_service_account_file)
-                if settings.google_service_account_file
-                else None
-            ),
-            api_endpoint=settings.google_api_endpoint,
-            sandbox_url=settings.sandbox_url,
-        ),
-    }

@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, google_connection
+from resources.connections import Connection
 from resources.errors import (
     AuthError,
     BadDataError,
@@ -50,7 +49,6 @@ from resources.resilience import (
 )
 
 VENDOR = "google"
-DEFAULT_API_ENDPOINT = "https://www.googleapis.com"
 SCOPES = (
     "https://www.googleapis.com/auth/calendar",
     "https://www.googleapis.com/auth/drive",
@@ -135,14 +133,14 @@ class GoogleWorkspaceConnector:
     def __init__(
         self,
         *,
-        api_endpoint: str = DEFAULT_API_ENDPOINT,
+        api_endpoint: str,
         access_token: SecretStr | str | None = None,
         service_account_file: Path | None = None,
         delegated_user: str | None = None,
-        calendar_requests_per_minute: int = 600,
-        drive_requests_per_minute: int = 12_000,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
+        calendar_requests_per_minute: int,
+        drive_requests_per_minute: int,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
         mode: str = "live",
     ) -> None:
         token = (
@@ -157,16 +155,14 @@ class GoogleWorkspaceConnector:
         self.delegated_user = delegated_user
         self.api_endpoint = api_endpoint.rstrip("/")
         self.mode = mode
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts
         self.calendar_throttle = Throttle(
             "google-calendar", [RateLimit(calendar_requests_per_minute, 60.0)], vendor=VENDOR
         )
         self.drive_throttle = Throttle(
             "google-drive", [RateLimit(drive_requests_per_minute, 60.0)], vendor=VENDOR
         )
-        self._caller = ResilientCaller(
-            vendor=VENDOR, policy=retry or RetryPolicy(), classify=self._classify
-        )
+        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
         self._local = threading.local()
 
     @classmethod
@@ -178,10 +174,6 @@ class GoogleWorkspaceConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> GoogleWorkspaceConnector:
-        return cls.from_connection(google_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"GoogleWorkspaceConnector(api_endpoint={self.api_endpoint!r}, mode={self.mode!r})"

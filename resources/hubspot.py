@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, hubspot_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from hubspot.crm.owners import OwnersApi
 
 VENDOR = "hubspot"
-DEFAULT_HOST = "https://api.hubapi.com"
 
 CrmObjectType = Literal["companies", "contacts", "deals"]
 TaskPriority = Literal["LOW", "MEDIUM", "HIGH"]
@@ -113,11 +111,11 @@ class HubSpotConnector:
         self,
         *,
         access_token: SecretStr | str,
-        host: str = DEFAULT_HOST,
-        requests_per_10s: int = 100,
-        search_requests_per_second: int = 4,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
+        host: str,
+        requests_per_10s: int,
+        search_requests_per_second: int,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
         mode: str = "live",
     ) -> None:
         token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
@@ -126,14 +124,12 @@ class HubSpotConnector:
         self._token = token
         self.host = host.rstrip("/")
         self.mode = mode
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts
         self.throttle = Throttle("hubspot", [RateLimit(requests_per_10s, 10.0)], vendor=VENDOR)
         self.search_throttle = Throttle(
             "hubspot-search", [RateLimit(search_requests_per_second, 1.0)], vendor=VENDOR
         )
-        self._caller = ResilientCaller(
-            vendor=VENDOR, policy=retry or RetryPolicy(), classify=self._classify
-        )
+        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
 
     @classmethod
     def from_connection(cls, connection: Connection, **options: Any) -> HubSpotConnector:
@@ -145,11 +141,6 @@ class HubSpotConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> HubSpotConnector:
-        options.setdefault("requests_per_10s", settings.hubspot_requests_per_10s)
-        return cls.from_connection(hubspot_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(host={self.host!r}, mode={self.mode!r})"

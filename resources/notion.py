@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from orchestrator_core.settings import Settings
-from resources.connections import Connection, notion_connection
+from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
@@ -39,7 +38,6 @@ if TYPE_CHECKING:
     from notion_client import Client
 
 VENDOR = "notion"
-DEFAULT_BASE_URL = "https://api.notion.com"
 CHILDREN_PER_REQUEST = 100
 # Nesting one create/append request accepts: a block's children, and theirs.
 _MAX_NESTING = 2
@@ -82,10 +80,10 @@ class NotionConnector:
         self,
         *,
         token: SecretStr | str,
-        base_url: str = DEFAULT_BASE_URL,
-        requests_per_second: int = 3,
-        timeouts: Timeouts | None = None,
-        retry: RetryPolicy | None = None,
+        base_url: str,
+        requests_per_second: int,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
         mode: str = "live",
         sop_parent_page_id: str | None = None,
     ) -> None:
@@ -95,13 +93,11 @@ class NotionConnector:
         self._token = secret
         self.base_url = base_url.rstrip("/")
         self.mode = mode
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts
         # Where SOP pages go when the caller names no parent (NOTION_SOP_PARENT_PAGE_ID).
         self.sop_parent_page_id = sop_parent_page_id
         self.throttle = Throttle("notion", [RateLimit(requests_per_second, 1.0)], vendor=VENDOR)
-        self._caller = ResilientCaller(
-            vendor=VENDOR, policy=retry or RetryPolicy(), classify=self._classify
-        )
+        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
 
     @classmethod
     def from_connection(cls, connection: Connection, **options: Any) -> NotionConnector:
@@ -115,11 +111,6 @@ class NotionConnector:
             mode=connection.mode,
             **options,
         )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> NotionConnector:
-        options.setdefault("sop_parent_page_id", settings.notion_sop_parent_page_id)
-        return cls.from_connection(notion_connection(settings), **options)
 
     def __repr__(self) -> str:
         return f"NotionConnector(base_url={self.base_url!r}, mode={self.mode!r})"

@@ -51,8 +51,8 @@ Classifier = Callable[[BaseException, str, bool], ConnectorError | None]
 class Timeouts:
     """Seconds to establish a connection and to wait for each read of the response."""
 
-    connect: float = 3.05
-    read: float = 30.0
+    connect: float
+    read: float
 
     def as_tuple(self) -> tuple[float, float]:
         return (self.connect, self.read)
@@ -62,8 +62,8 @@ class Timeouts:
 class RetryPolicy:
     """Bounds of the retry of one call: attempts, total time, backoff, longest honoured wait."""
 
-    max_attempts: int = 5
-    max_elapsed_seconds: float = 60.0
+    max_attempts: int
+    max_elapsed_seconds: float
     initial_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 20.0
     # A Retry-After longer than this is not slept inside the call: the error is raised at

@@ -34,7 +34,7 @@ from resources.enrichment.schemas import (
     TitleAnswer,
     TitleInference,
 )
-from resources.enrichment.taxonomy import TAXONOMY_VERSION
+from resources.enrichment.title_taxonomy import TAXONOMY_VERSION
 
 __all__ = [
     "DEFAULT_REVIEW_THRESHOLD",

@@ -26,8 +26,8 @@ from resources.enrichment.schemas import (
     ProblemCode,
     SizeBand,
 )
-from resources.enrichment.taxonomy import SMALL_WORDS
 from resources.enrichment.text import clean_spaces, compact_key, fold, fold_tokens, word_set
+from resources.enrichment.title_taxonomy import SMALL_WORDS
 
 _LOOKS_LIKE_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/@]+\.[a-z]{2,}(?:[/:?#]\S*)?$", re.I)
 _KEYWORD_WORDS = 3  # longest keyword phrase, in words

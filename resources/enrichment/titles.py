@@ -1,4 +1,4 @@
-"""Rule-based job-title inference: deterministic, offline, driven by `taxonomy`.
+"""Rule-based job-title inference: deterministic, offline, driven by `title_taxonomy`.
 
 A title is cleaned for display (abbreviations expanded, casing fixed), folded to ASCII tokens
 (German/Dutch compounds split, stopwords dropped), then scanned twice with longest-match-first:
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Generic, TypeVar
 
-from resources.enrichment import taxonomy as tx
+from resources.enrichment import title_taxonomy as tx
 from resources.enrichment.schemas import JobFunction, Seniority, TitleAnswer
 from resources.enrichment.text import clean_spaces, compact_key, fold_tokens, word_set
 

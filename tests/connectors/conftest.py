@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator_core.settings import get_settings
+from orchestrator_core.settings import Settings, get_settings
 from resources.airtable import AirtableConnector
+from resources.connections import Vendor, connector_options
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
@@ -19,18 +20,29 @@ from tests.connectors.sandbox_server import SandboxServer, start_sandbox
 
 CONNECTOR_VARIABLES = (
     "SANDBOX_URL",
+    "CONNECTOR_CONNECT_TIMEOUT_SECONDS",
+    "CONNECTOR_READ_TIMEOUT_SECONDS",
+    "CONNECTOR_MAX_ATTEMPTS",
+    "CONNECTOR_MAX_ELAPSED_SECONDS",
     "HUBSPOT_ACCESS_TOKEN",
     "HUBSPOT_HOST",
     "HUBSPOT_REQUESTS_PER_10S",
+    "HUBSPOT_SEARCH_REQUESTS_PER_SECOND",
     "AIRTABLE_API_KEY",
     "AIRTABLE_ENDPOINT_URL",
     "AIRTABLE_BASE_ID",
+    "AIRTABLE_REQUESTS_PER_SECOND",
+    "AIRTABLE_RATE_LIMIT_PENALTY_SECONDS",
+    "AIRTABLE_MAX_ELAPSED_SECONDS",
     "NOTION_TOKEN",
     "NOTION_BASE_URL",
     "NOTION_SOP_PARENT_PAGE_ID",
+    "NOTION_REQUESTS_PER_SECOND",
     "GOOGLE_ACCESS_TOKEN",
     "GOOGLE_SERVICE_ACCOUNT_FILE",
     "GOOGLE_API_ENDPOINT",
+    "GOOGLE_CALENDAR_REQUESTS_PER_MINUTE",
+    "GOOGLE_DRIVE_REQUESTS_PER_MINUTE",
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
 )
@@ -84,43 +96,46 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     return sandbox_server
 
 
+def connector_kwargs(vendor: Vendor, **options: Any) -> dict[str, Any]:
+    """A connector's options as Settings default them, the test timeouts and retry, then
+    `options`."""
+    defaults = connector_options(Settings(_env_file=None), vendor)
+    return {**defaults, "timeouts": TIMEOUTS, "retry": FAST_RETRY, **options}
+
+
 def hubspot_for(sandbox: SandboxServer, **options: Any) -> HubSpotConnector:
-    options.setdefault("timeouts", TIMEOUTS)
-    options.setdefault("retry", FAST_RETRY)
     return HubSpotConnector(
-        access_token=CANARY, host=sandbox.vendor_url("hubspot"), mode="sandbox", **options
+        access_token=CANARY,
+        host=sandbox.vendor_url("hubspot"),
+        mode="sandbox",
+        **connector_kwargs("hubspot", **options),
     )
 
 
 def airtable_for(sandbox: SandboxServer, **options: Any) -> AirtableConnector:
-    options.setdefault("timeouts", TIMEOUTS)
-    options.setdefault("retry", FAST_RETRY)
     return AirtableConnector(
         api_key=CANARY,
-        base_id=BASE_ID,
         endpoint_url=sandbox.vendor_url("airtable"),
         mode="sandbox",
-        **options,
+        **connector_kwargs("airtable", base_id=BASE_ID, **options),
     )
 
 
 def notion_for(sandbox: SandboxServer, **options: Any) -> NotionConnector:
-    options.setdefault("timeouts", TIMEOUTS)
-    options.setdefault("retry", FAST_RETRY)
     return NotionConnector(
         token=CANARY,
         base_url=sandbox.vendor_url("notion"),
-        sop_parent_page_id=SOP_PARENT,
         mode="sandbox",
-        **options,
+        **connector_kwargs("notion", sop_parent_page_id=SOP_PARENT, **options),
     )
 
 
 def google_for(sandbox: SandboxServer, **options: Any) -> GoogleWorkspaceConnector:
-    options.setdefault("timeouts", TIMEOUTS)
-    options.setdefault("retry", FAST_RETRY)
     return GoogleWorkspaceConnector(
-        access_token=CANARY, api_endpoint=sandbox.vendor_url("google"), mode="sandbox", **options
+        access_token=CANARY,
+        api_endpoint=sandbox.vendor_url("google"),
+        mode="sandbox",
+        **connector_kwargs("google", **options),
     )
 
 

@@ -14,19 +14,24 @@ from googleapiclient.errors import HttpError  # type: ignore[import-untyped]
 from hubspot.crm.objects.exceptions import ApiException
 
 from resources.airtable import AirtableConnector
+from resources.connections import LIVE_BASE_URLS
 from resources.errors import AuthError, RateLimitedError, TransientConnectorError
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
 from resources.resilience import RetryPolicy, Timeouts
-from tests.connectors.conftest import CANARY
+from tests.connectors.conftest import CANARY, connector_kwargs
 from tests.support import free_port
 
 ONE_TRY = RetryPolicy(max_attempts=2, max_elapsed_seconds=5, initial_backoff_seconds=0.01)
 
 
 def test_airtable_429_without_retry_after_waits_the_penalty() -> None:
-    airtable = AirtableConnector(api_key=CANARY, base_id="app1", rate_limit_penalty_seconds=30)
+    airtable = AirtableConnector(
+        api_key=CANARY,
+        endpoint_url=LIVE_BASE_URLS["airtable"],
+        **connector_kwargs("airtable", base_id="app1", rate_limit_penalty_seconds=30),
+    )
     response = requests.Response()
     response.status_code = 429
     response._content = b'{"errors": [{"error": "RATE_LIMIT_REACHED", "message": "slow down"}]}'
@@ -48,7 +53,9 @@ def test_airtable_429_without_retry_after_waits_the_penalty() -> None:
     ],
 )
 def test_google_403_reasons(reason: str, expected: type, retry_after: float | None) -> None:
-    google = GoogleWorkspaceConnector(access_token=CANARY)
+    google = GoogleWorkspaceConnector(
+        access_token=CANARY, api_endpoint=LIVE_BASE_URLS["google"], **connector_kwargs("google")
+    )
     body = {"error": {"code": 403, "message": "m", "errors": [{"reason": reason}]}}
     resp = httplib2.Response({"status": "403"})
     resp.reason = "Forbidden"
@@ -59,7 +66,9 @@ def test_google_403_reasons(reason: str, expected: type, retry_after: float | No
 
 
 def test_hubspot_daily_limit_is_raised_for_the_caller_to_reschedule() -> None:
-    hubspot = HubSpotConnector(access_token=CANARY)
+    hubspot = HubSpotConnector(
+        access_token=CANARY, host=LIVE_BASE_URLS["hubspot"], **connector_kwargs("hubspot")
+    )
     exc = ApiException(status=429, reason="Too Many Requests")
     exc.body = json.dumps(
         {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY", "message": "m"}
@@ -78,17 +87,19 @@ def test_connection_refused_is_transient_and_a_write_was_not_applied() -> None:
     options: dict[str, Any] = {"timeouts": Timeouts(connect=1, read=1), "retry": ONE_TRY}
     when = datetime(2026, 11, 30, tzinfo=UTC)
     calls: list[Callable[[], object]] = [
-        lambda: HubSpotConnector(access_token=CANARY, host=closed, **options).create_note(
-            object_type="companies", object_id="1", body="x"
-        ),
+        lambda: HubSpotConnector(
+            access_token=CANARY, host=closed, **connector_kwargs("hubspot", **options)
+        ).create_note(object_type="companies", object_id="1", body="x"),
         lambda: AirtableConnector(
-            api_key=CANARY, base_id="app1", endpoint_url=closed, **options
+            api_key=CANARY,
+            endpoint_url=closed,
+            **connector_kwargs("airtable", base_id="app1", **options),
         ).upsert_records(table="T", records=[{"HubSpot ID": "1"}]),
-        lambda: NotionConnector(token=CANARY, base_url=closed, **options).append_links(
-            block_id="b", links=["https://x.example"]
-        ),
+        lambda: NotionConnector(
+            token=CANARY, base_url=closed, **connector_kwargs("notion", **options)
+        ).append_links(block_id="b", links=["https://x.example"]),
         lambda: GoogleWorkspaceConnector(
-            access_token=CANARY, api_endpoint=closed, **options
+            access_token=CANARY, api_endpoint=closed, **connector_kwargs("google", **options)
         ).insert_event(summary="x", start=when, end=when + timedelta(hours=1)),
     ]
     for call in calls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +10,21 @@ import pytest
 from pydantic import SecretStr
 
 from orchestrator_core.settings import Settings
+from resources.airtable import AirtableConnector
 from resources.connections import (
+    VENDOR_SETTINGS,
+    VENDORS,
+    Vendor,
     all_connections,
     connection_for,
     resolve_connection,
     safe_url,
     sandbox_credential,
+    setting_name,
 )
+from resources.google_workspace import GoogleWorkspaceConnector
+from resources.hubspot import HubSpotConnector
+from resources.notion import NotionConnector
 
 TOKEN = "pat-na1-CONNECTIONS-SECRET-0001"
 
@@ -115,3 +124,23 @@ def test_descriptions_and_reprs_never_show_the_credential() -> None:
         assert TOKEN not in text
     assert "hunter2" not in resolved.describe()
     assert safe_url(resolved.base_url) == "https://api.example.com/x"
+
+
+def test_every_vendor_setting_the_table_names_is_a_settings_field() -> None:
+    assert set(VENDOR_SETTINGS) == set(VENDORS)
+    for vendor, names in VENDOR_SETTINGS.items():
+        for name in (names.credential, names.base_url, names.credential_file, *names.options):
+            if name is not None:
+                assert setting_name(vendor, name) in Settings.model_fields, (vendor, name)
+
+
+def test_every_option_is_a_keyword_of_the_vendors_connector() -> None:
+    connector_types: dict[Vendor, type[object]] = {
+        "hubspot": HubSpotConnector,
+        "airtable": AirtableConnector,
+        "notion": NotionConnector,
+        "google": GoogleWorkspaceConnector,
+    }
+    for vendor, connector_type in connector_types.items():
+        keywords = set(inspect.signature(connector_type).parameters)
+        assert set(VENDOR_SETTINGS[vendor].options) <= keywords, vendor

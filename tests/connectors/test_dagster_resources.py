@@ -10,7 +10,9 @@ import pytest
 from dagster import EnvVar, asset, materialize
 
 from orchestrator_core.settings import Settings
+from resources.connections import VENDOR_SETTINGS
 from resources.dagster_resources import (
+    RESOURCE_TYPES,
     AirtableResource,
     GoogleWorkspaceResource,
     HubSpotResource,
@@ -56,16 +58,27 @@ def test_a_secret_in_the_environment_becomes_an_envvar_and_a_live_connector(
 
 
 def test_every_resource_builds_its_connector(sandbox: SandboxServer) -> None:
-    for resource in (
-        AirtableResource(sandbox_url=sandbox.url),
-        NotionResource(sandbox_url=sandbox.url),
-        GoogleWorkspaceResource(sandbox_url=sandbox.url),
-        HubSpotResource(sandbox_url=sandbox.url),
-    ):
+    resources = connector_resources(settings(sandbox_url=sandbox.url))
+    assert {key: type(resource) for key, resource in resources.items()} == {
+        "hubspot": HubSpotResource,
+        "airtable": AirtableResource,
+        "notion": NotionResource,
+        "google_workspace": GoogleWorkspaceResource,
+    }
+    for resource in resources.values():
         client = resource.get_client()
         assert client is resource.get_client()  # built once
         assert client.mode == "sandbox"
         assert CANARY not in repr(client)
+
+
+def test_every_resource_has_the_fields_its_vendor_settings_name() -> None:
+    for resource_type in RESOURCE_TYPES.values():
+        names = VENDOR_SETTINGS[resource_type.vendor]
+        expected = {names.credential, names.base_url, *names.options}
+        if names.credential_file:
+            expected.add(names.credential_file)
+        assert expected <= set(resource_type.model_fields), resource_type.__name__
 
 
 def test_plain_connectors_never_import_dagster() -> None:

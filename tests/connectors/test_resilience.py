@@ -33,9 +33,10 @@ class Flaky:
 
 
 def caller(sleeps: list[float], **policy: float) -> ResilientCaller:
+    bounds = {"max_attempts": 5, "max_elapsed_seconds": 60.0}
     return ResilientCaller(
         vendor="test",
-        policy=RetryPolicy(**policy),  # type: ignore[arg-type]
+        policy=RetryPolicy(**{**bounds, **policy}),  # type: ignore[arg-type]
         classify=lambda exc, op, write: None,
         sleep=sleeps.append,
     )
@@ -68,7 +69,7 @@ def test_total_time_is_bounded_before_sleeping_past_it() -> None:
     fn = Flaky(transient(retry_after=0.3), transient(retry_after=0.3))
     real_sleep = ResilientCaller(
         vendor="test",
-        policy=RetryPolicy(max_elapsed_seconds=0.5),
+        policy=RetryPolicy(max_attempts=5, max_elapsed_seconds=0.5),
         classify=lambda exc, op, write: None,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resources.enrichment import taxonomy as tx
+from resources.enrichment import title_taxonomy as tx
 from resources.enrichment.schemas import JobFunction as F
 from resources.enrichment.schemas import Seniority as S
 from resources.enrichment.text import fold_tokens
