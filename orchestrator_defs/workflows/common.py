@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.graph import END
 
-from orchestrator_core.ledger import WriteResult
+from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
 from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
-from orchestrator_defs.workflows.state import Artifact, artifact
+from orchestrator_defs.workflows.state import Artifact, Issue, artifact, issue
 from resources.errors import NotFoundError
 from resources.hubspot import CrmObjectType
 
@@ -51,6 +51,47 @@ def raised_by(ctx: WorkflowContext) -> dict[str, str | None]:
         except NotFoundError:  # not a HubSpot user of this portal (an app, an import)
             email = None
     return {"requested_by": source, "requested_by_email": email}
+
+
+def missing_object_issue(
+    noun: Literal["company", "contact"], object_id: str, *, step: str
+) -> Issue:
+    """The info issue of a run whose HubSpot object was deleted since the event: nothing was
+    written, and nothing is wrong with the run."""
+    return issue(
+        kind="object_missing",
+        severity="info",
+        message=f"{noun.capitalize()} {object_id} no longer exists in HubSpot (deleted since"
+        " the event); nothing was written.",
+        suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
+        f" {noun} {object_id} in HubSpot and replay the event.",
+        step=step,
+        key=f"{noun}:{object_id}",
+        details={f"{noun}_id": object_id},
+    )
+
+
+def write_once_per_object(
+    ctx: WorkflowContext,
+    *,
+    workflow: str,
+    object_type: str,
+    object_id: str,
+    step: str,
+    target: str,
+    write: WriteFunction,
+) -> LedgerEntry:
+    """A write done once per HubSpot object, whatever run asks (the SOP page of a company, the
+    Drive copy for a contact). `ctx.write_once` keys the ledger entry on the run's thread; this
+    keys it on `<workflow>/<object type>-<id>` instead, so a later run gets the entry back."""
+    return ctx.ledger.run_once(
+        thread_id=f"{workflow}/{object_type}-{object_id}", step=step, target=target, write=write
+    )
+
+
+def result_value(entry: LedgerEntry, name: str) -> Any:
+    """A field of a ledger entry's JSON result, or None."""
+    return entry.result.get(name) if isinstance(entry.result, dict) else None
 
 
 def note_once(

@@ -10,7 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import subject_id
+from orchestrator_defs.workflows.common import missing_object_issue, subject_id
 from orchestrator_defs.workflows.company_intake.quality import assess, quality_issue
 from orchestrator_defs.workflows.company_intake.state import (
     COMPANY_ASSOCIATIONS,
@@ -20,7 +20,6 @@ from orchestrator_defs.workflows.company_intake.state import (
     label_of,
 )
 from orchestrator_defs.workflows.context import WorkflowContext
-from orchestrator_defs.workflows.state import issue
 from resources.enrichment.enricher import RuleEnricher
 from resources.enrichment.errors import EnrichmentError
 from resources.errors import NotFoundError
@@ -48,19 +47,7 @@ def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) 
         return {
             "company_id": company_id,
             "missing": True,
-            "issues": [
-                issue(
-                    kind="object_missing",
-                    severity="info",
-                    message=f"Company {company_id} no longer exists in HubSpot (deleted since"
-                    " the event); nothing was written.",
-                    suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
-                    f" company {company_id} in HubSpot and replay the event.",
-                    step="fetch_company",
-                    key=f"company:{company_id}",
-                    details={"company_id": company_id},
-                )
-            ],
+            "issues": [missing_object_issue("company", company_id, step="fetch_company")],
         }
     return {
         # A merged-away id answers with the surviving company: act on that one.

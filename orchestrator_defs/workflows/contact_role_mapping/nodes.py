@@ -10,7 +10,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import subject_id
+from orchestrator_defs.workflows.common import missing_object_issue, subject_id
 from orchestrator_defs.workflows.contact_role_mapping.state import (
     CONTACT_ASSOCIATIONS,
     CONTACT_PROPERTIES,
@@ -42,19 +42,7 @@ def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) ->
         return {
             "contact_id": contact_id,
             "missing": True,
-            "issues": [
-                issue(
-                    kind="object_missing",
-                    severity="info",
-                    message=f"Contact {contact_id} no longer exists in HubSpot (deleted since"
-                    " the event); nothing was written.",
-                    suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
-                    f" contact {contact_id} in HubSpot and replay the event.",
-                    step="fetch_contact",
-                    key=f"contact:{contact_id}",
-                    details={"contact_id": contact_id},
-                )
-            ],
+            "issues": [missing_object_issue("contact", contact_id, step="fetch_contact")],
         }
     return {
         # A merged-away id answers with the surviving contact: act on that one.
