@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
-
-from langgraph.graph import END
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
 from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
 from orchestrator_core.workflows.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import Artifact, Issue, artifact, issue
 from resources.errors import NotFoundError
-from resources.hubspot import CrmObjectType
+from resources.hubspot import CrmObject, CrmObjectType
+
+# What a node returns: the state keys it sets.
+Update = dict[str, Any]
+
+NodeName = TypeVar("NodeName", bound=str)
 
 
-def end(outcome: str, message: str) -> dict[str, Any]:
+def end(outcome: str, message: str) -> Update:
     """The update that ends a graph: its business outcome and a one-line message."""
     return {"outcome": outcome, "outcome_message": message}
 
 
-def unless_ended(next_node: str) -> Callable[[Mapping[str, Any]], str]:
-    """A router: END once a node has set the outcome, else `next_node`."""
-
-    def route(state: Mapping[str, Any]) -> str:
-        return END if "outcome" in state else next_node
-
-    return route
+def unless_ended(state: Mapping[str, Any], next_node: NodeName) -> NodeName | Literal["__end__"]:
+    """Where a router sends the run after a node that may end it: LangGraph's END ("__end__")
+    once the node has set the outcome, else `next_node`. Routers return it typed as
+    `Literal["<next node>", "__end__"]`, which is also how LangGraph learns their targets."""
+    return "__end__" if "outcome" in state else next_node
 
 
 def requested_by(run: WorkflowRun) -> str | None:
@@ -68,6 +69,17 @@ def missing_object_issue(
         step=step,
         key=f"{noun}:{object_id}",
         details={f"{noun}_id": object_id},
+    )
+
+
+def first_company(ctx: WorkflowContext, deal: CrmObject) -> CrmObject | None:
+    """The deal's first associated company (HubSpot lists the primary one first), read with its
+    name; None when the deal has no company."""
+    company_ids = deal.associations.get("companies", ())
+    if not company_ids:
+        return None
+    return ctx.hubspot.get_object(
+        object_type="companies", object_id=company_ids[0], properties=["name"]
     )
 
 
