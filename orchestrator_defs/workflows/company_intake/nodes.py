@@ -5,12 +5,10 @@ The writing nodes are in `writes.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import missing_object_issue, subject_id
+from orchestrator_defs.workflows.common import Update, missing_object_issue, subject_id
 from orchestrator_defs.workflows.company_intake.quality import assess, quality_issue
 from orchestrator_defs.workflows.company_intake.state import (
     COMPANY_ASSOCIATIONS,
@@ -27,7 +25,7 @@ from resources.errors import NotFoundError
 log = get_logger(__name__)
 
 
-def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = subject_id(ctx.run, "company")
@@ -57,12 +55,12 @@ def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) 
     }
 
 
-def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     threshold = ctx.policy.policy.role_mapping.min_confidence
     type_property = ctx.policy.policy.company_intake.company_type_property
     properties = {**state["company"], "type": state["company"].get(type_property)}
-    update: dict[str, Any] = {}
+    update: Update = {}
     try:
         enrichment = ctx.enricher.enrich_company(properties, review_threshold=threshold)
     except EnrichmentError as exc:
@@ -73,7 +71,7 @@ def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict
     return {**update, "enrichment": enrichment.model_dump(mode="json")}
 
 
-def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     findings = assess(enrichment_of(state))
     issues = [
         quality_issue(
@@ -88,7 +86,7 @@ def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> di
     return {"blocked": any(f.blocking for f in findings), "issues": issues}
 
 
-def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     company_id = state["company_id"]
     if state.get("missing"):
         return {

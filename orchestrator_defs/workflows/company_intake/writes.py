@@ -7,12 +7,10 @@ template instead, so later runs for the same company reuse the page instead of a
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from orchestrator_core.ledger import LedgerEntry, WriteResult
-from orchestrator_defs.workflows.common import result_value, write_once_per_object
+from orchestrator_defs.workflows.common import Update, result_value, write_once_per_object
 from orchestrator_defs.workflows.company_intake.airtable_fields import (
     account_fields,
     sop_link_fields,
@@ -28,7 +26,7 @@ from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import artifact
 
 
-def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = state["company_id"]
@@ -70,7 +68,7 @@ def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext])
     }
 
 
-def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = state["company_id"]
@@ -122,7 +120,7 @@ def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> 
     }
 
 
-def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     company_id = state["company_id"]
     table = ctx.options.tables.accounts
@@ -142,7 +140,7 @@ def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> di
     return {}
 
 
-def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     """Ask for a deal kickoff when an event moved the lifecycle stage to a stage with a rule.
 
     Runs for blocked companies too: a stage change is a business event that bad data in the

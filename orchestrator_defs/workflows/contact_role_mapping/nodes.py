@@ -5,12 +5,10 @@ The writing nodes are in `writes.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import missing_object_issue, subject_id
+from orchestrator_defs.workflows.common import Update, missing_object_issue, subject_id
 from orchestrator_defs.workflows.contact_role_mapping.state import (
     CONTACT_ASSOCIATIONS,
     CONTACT_PROPERTIES,
@@ -27,7 +25,7 @@ from resources.errors import NotFoundError
 log = get_logger(__name__)
 
 
-def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = subject_id(ctx.run, "contact")
     try:
@@ -52,14 +50,14 @@ def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) ->
     }
 
 
-def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     mapping = ctx.policy.policy.role_mapping
     title = (state["contact"].get("jobtitle") or "").strip()
     if not title:
         # Nothing to infer from; a title set later starts the mapping (contact_title_changed).
         return {"held": "no_title"}
-    update: dict[str, Any] = {}
+    update: Update = {}
     try:
         inference = ctx.enricher.infer_title(title, review_threshold=mapping.min_confidence)
     except EnrichmentError as exc:
@@ -77,7 +75,7 @@ def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> di
     return update
 
 
-def finish(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def finish(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     contact_id = state["contact_id"]
     if state.get("missing"):
         return {

@@ -11,13 +11,12 @@ entries, so a failed share never leads to a second copy.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from langgraph.runtime import Runtime
 from pydantic import JsonValue
 
 from orchestrator_core.ledger import LedgerEntry, WriteResult
-from orchestrator_defs.workflows.common import result_value, write_once_per_object
+from orchestrator_defs.workflows.common import Update, result_value, write_once_per_object
 from orchestrator_defs.workflows.contact_role_mapping.airtable_fields import (
     CHECKLIST_KEY_FIELD,
     checklist_key,
@@ -41,9 +40,7 @@ from resources.google_workspace import GoogleWorkspaceConnector
 _TEMPLATE_MARKER = re.compile(r"[\s\-\u2013(\[]*\btemplate\b[)\]]*\s*$", re.IGNORECASE)
 
 
-def write_hubspot_role(
-    state: RoleMappingState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+def write_hubspot_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     inference = inference_of(state)
@@ -78,7 +75,7 @@ def write_hubspot_role(
     }
 
 
-def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     tables = ctx.options.tables
@@ -121,7 +118,7 @@ def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -
     }
 
 
-def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     role = state["role"]
@@ -165,15 +162,13 @@ def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -
     }
 
 
-def copy_drive_templates(
-    state: RoleMappingState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+def copy_drive_templates(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     email = (state["contact"].get("email") or "").strip() or None
     templates = ctx.policy.policy.roles[state["role"]].drive_templates
     copies = [_copy_and_share(ctx, state, template_id, email) for template_id in templates]
-    update: dict[str, Any] = {"drive_copies": copies}
+    update: Update = {"drive_copies": copies}
     if copies:
         update["artifacts"] = [
             artifact(
