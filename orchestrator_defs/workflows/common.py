@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
-from langgraph.graph import END
-
-from orchestrator_core.ledger import WriteResult
+from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
 from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
-from orchestrator_defs.workflows.state import Artifact, artifact
+from orchestrator_defs.workflows.state import Artifact, Issue, artifact, issue
 from resources.errors import NotFoundError
-from resources.hubspot import CrmObjectType
+from resources.hubspot import CrmObject, CrmObjectType
+
+# What a node returns: the state keys it sets.
+Update = dict[str, Any]
+
+NodeName = TypeVar("NodeName", bound=str)
 
 
-def end(outcome: str, message: str) -> dict[str, Any]:
+def end(outcome: str, message: str) -> Update:
     """The update that ends a graph: its business outcome and a one-line message."""
     return {"outcome": outcome, "outcome_message": message}
 
 
-def unless_ended(next_node: str) -> Callable[[Mapping[str, Any]], str]:
-    """A router: END once a node has set the outcome, else `next_node`."""
-
-    def route(state: Mapping[str, Any]) -> str:
-        return END if "outcome" in state else next_node
-
-    return route
+def unless_ended(state: Mapping[str, Any], next_node: NodeName) -> NodeName | Literal["__end__"]:
+    """Where a router sends the run after a node that may end it: LangGraph's END ("__end__")
+    once the node has set the outcome, else `next_node`. Routers return it typed as
+    `Literal["<next node>", "__end__"]`, which is also how LangGraph learns their targets."""
+    return "__end__" if "outcome" in state else next_node
 
 
 def requested_by(run: WorkflowRun) -> str | None:
@@ -51,6 +52,58 @@ def raised_by(ctx: WorkflowContext) -> dict[str, str | None]:
         except NotFoundError:  # not a HubSpot user of this portal (an app, an import)
             email = None
     return {"requested_by": source, "requested_by_email": email}
+
+
+def missing_object_issue(
+    noun: Literal["company", "contact"], object_id: str, *, step: str
+) -> Issue:
+    """The info issue of a run whose HubSpot object was deleted since the event: nothing was
+    written, and nothing is wrong with the run."""
+    return issue(
+        kind="object_missing",
+        severity="info",
+        message=f"{noun.capitalize()} {object_id} no longer exists in HubSpot (deleted since"
+        " the event); nothing was written.",
+        suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
+        f" {noun} {object_id} in HubSpot and replay the event.",
+        step=step,
+        key=f"{noun}:{object_id}",
+        details={f"{noun}_id": object_id},
+    )
+
+
+def first_company(ctx: WorkflowContext, deal: CrmObject) -> CrmObject | None:
+    """The deal's first associated company (HubSpot lists the primary one first), read with its
+    name; None when the deal has no company."""
+    company_ids = deal.associations.get("companies", ())
+    if not company_ids:
+        return None
+    return ctx.hubspot.get_object(
+        object_type="companies", object_id=company_ids[0], properties=["name"]
+    )
+
+
+def write_once_per_object(
+    ctx: WorkflowContext,
+    *,
+    workflow: str,
+    object_type: str,
+    object_id: str,
+    step: str,
+    target: str,
+    write: WriteFunction,
+) -> LedgerEntry:
+    """A write done once per HubSpot object, whatever run asks (the SOP page of a company, the
+    Drive copy for a contact). `ctx.write_once` keys the ledger entry on the run's thread; this
+    keys it on `<workflow>/<object type>-<id>` instead, so a later run gets the entry back."""
+    return ctx.ledger.run_once(
+        thread_id=f"{workflow}/{object_type}-{object_id}", step=step, target=target, write=write
+    )
+
+
+def result_value(entry: LedgerEntry, name: str) -> Any:
+    """A field of a ledger entry's JSON result, or None."""
+    return entry.result.get(name) if isinstance(entry.result, dict) else None
 
 
 def note_once(

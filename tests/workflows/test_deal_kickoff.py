@@ -19,7 +19,7 @@ from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records.approval_rules import DecisionRefused
 from orchestrator_core.records.runs import WorkflowRun, request_child_run
 from orchestrator_defs.runtime.runner import DriveResult, WorkflowRetryable
-from orchestrator_defs.workflows.deal_kickoff.proposal import notion_page_id
+from orchestrator_defs.workflows.deal_kickoff.sop_page import notion_page_id
 from orchestrator_defs.workflows.state import Decision
 from resources.airtable import AirtableConnector
 from resources.google_workspace import deterministic_event_id

@@ -5,12 +5,10 @@ The writing nodes are in `writes.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import subject_id
+from orchestrator_defs.workflows.common import Update, missing_object_issue, subject_id
 from orchestrator_defs.workflows.company_intake.quality import assess, quality_issue
 from orchestrator_defs.workflows.company_intake.state import (
     COMPANY_ASSOCIATIONS,
@@ -20,7 +18,6 @@ from orchestrator_defs.workflows.company_intake.state import (
     label_of,
 )
 from orchestrator_defs.workflows.context import WorkflowContext
-from orchestrator_defs.workflows.state import issue
 from resources.enrichment.enricher import RuleEnricher
 from resources.enrichment.errors import EnrichmentError
 from resources.errors import NotFoundError
@@ -28,7 +25,7 @@ from resources.errors import NotFoundError
 log = get_logger(__name__)
 
 
-def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = subject_id(ctx.run, "company")
@@ -48,19 +45,7 @@ def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) 
         return {
             "company_id": company_id,
             "missing": True,
-            "issues": [
-                issue(
-                    kind="object_missing",
-                    severity="info",
-                    message=f"Company {company_id} no longer exists in HubSpot (deleted since"
-                    " the event); nothing was written.",
-                    suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
-                    f" company {company_id} in HubSpot and replay the event.",
-                    step="fetch_company",
-                    key=f"company:{company_id}",
-                    details={"company_id": company_id},
-                )
-            ],
+            "issues": [missing_object_issue("company", company_id, step="fetch_company")],
         }
     return {
         # A merged-away id answers with the surviving company: act on that one.
@@ -70,12 +55,12 @@ def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) 
     }
 
 
-def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     threshold = ctx.policy.policy.role_mapping.min_confidence
     type_property = ctx.policy.policy.company_intake.company_type_property
     properties = {**state["company"], "type": state["company"].get(type_property)}
-    update: dict[str, Any] = {}
+    update: Update = {}
     try:
         enrichment = ctx.enricher.enrich_company(properties, review_threshold=threshold)
     except EnrichmentError as exc:
@@ -86,7 +71,7 @@ def enrich(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict
     return {**update, "enrichment": enrichment.model_dump(mode="json")}
 
 
-def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     findings = assess(enrichment_of(state))
     issues = [
         quality_issue(
@@ -101,7 +86,7 @@ def validate(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> di
     return {"blocked": any(f.blocking for f in findings), "issues": issues}
 
 
-def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def finish(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     company_id = state["company_id"]
     if state.get("missing"):
         return {

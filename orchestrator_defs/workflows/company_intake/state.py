@@ -1,9 +1,10 @@
-"""The company intake's state and the HubSpot properties it reads."""
+"""The company intake's state, the HubSpot properties it reads, and small state accessors."""
 
 from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from orchestrator_core.policy.vocabulary import WorkflowName
 from orchestrator_defs.workflows.state import WorkflowState
 from resources.enrichment.schemas import CompanyEnrichment
 
@@ -22,6 +23,8 @@ COMPANY_PROPERTIES = (
     "hubspot_owner_id",
 )
 COMPANY_ASSOCIATIONS = ("contacts", "deals")
+# The child workflow `request_kickoff` asks for.
+KICKOFF_WORKFLOW: WorkflowName = "deal_kickoff"
 
 
 class SopPage(TypedDict):

@@ -7,15 +7,17 @@ template instead, so later runs for the same company reuse the page instead of a
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
-from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
-from orchestrator_core.policy.vocabulary import WorkflowName
+from orchestrator_core.ledger import LedgerEntry, WriteResult
 from orchestrator_core.records import runs
-from orchestrator_defs.workflows.company_intake.account import account_fields, sop_link_fields
+from orchestrator_defs.workflows.common import Update, result_value, write_once_per_object
+from orchestrator_defs.workflows.company_intake.airtable_fields import (
+    account_fields,
+    sop_link_fields,
+)
 from orchestrator_defs.workflows.company_intake.state import (
+    KICKOFF_WORKFLOW,
     CompanyIntakeState,
     SopPage,
     enrichment_of,
@@ -24,10 +26,8 @@ from orchestrator_defs.workflows.company_intake.state import (
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import artifact
 
-KICKOFF_WORKFLOW: WorkflowName = "deal_kickoff"
 
-
-def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = state["company_id"]
@@ -62,14 +62,14 @@ def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext])
                 details={
                     "table": table,
                     "hubspot_id": company_id,
-                    "created": _result_value(entry, "created"),
+                    "created": result_value(entry, "created"),
                 },
             )
         ],
     }
 
 
-def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake
     company_id = state["company_id"]
@@ -90,9 +90,11 @@ def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> 
             external_id=page.id, result={"url": page.url, "title": title, "adopted": adopted}
         )
 
-    entry = _write_once_for_company(
+    entry = write_once_per_object(
         ctx,
-        company_id,
+        workflow="company_intake",
+        object_type="company",
+        object_id=company_id,
         step="attach_sop",
         target=f"notion:sop:{template.notion_page_id}",
         write=create,
@@ -119,7 +121,7 @@ def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> 
     }
 
 
-def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     company_id = state["company_id"]
     table = ctx.options.tables.accounts
@@ -139,7 +141,7 @@ def link_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> di
     return {}
 
 
-def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def request_kickoff(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     """Ask for a deal kickoff when an event moved the lifecycle stage to a stage with a rule.
 
     Runs for blocked companies too: a stage change is a business event that bad data in the
@@ -184,20 +186,6 @@ def _new_lifecycle_stage(ctx: WorkflowContext, lifecycle_property: str) -> str |
     return str(latest["property_value"])
 
 
-def _write_once_for_company(
-    ctx: WorkflowContext, company_id: str, *, step: str, target: str, write: WriteFunction
-) -> LedgerEntry:
-    """A write done once per company, whatever run asks: `ctx.write_once` keys on the run's
-    thread, so the ledger key here names the company instead."""
-    return ctx.ledger.run_once(
-        thread_id=f"company_intake/company-{company_id}", step=step, target=target, write=write
-    )
-
-
-def _result_value(entry: LedgerEntry, name: str) -> Any:
-    return entry.result.get(name) if isinstance(entry.result, dict) else None
-
-
 def _result_text(entry: LedgerEntry, name: str) -> str | None:
-    value = _result_value(entry, name)
+    value = result_value(entry, name)
     return str(value) if value is not None else None

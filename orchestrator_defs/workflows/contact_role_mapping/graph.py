@@ -6,7 +6,6 @@ from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 
-from orchestrator_defs.workflows.contact_role_mapping.drive import copy_drive_templates
 from orchestrator_defs.workflows.contact_role_mapping.nodes import (
     fetch_contact,
     finish,
@@ -14,6 +13,7 @@ from orchestrator_defs.workflows.contact_role_mapping.nodes import (
 )
 from orchestrator_defs.workflows.contact_role_mapping.state import RoleMappingState
 from orchestrator_defs.workflows.contact_role_mapping.writes import (
+    copy_drive_templates,
     mirror_contact,
     seed_checklist,
     write_hubspot_role,

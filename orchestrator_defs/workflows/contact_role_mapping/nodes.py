@@ -5,12 +5,10 @@ The writing nodes are in `writes.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 
 from orchestrator_core.logging import get_logger
-from orchestrator_defs.workflows.common import subject_id
+from orchestrator_defs.workflows.common import Update, missing_object_issue, subject_id
 from orchestrator_defs.workflows.contact_role_mapping.state import (
     CONTACT_ASSOCIATIONS,
     CONTACT_PROPERTIES,
@@ -27,7 +25,7 @@ from resources.errors import NotFoundError
 log = get_logger(__name__)
 
 
-def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = subject_id(ctx.run, "contact")
     try:
@@ -42,19 +40,7 @@ def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) ->
         return {
             "contact_id": contact_id,
             "missing": True,
-            "issues": [
-                issue(
-                    kind="object_missing",
-                    severity="info",
-                    message=f"Contact {contact_id} no longer exists in HubSpot (deleted since"
-                    " the event); nothing was written.",
-                    suggested_fix="Nothing to do if it was deleted on purpose; otherwise restore"
-                    f" contact {contact_id} in HubSpot and replay the event.",
-                    step="fetch_contact",
-                    key=f"contact:{contact_id}",
-                    details={"contact_id": contact_id},
-                )
-            ],
+            "issues": [missing_object_issue("contact", contact_id, step="fetch_contact")],
         }
     return {
         # A merged-away id answers with the surviving contact: act on that one.
@@ -64,14 +50,14 @@ def fetch_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) ->
     }
 
 
-def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     mapping = ctx.policy.policy.role_mapping
     title = (state["contact"].get("jobtitle") or "").strip()
     if not title:
         # Nothing to infer from; a title set later starts the mapping (contact_title_changed).
         return {"held": "no_title"}
-    update: dict[str, Any] = {}
+    update: Update = {}
     try:
         inference = ctx.enricher.infer_title(title, review_threshold=mapping.min_confidence)
     except EnrichmentError as exc:
@@ -89,7 +75,7 @@ def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> di
     return update
 
 
-def finish(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def finish(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     contact_id = state["contact_id"]
     if state.get("missing"):
         return {

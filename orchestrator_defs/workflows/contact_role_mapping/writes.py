@@ -1,19 +1,23 @@
-"""The contact role mapping's HubSpot and Airtable writes: the role on the contact, the
-Contacts record and the access checklist (Drive copies are in `drive.py`).
+"""The contact role mapping's writing nodes: the role on the HubSpot contact, the Airtable
+Contacts record, the access checklist, and the Drive copies of the role's templates.
 
-Every write goes through the side-effect ledger, keyed on the run: each mapping writes its
-answer again, and a resumed run does not repeat what it already wrote.
+Every write goes through the side-effect ledger. The HubSpot and Airtable writes are keyed on
+the run: each mapping writes its answer again, and a resumed run does not repeat what it
+already wrote. Drive copies are keyed on the contact and the template instead, so a later
+mapping of the same contact never copies a template twice; the copy and the share are separate
+entries, so a failed share never leads to a second copy.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 from langgraph.runtime import Runtime
 from pydantic import JsonValue
 
 from orchestrator_core.ledger import LedgerEntry, WriteResult
-from orchestrator_defs.workflows.contact_role_mapping.records import (
+from orchestrator_defs.workflows.common import Update, result_value, write_once_per_object
+from orchestrator_defs.workflows.contact_role_mapping.airtable_fields import (
     CHECKLIST_KEY_FIELD,
     checklist_key,
     checklist_records,
@@ -23,17 +27,20 @@ from orchestrator_defs.workflows.contact_role_mapping.state import (
     FUNCTION_PROPERTY,
     ROLE_PROPERTY,
     SENIORITY_PROPERTY,
+    DriveCopy,
     RoleMappingState,
     inference_of,
     name_of,
 )
 from orchestrator_defs.workflows.context import WorkflowContext
-from orchestrator_defs.workflows.state import artifact
+from orchestrator_defs.workflows.state import artifact, issue
+from resources.google_workspace import GoogleWorkspaceConnector
+
+# "Order Form - TEMPLATE", "Plan (template)": the marker a copy's name leaves out.
+_TEMPLATE_MARKER = re.compile(r"[\s\-\u2013(\[]*\btemplate\b[)\]]*\s*$", re.IGNORECASE)
 
 
-def write_hubspot_role(
-    state: RoleMappingState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+def write_hubspot_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     inference = inference_of(state)
@@ -68,7 +75,7 @@ def write_hubspot_role(
     }
 
 
-def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     tables = ctx.options.tables
@@ -111,7 +118,7 @@ def mirror_contact(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -
     }
 
 
-def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
+def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     contact_id = state["contact_id"]
     role = state["role"]
@@ -155,11 +162,103 @@ def seed_checklist(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -
     }
 
 
-def result_value(entry: LedgerEntry, name: str) -> Any:
-    """A field of a ledger entry's JSON result, or None."""
-    return entry.result.get(name) if isinstance(entry.result, dict) else None
+def copy_drive_templates(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Update:
+    ctx = runtime.context
+    contact_id = state["contact_id"]
+    email = (state["contact"].get("email") or "").strip() or None
+    templates = ctx.policy.policy.roles[state["role"]].drive_templates
+    copies = [_copy_and_share(ctx, state, template_id, email) for template_id in templates]
+    update: Update = {"drive_copies": copies}
+    if copies:
+        update["artifacts"] = [
+            artifact(
+                asset="google/drive_copies",
+                system="google",
+                external_id=copies[0]["file_id"],
+                description=f"{len(copies)} Drive template copies for {name_of(state)}",
+                url=copies[0]["url"],
+                details={
+                    "files": [_copy_details(copy) for copy in copies],
+                    "contact_id": contact_id,
+                },
+            )
+        ]
+    if copies and email is None:
+        update["issues"] = [
+            issue(
+                kind="data_quality",
+                severity="warning",
+                message=f"Contact {contact_id} ({name_of(state)}) has no email: its Drive"
+                " copies were made but shared with nobody.",
+                suggested_fix=f"Add the email of contact {contact_id} in HubSpot, then share"
+                " the copies listed in the details with it.",
+                step="copy_drive_templates",
+                key="email",
+                details={"files": [copy["file_id"] for copy in copies]},
+            )
+        ]
+    return update
 
 
 def _result_list(entry: LedgerEntry, name: str) -> list[str]:
     value = result_value(entry, name)
     return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _copy_and_share(
+    ctx: WorkflowContext, state: RoleMappingState, template_id: str, email: str | None
+) -> DriveCopy:
+    contact_id = state["contact_id"]
+
+    def copy(_key: str) -> WriteResult:
+        name = f"{_template_name(ctx.google, template_id)} \u2013 {name_of(state)}"
+        copied = ctx.google.copy_file(
+            template_file_id=template_id, name=name, folder_id=ctx.options.drive_folder_id
+        )
+        return WriteResult(
+            external_id=copied.id, result={"name": copied.name, "url": copied.web_view_link}
+        )
+
+    # Keyed on the contact, not the run: one copy per contact and template, ever.
+    copied = write_once_per_object(
+        ctx,
+        workflow="contact_role_mapping",
+        object_type="contact",
+        object_id=contact_id,
+        step="copy_drive_template",
+        target=f"google:drive:{template_id}",
+        write=copy,
+    )
+    file_id = str(copied.external_id)
+    if email is not None:
+
+        def share(_key: str) -> WriteResult:
+            permission = ctx.google.share_file(file_id=file_id, email=email, role="reader")
+            return WriteResult(external_id=permission.id)
+
+        ctx.write_once(
+            step="share_drive_copy", target=f"google:drive:{file_id}:{email}", write=share
+        )
+    return DriveCopy(
+        template_id=template_id,
+        file_id=file_id,
+        name=str(result_value(copied, "name") or ""),
+        url=result_value(copied, "url"),
+        shared_with=email,
+    )
+
+
+def _copy_details(copy: DriveCopy) -> dict[str, JsonValue]:
+    return {
+        "template_id": copy["template_id"],
+        "file_id": copy["file_id"],
+        "name": copy["name"],
+        "url": copy["url"],
+        "shared_with": copy["shared_with"],
+    }
+
+
+def _template_name(google: GoogleWorkspaceConnector, file_id: str) -> str:
+    """The template's name without a trailing "TEMPLATE" marker (the id if it has no name)."""
+    name = google.get_file(file_id=file_id).name.strip()
+    return _TEMPLATE_MARKER.sub("", name).strip() or name or file_id

@@ -8,7 +8,6 @@ never proposes something else than what was approved.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,17 +15,13 @@ import orjson
 
 from orchestrator_core.policy.model import KickoffMeeting
 from orchestrator_defs.workflows.deal_kickoff.slots import Interval
-from orchestrator_defs.workflows.deal_kickoff.state import (
+from orchestrator_defs.workflows.deal_kickoff.state import ProposedSlot, Subject
+from orchestrator_defs.workflows.deal_kickoff.team import (
+    CustomerAttendee,
     InternalAttendee,
-    ProposedSlot,
-    Subject,
+    Organiser,
 )
-from orchestrator_defs.workflows.deal_kickoff.team import CustomerAttendee, Organiser
 from orchestrator_defs.workflows.state import Decision, Issue, issue
-
-_NOTION_ID = re.compile(
-    r"([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})", re.I
-)
 
 
 def proposed_slot(index: int, slot: Interval, zone: ZoneInfo) -> ProposedSlot:
@@ -186,11 +181,3 @@ def rejection_summary(title: str, decision: Decision) -> str:
         f"{title} was not scheduled: rejected by {decision['decided_by'] or 'an approver'}"
         f" (approval {decision['approval_id']}).{reason}"
     )
-
-
-def notion_page_id(text: str) -> str | None:
-    """The page id in a Notion id or URL (the last 32 hex digits), dashed, or None."""
-    matches = _NOTION_ID.findall(text)
-    if not matches:
-        return None
-    return "-".join(matches[-1]).lower()

@@ -1,12 +1,24 @@
 """The deal kickoff's graph state: what each node reads and writes, all JSON-able (times as
-ISO 8601 strings), so the checkpoint and the approval row hold the same values."""
+ISO 8601 strings), so the checkpoint and the approval row hold the same values; and the HubSpot
+properties it reads."""
 
 from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from orchestrator_defs.workflows.deal_kickoff.team import CustomerAttendee, Organiser, TeamMember
+from orchestrator_defs.workflows.deal_kickoff.team import (
+    CustomerAttendee,
+    InternalAttendee,
+    Organiser,
+)
 from orchestrator_defs.workflows.state import Decision, WorkflowState
+
+WORKFLOW = "deal_kickoff"
+DEAL_PROPERTIES = ("dealname", "dealstage", "hubspot_owner_id", "hs_all_collaborator_owner_ids")
+COMPANY_PROPERTIES = ("name", "hubspot_owner_id")
+CONTACT_PROPERTIES = ("firstname", "lastname", "email", "jobtitle")
+# The lifecycle actions of a company intake request that ask for a kickoff.
+KICKOFF_ACTIONS = frozenset({"propose_kickoff", "request_kickoff_approval"})
 
 
 class Subject(TypedDict):
@@ -34,13 +46,6 @@ class ProposedSlot(TypedDict):
     start: str  # ISO 8601 in the policy's time zone
     end: str
     label: str
-
-
-class InternalAttendee(TeamMember):
-    """A deal team member invited, and how they belong to the deal."""
-
-    role: Literal["owner", "collaborator", "company_owner"]
-    runs_kickoff: bool
 
 
 class KickoffEvent(TypedDict):

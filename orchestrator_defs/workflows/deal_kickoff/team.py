@@ -10,6 +10,9 @@ order, whose primary team name contains the phrase; else whose any team does; el
 owner (or, when HubSpot no longer has the owner as an active user, the first collaborator).
 A company request has only the company owner. The choice and why are in the proposal.
 
+Internal attendees: the deal team with the organiser first, each marked owner (company owner
+for a company request) or collaborator.
+
 Customer attendees: a contact's role comes from the Airtable Contacts record when the contact
 role workflow has mapped it there (source `airtable`), else it is inferred from the job title
 by the enricher and the policy's role mapping (source `inferred:<enricher>`, with a
@@ -44,6 +47,13 @@ class Organiser(TypedDict):
     member: TeamMember
     reason: OrganiserReason
     explanation: str
+
+
+class InternalAttendee(TeamMember):
+    """A deal team member invited, and how they belong to the deal."""
+
+    role: Literal["owner", "collaborator", "company_owner"]
+    runs_kickoff: bool
 
 
 class CustomerAttendee(TypedDict):
@@ -117,6 +127,27 @@ def deal_team(members: Sequence[TeamMember]) -> list[TeamMember]:
             seen.add(member["email"])
             unique.append(member)
     return unique
+
+
+def internal_attendees(
+    members: Sequence[TeamMember],
+    organiser: Organiser,
+    *,
+    owner_id: str | None,
+    company_request: bool,
+) -> list[InternalAttendee]:
+    """The team with the organiser first; each says how they belong to the deal."""
+    runner = organiser["member"]["email"]
+    owner_role: Literal["owner", "company_owner"] = "company_owner" if company_request else "owner"
+    attendees: list[InternalAttendee] = []
+    for member in sorted(members, key=lambda m: m["email"] != runner):
+        role: Literal["owner", "collaborator", "company_owner"] = (
+            owner_role if member["owner_id"] == owner_id else "collaborator"
+        )
+        attendees.append(
+            InternalAttendee(**member, role=role, runs_kickoff=member["email"] == runner)
+        )
+    return attendees
 
 
 def collaborator_ids(value: str | None) -> list[str]:

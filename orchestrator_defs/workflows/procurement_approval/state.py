@@ -1,11 +1,16 @@
-"""The procurement approval's graph state. Amounts are decimal strings (exact, and JSON-able
-for the checkpoint and the approval row); budget figures are in the cost centre's currency."""
+"""The procurement approval's graph state and the HubSpot properties it reads. Amounts are
+decimal strings (exact, and JSON-able for the checkpoint and the approval row); budget figures
+are in the cost centre's currency."""
 
 from __future__ import annotations
 
 from typing import Any, TypedDict
 
 from orchestrator_defs.workflows.state import Decision, WorkflowState
+
+WORKFLOW = "procurement_approval"
+# Read besides the policy's cost centre property.
+DEAL_PROPERTIES = ("dealname", "amount", "deal_currency_code", "hubspot_owner_id")
 
 
 class DealFacts(TypedDict):
