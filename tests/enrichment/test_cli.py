@@ -41,6 +41,7 @@ def test_titles_from_arguments_and_stdin_keep_their_order() -> None:
     assert list(first) == [
         "input",
         "enricher",
+        "fallback",
         "normalized_title",
         "function",
         "function_confidence",
@@ -50,7 +51,7 @@ def test_titles_from_arguments_and_stdin_keep_their_order() -> None:
         "needs_review",
         "review_reasons",
     ]
-    assert first["enricher"] == "rules"
+    assert (first["enricher"], first["fallback"]) == ("rules", None)
 
 
 def test_without_an_api_key_auto_means_rules() -> None:
