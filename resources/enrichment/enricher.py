@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from resources.enrichment.companies import CompanyRecord, normalise_company, property_text
 from resources.enrichment.errors import EnrichmentConfigError
@@ -26,6 +27,16 @@ DEFAULT_REVIEW_THRESHOLD = 0.7
 
 EnricherKind = Literal["auto", "rules", "llm"]
 
+AnswerT = TypeVar("AnswerT", TitleAnswer, CompanyAnswer)
+
+
+@dataclass(frozen=True)
+class Fallback(Generic[AnswerT]):
+    """The rules' answer standing in for an enricher's unusable one, and why (`reason`)."""
+
+    answer: AnswerT
+    reason: str
+
 
 class Enricher(ABC):
     """Title inference and company normalisation; every answer names its enricher and says
@@ -43,12 +54,10 @@ class Enricher(ABC):
         _check_threshold(review_threshold)
         answers = self._title_answers(list(titles))
         return [
-            TitleInference(
-                **answer.model_dump(),
-                **_review(self.name, answer.confidences(), review_threshold).model_dump(),
-                input=title,
+            TitleInference(**answer.model_dump(), **review.model_dump(), input=title)
+            for title, (answer, review) in zip(
+                titles, (self._reviewed(a, review_threshold) for a in answers), strict=True
             )
-            for title, answer in zip(titles, answers, strict=True)
         ]
 
     def enrich_company(
@@ -66,17 +75,32 @@ class Enricher(ABC):
         return [
             CompanyEnrichment(
                 **answer.model_dump(),
-                **_review(self.name, answer.confidences(), review_threshold).model_dump(),
+                **review.model_dump(),
                 input={key: property_text(value) for key, value in properties.items()},
             )
-            for properties, answer in zip(companies, answers, strict=True)
+            for properties, (answer, review) in zip(
+                companies, (self._reviewed(a, review_threshold) for a in answers), strict=True
+            )
         ]
 
-    @abstractmethod
-    def _title_answers(self, titles: list[str | None]) -> list[TitleAnswer]: ...
+    def _reviewed(
+        self, answer: AnswerT | Fallback[AnswerT], review_threshold: float
+    ) -> tuple[AnswerT, Review]:
+        """The answer and its verdict; a fallback is named after the rules and says why."""
+        if isinstance(answer, Fallback):
+            review = _review(RuleEnricher.name, answer.answer.confidences(), review_threshold)
+            return answer.answer, review.model_copy(update={"fallback": answer.reason})
+        return answer, _review(self.name, answer.confidences(), review_threshold)
 
     @abstractmethod
-    def _company_answers(self, records: list[CompanyRecord]) -> list[CompanyAnswer]: ...
+    def _title_answers(
+        self, titles: list[str | None]
+    ) -> Sequence[TitleAnswer | Fallback[TitleAnswer]]: ...
+
+    @abstractmethod
+    def _company_answers(
+        self, records: list[CompanyRecord]
+    ) -> Sequence[CompanyAnswer | Fallback[CompanyAnswer]]: ...
 
 
 class RuleEnricher(Enricher):

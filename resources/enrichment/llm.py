@@ -1,11 +1,16 @@
 """The LLM enricher: ChatOpenAI with structured output; same interface and answers as the rules.
 
+Every answer is validated against its schema (types, closed vocabularies, 0..1 confidences) and a
+company's domain is re-checked. An answer that is not usable (not JSON, off-schema, refused, cut
+short) is replaced by the rules' answer for that input alone, named `rules` and saying why in
+`fallback`; a request that fails (auth, throttling, outage, rejection) raises for the caller.
+
 Imported only when an LLM enricher is built, so the rules path never loads LangChain.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import openai
 from langchain_core.exceptions import ModelRefusalError, OutputParserException
@@ -15,13 +20,14 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from orchestrator_core.logging import get_logger
 from resources.enrichment.companies import CompanyRecord, normalise_company
 from resources.enrichment.domains import (
     InvalidDomainError,
     canonical_domain,
     is_personal_email_domain,
 )
-from resources.enrichment.enricher import Enricher
+from resources.enrichment.enricher import Enricher, Fallback
 from resources.enrichment.errors import (
     EnrichmentAuthError,
     EnrichmentConfigError,
@@ -41,14 +47,28 @@ from resources.enrichment.schemas import (
     ProblemCode,
     TitleAnswer,
 )
-from resources.enrichment.titles import empty_title_answer
+from resources.enrichment.titles import empty_title_answer, infer_title
+
+log = get_logger(__name__)
 
 StructuredOutputMethod = Literal["json_schema", "function_calling"]
 AnswerT = TypeVar("AnswerT", bound=BaseModel)
 
+# What goes wrong with one answer rather than with the request: the rules answer that input.
+_ANSWER_PROBLEMS = (
+    ValidationError,
+    OutputParserException,
+    ValueError,
+    openai.LengthFinishReasonError,
+    openai.ContentFilterFinishReasonError,
+    ModelRefusalError,
+)
+_MAX_REPORTED_ERRORS = 3
+
 
 class LLMEnricher(Enricher):
-    """Asks an OpenAI(-compatible) chat model; answers are named `llm:<model>`.
+    """Asks an OpenAI(-compatible) chat model; answers are named `llm:<model>`, or `rules` with
+    `fallback` set where the model's answer was unusable.
 
     `method="function_calling"` suits servers without `response_format` JSON schemas.
     """
@@ -79,24 +99,44 @@ class LLMEnricher(Enricher):
     def __repr__(self) -> str:
         return f"LLMEnricher(model={self.model!r}, base_url={self._base_url!r})"
 
-    def _title_answers(self, titles: list[str | None]) -> list[TitleAnswer]:
+    def _title_answers(self, titles: list[str | None]) -> list[TitleAnswer | Fallback[TitleAnswer]]:
         # An empty title costs no request: the answer is known.
         asked = [(index, title) for index, title in enumerate(titles) if title and title.strip()]
-        answers = dict(
-            zip(
-                [index for index, _ in asked],
-                self._ask(TitleAnswer, TITLE_SYSTEM_PROMPT, [title_request(t) for _, t in asked]),
-                strict=True,
-            )
-        )
-        return [answers.get(index) or empty_title_answer() for index in range(len(titles))]
+        replies = self._ask(TitleAnswer, TITLE_SYSTEM_PROMPT, [title_request(t) for _, t in asked])
+        answers: dict[int, TitleAnswer | Fallback[TitleAnswer]] = {}
+        for (index, title), reply in zip(asked, replies, strict=True):
+            if isinstance(reply, TitleAnswer):
+                answers[index] = reply
+            else:
+                answers[index] = self._fallback(infer_title(title), reply)
+        return [
+            answers[index] if index in answers else empty_title_answer()
+            for index in range(len(titles))
+        ]
 
-    def _company_answers(self, records: list[CompanyRecord]) -> list[CompanyAnswer]:
+    def _company_answers(
+        self, records: list[CompanyRecord]
+    ) -> list[CompanyAnswer | Fallback[CompanyAnswer]]:
         requests = [company_request(record.model_dump(exclude_none=True)) for record in records]
-        answers = self._ask(CompanyAnswer, COMPANY_SYSTEM_PROMPT, requests)
-        return [_checked_company(a, r) for a, r in zip(answers, records, strict=True)]
+        replies = self._ask(CompanyAnswer, COMPANY_SYSTEM_PROMPT, requests)
+        return [
+            _checked_company(reply, record)
+            if isinstance(reply, CompanyAnswer)
+            else self._fallback(normalise_company(record), reply)
+            for reply, record in zip(replies, records, strict=True)
+        ]
 
-    def _ask(self, schema: type[AnswerT], system: str, requests: list[str]) -> list[AnswerT]:
+    def _fallback(
+        self, rules_answer: TitleAnswer | CompanyAnswer, error: EnrichmentResponseError
+    ) -> Fallback[Any]:
+        log.warning("unusable model answer, rules answer", enricher=self.name, error=str(error))
+        return Fallback(rules_answer, reason=f"{self.name}: {type(error).__name__}: {error}")
+
+    def _ask(
+        self, schema: type[AnswerT], system: str, requests: list[str]
+    ) -> list[AnswerT | EnrichmentResponseError]:
+        """The model's answer to each request, or why that answer is unusable; a request that
+        fails (auth, throttling, outage, rejection) raises, as does a bug."""
         if not requests:
             return []
         inputs: list[LanguageModelInput] = [
@@ -104,19 +144,25 @@ class LLMEnricher(Enricher):
         ]
         config = RunnableConfig(max_concurrency=self._max_concurrency)
         try:
-            results = self._structured(schema).batch(inputs, config=config)
+            results = self._structured(schema).batch(inputs, config=config, return_exceptions=True)
         except Exception as exc:
-            error = self._translate(exc, schema)
-            if error is None:
-                raise
-            raise error from exc
-        answers: list[AnswerT] = []
+            self._raise_translated(exc, schema)
+        answers: list[AnswerT | EnrichmentResponseError] = []
         for result in results:
-            if not isinstance(result, schema):
-                raise EnrichmentResponseError(
-                    f"{self.name} answered {type(result).__name__}, not {schema.__name__}"
+            if isinstance(result, schema):
+                answers.append(result)
+            elif not isinstance(result, Exception):
+                # Function calling without a usable tool call parses to None.
+                answers.append(
+                    EnrichmentResponseError(
+                        f"{self._where} answered no {schema.__name__}: no tool call with valid"
+                        " JSON arguments"
+                    )
                 )
-            answers.append(result)
+            elif isinstance(result, _ANSWER_PROBLEMS):
+                answers.append(self._answer_error(result, schema))
+            else:
+                self._raise_translated(result, schema)
         return answers
 
     def _structured(self, schema: type[BaseModel]) -> Runnable[LanguageModelInput, Any]:
@@ -133,9 +179,19 @@ class LLMEnricher(Enricher):
             self._runnables[schema] = runnable
         return runnable
 
+    @property
+    def _where(self) -> str:
+        return f"OpenAI at {self._base_url or 'the default endpoint'} ({self.model})"
+
+    def _raise_translated(self, exc: Exception, schema: type[BaseModel]) -> NoReturn:
+        error = self._translate(exc, schema)
+        if error is None:
+            raise exc
+        raise error from exc
+
     def _translate(self, exc: Exception, schema: type[BaseModel]) -> EnrichmentError | None:
         """A clear, key-free error for what the provider or the answer did wrong; None for bugs."""
-        where = f"OpenAI at {self._base_url or 'the default endpoint'} ({self.model})"
+        where = self._where
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             detail = self._scrub(_error_message(exc))
@@ -156,23 +212,49 @@ class LLMEnricher(Enricher):
             )
         if isinstance(exc, openai.APIConnectionError):
             return EnrichmentUnavailableError(f"cannot reach {where}: {self._scrub(str(exc))}")
-        if isinstance(
-            exc,
-            openai.LengthFinishReasonError
-            | openai.ContentFilterFinishReasonError
-            | ModelRefusalError,
-        ):
-            return EnrichmentResponseError(f"{where} did not complete the answer: {exc}")
-        if isinstance(exc, ValidationError | OutputParserException | ValueError):
-            first_line = self._scrub(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
-            return EnrichmentResponseError(
-                f"{where} answered something that is not a valid {schema.__name__}: {first_line}"
-            )
+        if isinstance(exc, _ANSWER_PROBLEMS):
+            return self._answer_error(exc, schema)
         return None
+
+    def _answer_error(self, exc: Exception, schema: type[BaseModel]) -> EnrichmentResponseError:
+        """What is wrong with one answer, in a sentence."""
+        where = self._where
+        if isinstance(exc, openai.LengthFinishReasonError):
+            return EnrichmentResponseError(
+                f"{where} stopped at the token limit (finish_reason length)"
+            )
+        if isinstance(exc, openai.ContentFilterFinishReasonError):
+            return EnrichmentResponseError(f"{where} stopped at the content filter")
+        if isinstance(exc, ModelRefusalError):
+            return EnrichmentResponseError(f"{where} refused to answer: {self._scrub(str(exc))}")
+        if isinstance(exc, ValidationError):
+            detail = _validation_summary(exc)
+        else:
+            detail = self._scrub(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+        return EnrichmentResponseError(
+            f"{where} answered something that is not a valid {schema.__name__}: {detail}"
+        )
 
     def _scrub(self, text: str) -> str:
         secret = self._api_key.get_secret_value()
         return text.replace(secret, "***") if len(secret) >= 4 else text
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    """`field: what is wrong (got value)` for the first few errors."""
+    errors = exc.errors(include_url=False)
+    parts = []
+    for error in errors[:_MAX_REPORTED_ERRORS]:
+        where = ".".join(str(part) for part in error["loc"]) or "the answer"
+        got = "" if error["type"] == "missing" else f" (got {_short(error['input'])})"
+        parts.append(f"{where}: {error['msg']}{got}")
+    more = len(errors) - _MAX_REPORTED_ERRORS
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

@@ -1,7 +1,7 @@
-"""What the LLM enricher sends, and how the sandbox stub reads it back.
+"""What the LLM enricher sends: the system prompts and the user message.
 
-The user message is a small JSON object (`{"title": ...}` or `{"company": {...}}`); keeping its
-format here lets the stub find the input without guessing.
+The user message is a small JSON object (`{"title": ...}` or `{"company": {...}}`), which is also
+what the sandbox's fake model looks its answers up by (`sandbox/vendors/openai_answers.yaml`).
 """
 
 from __future__ import annotations
@@ -59,18 +59,3 @@ def title_request(title: str) -> str:
 
 def company_request(properties: Mapping[str, str | None]) -> str:
     return json.dumps({"company": dict(properties)}, ensure_ascii=False)
-
-
-def read_request(text: str) -> dict[str, object] | None:
-    """The JSON object in a user message, or None when the message is not one."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        start, end = text.find("{"), text.rfind("}")
-        if start < 0 or end <= start:
-            return None
-        try:
-            value = json.loads(text[start : end + 1])
-        except ValueError:
-            return None
-    return value if isinstance(value, dict) else None

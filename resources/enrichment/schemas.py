@@ -3,7 +3,7 @@
 `TitleAnswer` and `CompanyAnswer` are what an enricher (rules or a model) fills in; they are also
 the structured-output schemas sent to OpenAI, so every field is required and has a description.
 `TitleInference` and `CompanyEnrichment` add what the caller needs: the input, which enricher
-answered and whether a person should review it.
+answered (and, when the rules stood in for the model, why) and whether a person should review it.
 """
 
 from __future__ import annotations
@@ -155,6 +155,11 @@ class Review(BaseModel):
     enricher: str = Field(description="`rules` or `llm:<model>`.")
     needs_review: bool
     review_reasons: list[str]
+    fallback: str | None = Field(
+        default=None,
+        description="Why the rules answered instead of the model, e.g. `llm:gpt-4o-mini:"
+        " EnrichmentResponseError: ...`; null when `enricher` answered as asked.",
+    )
 
 
 class TitleInference(TitleAnswer, Review):

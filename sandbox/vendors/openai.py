@@ -1,11 +1,16 @@
 """OpenAI Chat Completions, as far as openai / langchain-openai use it here; mounted at `/openai`.
 
-- `POST /v1/chat/completions`: structured output requests (`response_format` of type
-  `json_schema`, or `tools` function calling) are answered by the RULE-based enricher run on the
-  input found in the last user message, so answers are deterministic and plausible. Schemas it
-  does not know get a schema-conforming placeholder; plain chat gets a fixed sentence.
-  `stream: true` is answered as server-sent events.
+- `POST /v1/chat/completions`: a fake model with its own deterministic answers. Structured output
+  requests (`response_format` of type `json_schema` or `json_object`, or `tools` function
+  calling) whose last user message is `{"title": ...}` or `{"company": {...}}` are answered from
+  the table in `openai_answers.yaml` (next to this module), keyed on that input: well-formed
+  answers, low-confidence ones, malformed ones (not JSON, off-schema, refused, cut short).
+  Anything else gets the "abstaining" value of the request's JSON schema (`placeholder`); plain
+  chat gets a fixed sentence. `stream: true` is answered as server-sent events.
 - `GET /v1/models`, `GET /v1/models/{model}`.
+
+The sandbox knows nothing of the product: it reads the wire request only, so a test can tell the
+model's answer from the product's own rules.
 
 Every route needs `Authorization: Bearer sk-…` (any key of OpenAI's shape); otherwise 401 with
 OpenAI's error body `{"error": {"message", "type", "param", "code"}}`. Errors are returned, not
@@ -14,30 +19,98 @@ raised, so the router behaves the same mounted in the sandbox or in a bare test 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal, Self
 
+import yaml
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-
-from resources.enrichment.companies import CompanyRecord, normalise_company
-from resources.enrichment.prompts import read_request
-from resources.enrichment.schemas import CompanyAnswer, TitleAnswer
-from resources.enrichment.titles import infer_title
+from pydantic import BaseModel, ConfigDict, model_validator
 
 JsonObject = dict[str, Any]
 
 router = APIRouter(tags=["openai"])
 
 MODELS: Final = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1", "gpt-5-mini")
+ANSWERS_FILE: Final = Path(__file__).with_name("openai_answers.yaml")
 _MODEL_CREATED = 1_721_172_741  # a fixed date: the sandbox's models never change
 _PLAIN_REPLY = "This is the sandbox OpenAI stub; it answers structured-output requests only."
 _MAX_SCHEMA_DEPTH = 32
+# What an abstaining answer picks from an enum, in this order of preference (else the first).
+_ABSTAINING_VALUES = ("unknown", "other")
+
+FinishReason = Literal["stop", "length", "content_filter"]
+
+
+class Entry(BaseModel):
+    """One answer of the table: exactly one of `answer` (sent as JSON, unchecked), `content`
+    (raw text) or `refusal`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer: Any = None
+    content: str | None = None
+    refusal: str | None = None
+    finish_reason: FinishReason = "stop"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        kinds = self.model_fields_set & {"answer", "content", "refusal"}
+        if len(kinds) != 1:
+            raise ValueError("an entry has exactly one of answer, content or refusal")
+        return self
+
+    def text(self) -> str | None:
+        """What goes into `message.content` (or the tool call's arguments)."""
+        if "answer" in self.model_fields_set:
+            return _dumps(self.answer)
+        return self.content
+
+
+class AnswerTable(BaseModel):
+    """`openai_answers.yaml`: entries by title and by company name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    titles: dict[str, Entry] = {}
+    companies: dict[str, Entry] = {}
+
+    def find(self, request: Mapping[str, Any]) -> Entry | None:
+        """The entry for an enrichment request (`{"title": ...}` or `{"company": {...}}`)."""
+        title, company = request.get("title"), request.get("company")
+        if isinstance(title, str):
+            return _lookup(self.titles, title)
+        if isinstance(company, dict) and isinstance(name := company.get("name"), str):
+            return _lookup(self.companies, name)
+        return None
+
+
+def table_key(text: str) -> str:
+    """How inputs match table keys: trimmed, spaces collapsed, case ignored."""
+    return " ".join(text.split()).casefold()
+
+
+def _lookup(entries: Mapping[str, Entry], text: str) -> Entry | None:
+    wanted = table_key(text)
+    return next((entry for key, entry in entries.items() if table_key(key) == wanted), None)
+
+
+@functools.cache
+def load_answers(path: Path = ANSWERS_FILE) -> AnswerTable:
+    """The answer table (read once); an entry of the wrong shape is an error at first use."""
+    table = AnswerTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    for entries in (table.titles, table.companies):
+        keys = [table_key(key) for key in entries]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"{path}: two entries match the same input")
+    return table
 
 
 @dataclass(frozen=True)
@@ -45,6 +118,8 @@ class _Reply:
     content: str | None = None
     tool_name: str | None = None
     tool_arguments: str | None = None
+    refusal: str | None = None
+    finish_reason: FinishReason = "stop"
 
 
 AuthorizationHeader = Annotated[str | None, Header()]
@@ -94,42 +169,63 @@ async def create_chat_completion(
 
 
 def answer(body: Mapping[str, Any]) -> _Reply:
-    """What the model says to a Chat Completions request body (deterministic)."""
-    text = _last_user_text(body.get("messages") or [])
+    """What the fake model says to a Chat Completions request body (deterministic)."""
+    request = read_request(_last_user_text(body.get("messages") or []))
+    entry = load_answers().find(request) if request is not None else None
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        spec = response_format.get("json_schema") or {}
-        value = structured_answer(spec.get("name"), spec.get("schema"), text)
-        return _Reply(content=_dumps(value))
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return _structured_reply(entry, schema)
     tool = _chosen_tool(body)
     if tool is not None:
-        name = str(tool.get("name") or "")
-        value = structured_answer(name, tool.get("parameters"), text)
-        return _Reply(tool_name=name, tool_arguments=_dumps(value))
+        reply = _structured_reply(entry, tool.get("parameters"))
+        if reply.refusal is not None:
+            return reply
+        return _Reply(
+            tool_name=str(tool.get("name") or ""),
+            tool_arguments=reply.content,
+            finish_reason=reply.finish_reason,
+        )
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
-        return _Reply(content=_dumps(structured_answer(None, None, text)))
+        return _structured_reply(entry, None)
     return _Reply(content=_PLAIN_REPLY)
 
 
-def structured_answer(name: object, schema: object, text: str) -> object:
-    """The rules' answer for the enrichment schemas; a placeholder for any other schema."""
-    request = read_request(text) or {}
-    if name == TitleAnswer.__name__ or (name is None and "title" in request):
-        title = request.get("title") if "title" in request else text
-        return infer_title(title if isinstance(title, str) else None).model_dump(mode="json")
-    if name == CompanyAnswer.__name__ or (name is None and "company" in request):
-        company = request.get("company", request)
-        properties = company if isinstance(company, dict) else {"name": text}
-        record = CompanyRecord.from_properties(properties)
-        return normalise_company(record).model_dump(mode="json")
-    if isinstance(schema, dict):
-        return placeholder(schema, schema.get("$defs") or schema.get("definitions") or {})
-    return {}
+def _structured_reply(entry: Entry | None, schema: object) -> _Reply:
+    if entry is None:
+        return _Reply(content=_dumps(abstaining_answer(schema)))
+    if entry.refusal is not None:
+        return _Reply(refusal=entry.refusal, finish_reason=entry.finish_reason)
+    return _Reply(content=entry.text(), finish_reason=entry.finish_reason)
+
+
+def abstaining_answer(schema: object) -> object:
+    """The answer to an input the table does not list: `placeholder` of the schema, `{}`
+    without one."""
+    if not isinstance(schema, dict):
+        return {}
+    return placeholder(schema, schema.get("$defs") or schema.get("definitions") or {})
+
+
+def read_request(text: str) -> dict[str, Any] | None:
+    """The JSON object in a user message (alone, or the outermost braces in it), else None."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        start, end = text.find("{"), text.rfind("}")
+        if start < 0 or end <= start:
+            return None
+        try:
+            value = json.loads(text[start : end + 1])
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def placeholder(schema: object, defs: Mapping[str, Any], depth: int = 0) -> object:
-    """The simplest value valid against a JSON schema: null where allowed, the first enum
-    value, minimums, empty strings and lists, every object property filled."""
+    """The simplest value valid against a JSON schema, one that claims nothing: null where
+    allowed, `unknown` (else `other`, else the first value) from an enum, minimums (so
+    confidences are 0), empty strings and lists, every object property filled."""
     if not isinstance(schema, dict) or depth > _MAX_SCHEMA_DEPTH:
         return None
     if isinstance(ref := schema.get("$ref"), str):
@@ -137,7 +233,7 @@ def placeholder(schema: object, defs: Mapping[str, Any], depth: int = 0) -> obje
     if "const" in schema:
         return schema["const"]
     if isinstance(enum := schema.get("enum"), list) and enum:
-        return enum[0]
+        return next((value for value in _ABSTAINING_VALUES if value in enum), enum[0])
     for key in ("anyOf", "oneOf", "allOf"):
         options = schema.get(key)
         if isinstance(options, list) and options:
@@ -225,7 +321,7 @@ def _message(reply: _Reply) -> JsonObject:
     message: JsonObject = {
         "role": "assistant",
         "content": reply.content,
-        "refusal": None,
+        "refusal": reply.refusal,
         "annotations": [],
     }
     if reply.tool_name is not None:
@@ -264,6 +360,8 @@ def _stream(model: str, reply: _Reply, messages: list[Any], include_usage: bool)
         yield chunk(delta({"tool_calls": [{**call, "function": name}]}))
         arguments = {"index": 0, "function": {"arguments": reply.tool_arguments}}
         yield chunk(delta({"tool_calls": [arguments]}))
+    elif reply.refusal is not None:
+        yield chunk(delta({"refusal": reply.refusal}))
     else:
         yield chunk(delta({"content": reply.content}))
     yield chunk(delta({}, _finish_reason(reply)))
@@ -273,6 +371,8 @@ def _stream(model: str, reply: _Reply, messages: list[Any], include_usage: bool)
 
 
 def _finish_reason(reply: _Reply) -> str:
+    if reply.finish_reason != "stop":
+        return reply.finish_reason
     return "tool_calls" if reply.tool_name is not None else "stop"
 
 
@@ -281,7 +381,9 @@ def _usage(messages: list[Any], reply: _Reply) -> JsonObject:
     prompt = sum(len(_text(m.get("content"))) for m in messages if isinstance(m, dict)) + 4 * len(
         messages
     )
-    completion = len(reply.content or "") + len(reply.tool_arguments or "")
+    completion = sum(
+        len(text or "") for text in (reply.content, reply.tool_arguments, reply.refusal)
+    )
     prompt_tokens, completion_tokens = math.ceil(prompt / 4), math.ceil(completion / 4)
     return {
         "prompt_tokens": prompt_tokens,

@@ -1,47 +1,36 @@
-"""Fixtures for the enrichment tests: the OpenAI stub served over real HTTP, settings, logging."""
+"""Fixtures for the enrichment tests: the sandbox (its fake OpenAI model) over real HTTP,
+settings, logging."""
 
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from orchestrator_core.settings import Settings, get_settings
-from sandbox.vendors.openai import router
+from sandbox.config import SandboxConfig
+from tests.connectors.sandbox_server import SandboxServer, start_sandbox
 
 STUB_KEY = "sk-test-enrichment-0123456789"
 
 
 @pytest.fixture(scope="session")
-def openai_base_url() -> Iterator[str]:
-    """The stub router alone in a FastAPI app, served by uvicorn on a loopback port."""
-    app = FastAPI()
-    app.include_router(router, prefix="/openai")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the OpenAI stub did not start")
-        time.sleep(0.01)
+def openai_sandbox(database_url: str) -> Iterator[SandboxServer]:
+    """The whole sandbox app (gate included) under uvicorn on a loopback port."""
+    server = start_sandbox(database_url, SandboxConfig())
     try:
-        yield f"http://127.0.0.1:{port}/openai/v1"
+        yield server
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        server.stop()
+
+
+@pytest.fixture
+def openai_base_url(openai_sandbox: SandboxServer) -> str:
+    """The fake model's base URL, with the default config (no faults; counters restart)."""
+    openai_sandbox.configure(SandboxConfig())
+    return f"{openai_sandbox.vendor_url('openai')}/v1"
 
 
 def make_settings(**values: object) -> Settings:

@@ -41,6 +41,7 @@ def test_titles_from_arguments_and_stdin_keep_their_order() -> None:
     assert list(first) == [
         "input",
         "enricher",
+        "fallback",
         "normalized_title",
         "function",
         "function_confidence",
@@ -50,7 +51,7 @@ def test_titles_from_arguments_and_stdin_keep_their_order() -> None:
         "needs_review",
         "review_reasons",
     ]
-    assert first["enricher"] == "rules"
+    assert (first["enricher"], first["fallback"]) == ("rules", None)
 
 
 def test_without_an_api_key_auto_means_rules() -> None:
@@ -114,9 +115,22 @@ def test_forcing_the_llm_without_a_key_fails_clearly() -> None:
 def test_with_an_api_key_the_llm_answers(cli_env: pytest.MonkeyPatch, openai_base_url: str) -> None:
     cli_env.setenv("OPENAI_API_KEY", STUB_KEY)
     cli_env.setenv("OPENAI_BASE_URL", openai_base_url)
-    answers = lines(run("title", "Gerente de TI", "Responsabile Acquisti"))
+    answers = lines(run("title", "Gerente de TI", "Head of Growth"))
     assert [a["enricher"] for a in answers] == ["llm:gpt-4o-mini", "llm:gpt-4o-mini"]
-    assert [a["function"] for a in answers] == ["it_security", "procurement"]
+    # The fake model's answers; the rules say marketing for "Head of Growth".
+    assert [a["function"] for a in answers] == ["it_security", "sales"]
+
+
+def test_an_unusable_model_answer_is_the_rules_line_saying_why(
+    cli_env: pytest.MonkeyPatch, openai_base_url: str
+) -> None:
+    cli_env.setenv("OPENAI_API_KEY", STUB_KEY)
+    cli_env.setenv("OPENAI_BASE_URL", openai_base_url)
+    model, rules = lines(run("title", "CFO", "Security Engineer"))
+    assert (model["enricher"], model["fallback"]) == ("llm:gpt-4o-mini", None)
+    assert (rules["enricher"], rules["function"]) == ("rules", "it_security")
+    assert rules["fallback"].startswith("llm:gpt-4o-mini: EnrichmentResponseError: ")
+    assert "(got 'cybersecurity')" in rules["fallback"]
 
 
 def test_provider_errors_end_the_command_clearly(

@@ -1,16 +1,24 @@
-"""The LLM enricher end to end: the real ChatOpenAI against the sandbox stub over HTTP."""
+"""The LLM enricher end to end: the real ChatOpenAI against the sandbox's fake model over HTTP.
+
+The fake model answers from its own table (`sandbox/vendors/openai_answers.yaml`), never from the
+product's rules, so each test can tell whose answer the product returned: the model's when it is
+valid (even where the rules disagree), the rules' when it is not, saying why.
+"""
 
 from __future__ import annotations
 
-import json
 import socket
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-import httpx
-import openai
 import pytest
+from langgraph.runtime import Runtime
 from pydantic import SecretStr
 
+from orchestrator_core.policy import LoadedPolicy
+from orchestrator_defs.workflows.company_intake.nodes import enrich
+from orchestrator_defs.workflows.contact_role_mapping.nodes import infer_role
+from orchestrator_defs.workflows.context import WorkflowContext
 from resources.enrichment import (
     CompanyAnswer,
     EnrichmentAuthError,
@@ -21,27 +29,13 @@ from resources.enrichment import (
     build_enricher,
 )
 from resources.enrichment.llm import LLMEnricher, StructuredOutputMethod
+from tests.connectors.sandbox_server import SandboxServer
 from tests.enrichment.conftest import STUB_KEY, make_settings
 
-TITLES = [
-    "Sr. SWE",
-    "VP, Sales & Marketing | EMEA",
-    "",
-    "Directrice Financière",
-    "Chief Happiness Officer",
-    None,
-    "Jefe de Compras",
-]
-COMPANIES: list[dict[str, Any]] = [
-    {
-        "name": "ACME corp",
-        "domain": "https://www.Acme.com/about",
-        "industry": "COMPUTER_SOFTWARE",
-        "numberofemployees": "1,200",
-        "type": "PROSPECT",
-    },
-    {"name": "Initech, LLC", "domain": "not a domain", "email": "bob@gmail.com"},
-]
+MODEL = "llm:gpt-4o-mini"
+METHODS = ["json_schema", "function_calling"]
+RULES = RuleEnricher()
+FALLBACK = f"{MODEL}: EnrichmentResponseError: "
 
 
 def llm(base_url: str, *, key: str = STUB_KEY, **options: Any) -> LLMEnricher:
@@ -49,40 +43,124 @@ def llm(base_url: str, *, key: str = STUB_KEY, **options: Any) -> LLMEnricher:
     return LLMEnricher(model="gpt-4o-mini", api_key=SecretStr(key), base_url=base_url, **options)
 
 
-def _fields(answer: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = answer.model_dump()
-    dumped.pop("enricher")
-    return dumped
+@pytest.fixture
+def threshold(policy: LoadedPolicy) -> float:
+    """The policy's review threshold; the table's confidences are chosen around 0.7."""
+    value = policy.policy.role_mapping.min_confidence
+    assert 0.6 < value <= 0.8, "the fake model's confidences assume a threshold near 0.7"
+    return value
 
 
-@pytest.mark.parametrize("method", ["json_schema", "function_calling"])
-def test_titles_through_the_stub_match_the_rules_and_name_the_model(
-    openai_base_url: str, method: StructuredOutputMethod
+def answer_fields(result: TitleAnswer | CompanyAnswer) -> dict[str, Any]:
+    """What the enricher answered, without who answered or the review verdict."""
+    schema = TitleAnswer if isinstance(result, TitleAnswer) else CompanyAnswer
+    return result.model_dump(mode="json", include=set(schema.model_fields))
+
+
+# -- the model's answers are used --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_titles_are_the_model_s_answers_also_where_the_rules_disagree(
+    openai_base_url: str, method: StructuredOutputMethod, threshold: float
 ) -> None:
-    answers = llm(openai_base_url, method=method).infer_titles(TITLES, review_threshold=0.7)
-    expected = RuleEnricher().infer_titles(TITLES, review_threshold=0.7)
-    assert [a.enricher for a in answers] == ["llm:gpt-4o-mini"] * len(TITLES)
-    assert [_fields(a) for a in answers] == [_fields(e) for e in expected]
-    assert answers[0].function == "engineering"
-    assert answers[1].needs_review and answers[1].other_functions == ["marketing"]
+    titles = [
+        "CFO",
+        "Head of Growth",
+        "",
+        "Talent Acquisition Partner",
+        None,
+        "Revenue Operations Lead",
+    ]
+    answers = llm(openai_base_url, method=method).infer_titles(titles, review_threshold=threshold)
+    assert [
+        (a.enricher, a.fallback, a.normalized_title, a.function, a.other_functions, a.seniority)
+        for a in answers
+    ] == [
+        (MODEL, None, "Chief Financial Officer", "finance", [], "c_level"),
+        (MODEL, None, "Head of Growth", "sales", ["marketing"], "director"),
+        (MODEL, None, "", "other", [], "unknown"),  # blank: known without asking
+        (MODEL, None, "Talent Acquisition Partner", "hr", [], "individual_contributor"),
+        (MODEL, None, "", "other", [], "unknown"),
+        (MODEL, None, "Revenue Operations Lead", "operations", ["sales"], "manager"),
+    ]
+    assert [(a.function_confidence, a.seniority_confidence) for a in answers[:2]] == [
+        (0.97, 0.97),
+        (0.8, 0.85),
+    ]
+    rules = RULES.infer_titles(titles, review_threshold=threshold)
+    # The rules classify CFO the same way (in their own words) and the others differently.
+    assert (rules[0].function, rules[0].seniority) == ("finance", "c_level")
+    assert rules[0].normalized_title != answers[0].normalized_title
+    for index in (1, 3, 5):
+        assert (rules[index].function, rules[index].seniority) != (
+            answers[index].function,
+            answers[index].seniority,
+        ), titles[index]
 
 
-def test_companies_through_the_stub(openai_base_url: str) -> None:
-    answers = llm(openai_base_url).enrich_companies(COMPANIES, review_threshold=0.7)
-    expected = RuleEnricher().enrich_companies(COMPANIES, review_threshold=0.7)
-    assert [a.enricher for a in answers] == ["llm:gpt-4o-mini", "llm:gpt-4o-mini"]
-    assert [_fields(a) for a in answers] == [_fields(e) for e in expected]
-    acme, initech = answers
-    assert (acme.name, acme.legal_suffix, acme.domain, acme.size_band) == (
+@pytest.mark.parametrize("method", METHODS)
+def test_companies_are_the_model_s_answers_with_domains_rechecked(
+    openai_base_url: str, method: StructuredOutputMethod, threshold: float
+) -> None:
+    companies: list[dict[str, Any]] = [
+        {
+            "name": "ACME corp",
+            "domain": "https://www.Acme.com/about",
+            "industry": "COMPUTER_SOFTWARE",
+            "numberofemployees": "1,200",
+            "type": "PROSPECT",
+        },
+        {"name": "Siemens AG"},
+        {"name": "Umbrella Health, Inc.", "domain": "umbrella.example", "numberofemployees": "40"},
+        {"name": "Soylent Corp"},
+        {"name": "Initech, LLC", "domain": "not a domain", "email": "bob@gmail.com"},
+    ]
+    acme, siemens, umbrella, soylent, initech = llm(
+        openai_base_url, method=method
+    ).enrich_companies(companies, review_threshold=threshold)
+    assert {a.enricher for a in (acme, siemens, umbrella, soylent, initech)} == {MODEL}
+    assert {a.fallback for a in (acme, siemens, umbrella, soylent, initech)} == {None}
+
+    # Agrees with the rules, in its own confidences (the rules say 0.95 for the industry).
+    assert (acme.name, acme.legal_suffix, acme.domain, acme.industry, acme.size_band) == (
         "ACME",
         "Corp.",
         "acme.com",
+        "software",
         "1001-5000",
     )
-    assert {p.code for p in initech.problems} == {
-        ProblemCode.INVALID_DOMAIN,
-        ProblemCode.PERSONAL_EMAIL_DOMAIN,
-    }
+    assert acme.industry_confidence == 0.9
+    # Knows more than the rules; the rules' finding about the input (no domain) is kept.
+    assert (siemens.domain, siemens.industry, siemens.size_band) == (
+        "siemens.com",
+        "manufacturing",
+        "5000+",
+    )
+    assert [p.code for p in siemens.problems] == [ProblemCode.MISSING_DOMAIN]
+    # The model's domain is canonicalised by the product.
+    assert (umbrella.domain, umbrella.domain_confidence) == ("umbrella.example", 0.9)
+    assert (umbrella.industry, umbrella.company_type) == ("pharma_biotech", "customer")
+    # A mailbox provider as the domain is dropped and reported; the rest of the answer stays.
+    assert (soylent.domain, soylent.domain_confidence, soylent.industry) == (
+        None,
+        0.0,
+        "food_beverage",
+    )
+    assert [(p.code, p.field) for p in soylent.problems] == [
+        (ProblemCode.PERSONAL_EMAIL_DOMAIN, "domain"),
+        (ProblemCode.MISSING_DOMAIN, "domain"),  # the rules' finding: the input has none
+    ]
+    assert soylent.problems[0].message.startswith("Model's domain gmail.com")
+    # The model's problems plus the rules' (the mailbox in `email`) without duplicates.
+    assert [(p.code, p.field) for p in initech.problems] == [
+        (ProblemCode.INVALID_DOMAIN, "domain"),
+        (ProblemCode.PERSONAL_EMAIL_DOMAIN, "email"),
+    ]
+
+    rules = RULES.enrich_companies(companies, review_threshold=threshold)
+    assert (rules[1].domain, rules[1].industry) == (None, "unknown")
+    assert rules[2].industry != umbrella.industry
 
 
 def test_build_enricher_reaches_the_configured_model(openai_base_url: str) -> None:
@@ -91,7 +169,183 @@ def test_build_enricher_reaches_the_configured_model(openai_base_url: str) -> No
     )
     answer = build_enricher(settings).infer_title("CISO", review_threshold=0.7)
     assert answer.enricher == "llm:gpt-4.1-mini"
-    assert (answer.function, answer.seniority) == ("it_security", "c_level")
+    assert answer.normalized_title == "Chief Information Security Officer"  # the rules: "CISO"
+
+
+def test_an_input_the_model_does_not_know_gets_its_abstention_not_the_rules(
+    openai_base_url: str, threshold: float
+) -> None:
+    answer = llm(openai_base_url).infer_title("VP Engineering", review_threshold=threshold)
+    assert (answer.enricher, answer.fallback) == (MODEL, None)
+    assert (answer.function, answer.seniority) == ("other", "unknown")
+    assert answer.review_reasons == [
+        f"function confidence 0.00 < {threshold:g}",
+        f"seniority confidence 0.00 < {threshold:g}",
+    ]
+    rules = RULES.infer_title("VP Engineering", review_threshold=threshold)
+    assert (rules.function, rules.seniority) == ("engineering", "vp")
+
+
+# -- low confidence goes to review --------------------------------------------------------------
+
+
+def test_low_confidence_answers_go_to_review_as_the_policy_says(
+    openai_base_url: str, threshold: float
+) -> None:
+    enricher = llm(openai_base_url)
+    unsure, sure = enricher.infer_titles(
+        ["Solutions Architect", "Customer Hero"], review_threshold=threshold
+    )
+    assert (unsure.enricher, unsure.needs_review) == (MODEL, True)
+    assert unsure.review_reasons == [
+        f"function confidence 0.55 < {threshold:g}",
+        f"seniority confidence 0.60 < {threshold:g}",
+    ]
+    assert (sure.enricher, sure.needs_review, sure.review_reasons) == (MODEL, False, [])
+    # The verdicts follow the model's confidences: the rules would have decided the other way.
+    assert not RULES.infer_title("Solutions Architect", review_threshold=threshold).needs_review
+    assert RULES.infer_title("Customer Hero", review_threshold=threshold).needs_review
+
+    stark = enricher.enrich_company({"name": "Stark Industries"}, review_threshold=threshold)
+    assert (stark.enricher, stark.industry, stark.needs_review) == (
+        MODEL,
+        "aerospace_defense",
+        True,
+    )
+    assert f"industry confidence 0.45 < {threshold:g}" in stark.review_reasons
+    assert f"size_band confidence 0.20 < {threshold:g}" in stark.review_reasons
+
+
+# -- unusable answers: the rules answer, and say why --------------------------------------------
+
+NOT_JSON = {
+    "json_schema": "the answer: Invalid JSON",
+    "function_calling": "answered no {schema}: no tool call with valid JSON arguments",
+}
+CUT_SHORT = {
+    "json_schema": "stopped at the token limit (finish_reason length)",
+    "function_calling": NOT_JSON["function_calling"],
+}
+VALIDATION = "answered something that is not a valid {schema}: "
+
+
+def _reason(expected: str | dict[str, str], method: str, schema: str) -> str:
+    text = expected[method] if isinstance(expected, dict) else expected
+    return text.format(schema=schema)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("title", "why"),
+    [
+        pytest.param("Office Manager", NOT_JSON, id="not-json"),
+        pytest.param(
+            "Data Scientist", VALIDATION + "seniority: Field required", id="missing-field"
+        ),
+        pytest.param(
+            "Product Designer",
+            VALIDATION + "function_confidence: Input should be a valid number",
+            id="wrong-type",
+        ),
+        pytest.param(
+            "Security Engineer",
+            VALIDATION + "function: Input should be 'executive'",
+            id="out-of-vocabulary",
+        ),
+        pytest.param(
+            "Sales Director",
+            VALIDATION + "seniority_confidence: Input should be less than or equal to 1 (got 1.3)",
+            id="confidence-above-1",
+        ),
+        pytest.param(
+            "Procurement Manager",
+            "refused to answer: I'm sorry, but I can't help with that request.",
+            id="refusal",
+        ),
+        pytest.param("General Counsel", CUT_SHORT, id="cut-short"),
+    ],
+)
+def test_an_unusable_title_answer_falls_back_to_the_rules_and_says_why(
+    openai_base_url: str,
+    method: StructuredOutputMethod,
+    title: str,
+    why: str | dict[str, str],
+    threshold: float,
+) -> None:
+    answer = llm(openai_base_url, method=method).infer_title(title, review_threshold=threshold)
+    rules = RULES.infer_title(title, review_threshold=threshold)
+    assert answer.enricher == "rules"
+    assert answer_fields(answer) == answer_fields(rules)
+    assert (answer.needs_review, answer.review_reasons) == (
+        rules.needs_review,
+        rules.review_reasons,
+    )
+    assert answer.fallback is not None
+    assert answer.fallback.startswith(FALLBACK)
+    assert _reason(why, method, "TitleAnswer") in answer.fallback
+    assert STUB_KEY not in answer.fallback
+    if title == "Security Engineer":
+        assert "(got 'cybersecurity')" in answer.fallback
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        pytest.param("Hooli", NOT_JSON, id="not-json"),
+        pytest.param(
+            "Vandelay Industries", VALIDATION + "problems: Field required", id="missing-field"
+        ),
+        pytest.param(
+            "Tyrell Corporation", VALIDATION + "problems: Input should be", id="wrong-type"
+        ),
+        pytest.param(
+            "Wayne Enterprises",
+            VALIDATION + "size_band: Input should be '1-10'",
+            id="out-of-vocabulary",
+        ),
+        pytest.param("Cyberdyne Systems", "refused to answer: I can't assist", id="refusal"),
+    ],
+)
+def test_an_unusable_company_answer_falls_back_to_the_rules_and_says_why(
+    openai_base_url: str,
+    method: StructuredOutputMethod,
+    name: str,
+    why: str | dict[str, str],
+    threshold: float,
+) -> None:
+    properties = {"name": name, "numberofemployees": "250"}
+    answer = llm(openai_base_url, method=method).enrich_company(
+        properties, review_threshold=threshold
+    )
+    rules = RULES.enrich_company(properties, review_threshold=threshold)
+    assert answer.enricher == "rules"
+    assert answer_fields(answer) == answer_fields(rules)
+    assert answer.fallback is not None
+    assert answer.fallback.startswith(FALLBACK)
+    assert _reason(why, method, "CompanyAnswer") in answer.fallback
+
+
+def test_one_unusable_answer_does_not_cost_the_others(
+    openai_base_url: str, threshold: float
+) -> None:
+    enricher = llm(openai_base_url)
+    titles = enricher.infer_titles(
+        ["CFO", "Security Engineer", "Head of Growth"], review_threshold=threshold
+    )
+    assert [(t.enricher, t.function) for t in titles] == [
+        (MODEL, "finance"),
+        ("rules", "it_security"),
+        (MODEL, "sales"),
+    ]
+    assert [t.fallback is None for t in titles] == [True, False, True]
+    companies = enricher.enrich_companies(
+        [{"name": "Hooli"}, {"name": "Siemens AG"}], review_threshold=threshold
+    )
+    assert [(c.enricher, c.domain) for c in companies] == [("rules", None), (MODEL, "siemens.com")]
+
+
+# -- vendor errors ------------------------------------------------------------------------------
 
 
 def test_a_wrong_key_is_a_clear_auth_error_without_the_key(openai_base_url: str) -> None:
@@ -106,6 +360,32 @@ def test_a_wrong_key_is_a_clear_auth_error_without_the_key(openai_base_url: str)
     assert key not in message
 
 
+def test_a_rate_limited_model_is_a_retryable_error(
+    openai_sandbox: SandboxServer, openai_base_url: str
+) -> None:
+    openai_sandbox.configure({"openai": {"limit": {"requests": 1, "window_seconds": 60}}})
+    enricher = llm(openai_base_url)
+    assert enricher.infer_title("CFO", review_threshold=0.7).enricher == MODEL
+    with pytest.raises(EnrichmentUnavailableError) as limited:
+        # A throttled request is not an unusable answer: the batch raises, the caller decides.
+        enricher.infer_titles(["CFO", "Security Engineer"], review_threshold=0.7)
+    assert (limited.value.status_code, limited.value.retryable) == (429, True)
+    assert "is unavailable (HTTP 429)" in str(limited.value)
+
+
+def test_server_errors_are_retried_by_the_client_then_reported(
+    openai_sandbox: SandboxServer, openai_base_url: str
+) -> None:
+    openai_sandbox.configure({"openai": {"faults": {"error_500_share": 1.0}}})
+    before = len(openai_sandbox.requests("openai"))
+    with pytest.raises(EnrichmentUnavailableError) as failed:
+        llm(openai_base_url, max_retries=1).infer_title("CFO", review_threshold=0.7)
+    assert (failed.value.status_code, failed.value.retryable) == (500, True)
+    log = openai_sandbox.requests("openai")
+    assert len(log) - before == 2  # the first try and one retry
+    assert {row["outcome"] for row in log[before:]} == {"fault_500"}
+
+
 def test_an_unreachable_server_is_a_retryable_error() -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -117,6 +397,26 @@ def test_an_unreachable_server_is_a_retryable_error() -> None:
     assert "cannot reach OpenAI" in str(unavailable.value)
 
 
+def test_the_workflows_fall_back_to_the_rules_when_the_model_fails(
+    openai_sandbox: SandboxServer, openai_base_url: str, policy: LoadedPolicy, threshold: float
+) -> None:
+    """The fallback the workflows own: their nodes catch the error, the rules answer, and the
+    state says so. These two nodes read only the policy and the enricher from the context."""
+    openai_sandbox.configure({"openai": {"faults": {"error_500_share": 1.0}}})
+    context = cast(WorkflowContext, SimpleNamespace(policy=policy, enricher=llm(openai_base_url)))
+    runtime = Runtime(context=context)
+
+    state = {"contact_id": "7001", "contact": {"jobtitle": "Head of Growth"}}
+    role = infer_role(cast(Any, state), runtime)
+    assert role["inference_fallback"] == f"{MODEL}: EnrichmentUnavailableError"
+    rules = RULES.infer_title("Head of Growth", review_threshold=threshold)
+    assert role["inference"] == rules.model_dump(mode="json")  # named `rules`
+
+    company = enrich(cast(Any, {"company": {"name": "Siemens AG"}}), runtime)
+    assert company["enrichment_fallback"] == f"{MODEL}: EnrichmentUnavailableError"
+    assert (company["enrichment"]["enricher"], company["enrichment"]["domain"]) == ("rules", None)
+
+
 def test_a_blank_title_costs_no_request() -> None:
     # Nothing listens at this address: a request would fail.
     enricher = llm("http://127.0.0.1:9/v1")
@@ -126,142 +426,3 @@ def test_a_blank_title_costs_no_request() -> None:
         "unknown",
         "llm:gpt-4o-mini",
     )
-
-
-# The stub's wire contract, with the official client and with raw HTTP.
-
-
-def _client(base_url: str, key: str = STUB_KEY) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=5)
-
-
-def test_the_completion_has_openai_s_shape(openai_base_url: str) -> None:
-    response = httpx.post(
-        f"{openai_base_url}/chat/completions",
-        headers={"Authorization": f"Bearer {STUB_KEY}"},
-        json={
-            "model": "gpt-4o-mini",
-            "messages": [{"role": "user", "content": json.dumps({"title": "CFO"})}],
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "TitleAnswer", "schema": {}, "strict": True},
-            },
-        },
-    )
-    assert response.status_code == 200
-    body = response.json()
-    assert set(body) >= {"id", "object", "created", "model", "choices", "usage"}
-    assert body["id"].startswith("chatcmpl-")
-    assert (body["object"], body["model"]) == ("chat.completion", "gpt-4o-mini")
-    assert isinstance(body["created"], int)
-    choice = body["choices"][0]
-    assert choice["finish_reason"] == "stop"
-    message = choice["message"]
-    assert (message["role"], message["refusal"]) == ("assistant", None)
-    answer = TitleAnswer.model_validate_json(message["content"])
-    assert (answer.function, answer.seniority) == ("finance", "c_level")
-    usage = body["usage"]
-    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
-
-
-def test_the_official_client_parses_the_stub(openai_base_url: str) -> None:
-    completion = _client(openai_base_url).chat.completions.parse(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": json.dumps({"company": {"name": "Siemens AG"}})}],
-        response_format=CompanyAnswer,
-    )
-    parsed = completion.choices[0].message.parsed
-    assert parsed is not None
-    assert (parsed.name, parsed.legal_suffix) == ("Siemens", "AG")
-
-
-@pytest.mark.parametrize(
-    ("headers", "code"),
-    [({}, None), ({"Authorization": "Bearer wrong-key-0123456789"}, "invalid_api_key")],
-)
-def test_without_a_valid_key_the_stub_answers_401(
-    openai_base_url: str, headers: dict[str, str], code: str | None
-) -> None:
-    for response in (
-        httpx.post(f"{openai_base_url}/chat/completions", headers=headers, json={}),
-        httpx.get(f"{openai_base_url}/models", headers=headers),
-    ):
-        assert response.status_code == 401
-        error = response.json()["error"]
-        assert set(error) == {"message", "type", "param", "code"}
-        assert (error["type"], error["code"]) == ("invalid_request_error", code)
-        assert "0123456789" not in error["message"]
-
-
-@pytest.mark.parametrize(
-    ("body", "param"),
-    [
-        ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
-        ({"model": "gpt-4o-mini", "messages": []}, "messages"),
-        ([1, 2], None),
-    ],
-)
-def test_invalid_requests_get_openai_s_400(
-    openai_base_url: str, body: object, param: str | None
-) -> None:
-    response = httpx.post(
-        f"{openai_base_url}/chat/completions",
-        headers={"Authorization": f"Bearer {STUB_KEY}"},
-        json=body,
-    )
-    assert response.status_code == 400
-    assert response.json()["error"]["param"] == param
-
-
-def test_unknown_schemas_get_a_conforming_placeholder(openai_base_url: str) -> None:
-    schema = {
-        "type": "object",
-        "properties": {
-            "label": {"type": "string"},
-            "score": {"type": "number", "minimum": 0.5},
-            "kind": {"enum": ["a", "b"]},
-            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "tags": {"type": "array", "items": {"type": "string"}},
-            "child": {"$ref": "#/$defs/Child"},
-        },
-        "$defs": {"Child": {"type": "object", "properties": {"ok": {"type": "boolean"}}}},
-    }
-    completion = _client(openai_base_url).chat.completions.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": "Draft a reply"}],
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": "Reply", "schema": schema, "strict": True},
-        },
-    )
-    assert json.loads(completion.choices[0].message.content or "") == {
-        "label": "",
-        "score": 0.5,
-        "kind": "a",
-        "note": None,
-        "tags": [],
-        "child": {"ok": False},
-    }
-
-
-def test_plain_chat_and_model_listing(openai_base_url: str) -> None:
-    client = _client(openai_base_url)
-    completion = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
-    )
-    assert "sandbox" in (completion.choices[0].message.content or "")
-    assert "gpt-4o-mini" in [model.id for model in client.models.list()]
-
-
-def test_streaming(openai_base_url: str) -> None:
-    stream = _client(openai_base_url).chat.completions.create(
-        model="gpt-4o-mini",
-        messages=[{"role": "user", "content": json.dumps({"title": "Leiter Einkauf"})}],
-        response_format={"type": "json_schema", "json_schema": {"name": "TitleAnswer"}},
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    chunks = list(stream)
-    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert TitleAnswer.model_validate_json(content).function == "procurement"
-    assert chunks[-1].usage is not None
