@@ -1,5 +1,6 @@
 """Fixtures: a real PostgreSQL (embedded, or DATABASE_URL), a migrated test database per session,
-the app in-process, and the real `orchestrator serve` as a subprocess where a test needs one."""
+the vendor sandbox as a real server (one per session), the app in-process, and the real
+`orchestrator serve` as a subprocess where a test needs one."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from orchestrator_core.db.urls import libpq_url, with_database
 from orchestrator_core.policy import LoadedPolicy, load_policy
 from orchestrator_core.settings import DEFAULT_POLICY_PATH, Settings
 from tests.support import ApiUsers, LiveServer, add_api_users, start_live_server
+from tests.vendor_sandbox import SandboxServer, sandbox_config
 
 WEBHOOK_SECRET = "test-client-secret-0123456789"
 # Signs the API's access tokens in tests (random-looking: placeholders are refused).
@@ -175,3 +177,24 @@ def live_server(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(database_url: str) -> Iterator[SandboxServer]:
+    """The vendor sandbox over real HTTP, one for the session (tests/vendor_sandbox.py)."""
+    server = SandboxServer(database_url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE sandbox.records, sandbox.requests RESTART IDENTITY")
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The sandbox at its seed, with the vendors' real limits and an empty request log."""
+    sandbox_server.defaults = sandbox_config()
+    sandbox_server.configure()
+    sandbox_server.reset()
+    return sandbox_server

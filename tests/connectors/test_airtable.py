@@ -10,8 +10,7 @@ import pytest
 
 from resources.airtable import AirtableConnector
 from resources.errors import AuthError, BadDataError, NotFoundError, TransientConnectorError
-from tests.connectors.conftest import BASE_ID, airtable_for, sandbox_config
-from tests.connectors.sandbox_server import SandboxServer
+from tests.vendor_sandbox import BASE_ID, SandboxServer, airtable_for, sandbox_config
 
 TABLE = "Accounts"
 

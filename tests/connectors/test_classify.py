@@ -20,8 +20,8 @@ from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
 from resources.resilience import RetryPolicy, Timeouts
-from tests.connectors.conftest import CANARY, connector_kwargs
 from tests.support import free_port
+from tests.vendor_sandbox import CANARY, connector_kwargs
 
 ONE_TRY = RetryPolicy(max_attempts=2, max_elapsed_seconds=5, initial_backoff_seconds=0.01)
 

@@ -20,8 +20,7 @@ from resources.dagster_resources import (
     connector_resources,
 )
 from resources.hubspot import HubSpotConnector
-from tests.connectors.conftest import CANARY
-from tests.connectors.sandbox_server import SandboxServer
+from tests.vendor_sandbox import CANARY, SandboxServer
 
 
 def settings(**values: Any) -> Settings:
@@ -29,7 +28,7 @@ def settings(**values: Any) -> Settings:
 
 
 def test_without_secrets_every_resource_talks_to_the_sandbox(sandbox: SandboxServer) -> None:
-    resources = connector_resources(settings(sandbox_url=sandbox.url))
+    resources = connector_resources(settings(sandbox_url=sandbox.base_url))
 
     modes = {name: resource.connection().mode for name, resource in resources.items()}
     assert modes == dict.fromkeys(("hubspot", "airtable", "notion", "google_workspace"), "sandbox")
@@ -41,7 +40,7 @@ def test_a_secret_in_the_environment_becomes_an_envvar_and_a_live_connector(
 ) -> None:
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", CANARY)
     resources = connector_resources(
-        settings(sandbox_url=sandbox.url, hubspot_host=sandbox.vendor_url("hubspot"))
+        settings(sandbox_url=sandbox.base_url, hubspot_host=sandbox.vendor_url("hubspot"))
     )
     assert isinstance(resources["hubspot"].access_token, EnvVar)
 
@@ -58,7 +57,7 @@ def test_a_secret_in_the_environment_becomes_an_envvar_and_a_live_connector(
 
 
 def test_every_resource_builds_its_connector(sandbox: SandboxServer) -> None:
-    resources = connector_resources(settings(sandbox_url=sandbox.url))
+    resources = connector_resources(settings(sandbox_url=sandbox.base_url))
     assert {key: type(resource) for key, resource in resources.items()} == {
         "hubspot": HubSpotResource,
         "airtable": AirtableResource,

@@ -8,9 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from orchestrator_cli.doctor import doctor
-from tests.connectors.conftest import CANARY
-from tests.connectors.sandbox_server import SandboxServer
 from tests.support import free_port
+from tests.vendor_sandbox import CANARY, SandboxServer
 
 
 def run_doctor(*args: str) -> tuple[int, dict[str, dict[str, str]], str]:
@@ -26,7 +25,7 @@ def run_doctor(*args: str) -> tuple[int, dict[str, dict[str, str]], str]:
 def test_without_credentials_everything_is_sandboxed_and_reachable(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SANDBOX_URL", sandbox.url)
+    monkeypatch.setenv("SANDBOX_URL", sandbox.base_url)
 
     code, rows, _ = run_doctor()
 
@@ -34,7 +33,7 @@ def test_without_credentials_everything_is_sandboxed_and_reachable(
     for vendor in ("hubspot", "airtable", "notion", "google"):
         assert rows[vendor]["mode"] == "sandbox"
         assert rows[vendor]["status"] == "ok"
-        assert rows[vendor]["base_url"] == f"{sandbox.url}/{vendor}"
+        assert rows[vendor]["base_url"] == f"{sandbox.base_url}/{vendor}"
     assert (rows["openai"]["mode"], rows["openai"]["status"]) == ("rules", "not used")
     # Each check was a real authenticated call through the vendor's client.
     assert {r["vendor"] for r in sandbox.inspect("requests")["requests"]} >= {
@@ -48,7 +47,7 @@ def test_without_credentials_everything_is_sandboxed_and_reachable(
 def test_a_live_connector_is_checked_with_its_credential_and_never_shows_it(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SANDBOX_URL", sandbox.url)
+    monkeypatch.setenv("SANDBOX_URL", sandbox.base_url)
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", CANARY)
     monkeypatch.setenv("HUBSPOT_HOST", sandbox.vendor_url("hubspot"))
 

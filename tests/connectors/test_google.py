@@ -9,8 +9,7 @@ import pytest
 
 from resources.errors import AuthError, BadDataError, NotFoundError, TransientConnectorError
 from resources.google_workspace import GoogleWorkspaceConnector, deterministic_event_id
-from tests.connectors.conftest import google_for, sandbox_config
-from tests.connectors.sandbox_server import SandboxServer
+from tests.vendor_sandbox import SandboxServer, google_for, sandbox_config
 
 MARIA = "maria.garcia@harborlabs.example"
 MAP_TEMPLATE = "1ah8MdgxBiZMS8HTMt59TbYTFmwQA-nZ0"

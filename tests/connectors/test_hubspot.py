@@ -14,8 +14,7 @@ from resources.errors import (
     TransientConnectorError,
 )
 from resources.hubspot import HubSpotConnector
-from tests.connectors.conftest import hubspot_for, sandbox_config
-from tests.connectors.sandbox_server import SandboxServer
+from tests.vendor_sandbox import SandboxServer, hubspot_for, sandbox_config
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Seeded companies 9001-9040, of which 9010 is deleted (archived).

@@ -6,8 +6,7 @@ import pytest
 
 from resources.errors import AuthError, BadDataError, NotFoundError, TransientConnectorError
 from resources.notion import NotionConnector, NotionLink
-from tests.connectors.conftest import SOP_PARENT, notion_for, sandbox_config
-from tests.connectors.sandbox_server import SandboxServer
+from tests.vendor_sandbox import SOP_PARENT, SandboxServer, notion_for, sandbox_config
 
 TEMPLATE_TITLE = "Enterprise deal review (above 100k)"
 

@@ -13,15 +13,15 @@ import pytest
 
 from orchestrator_core.logging import configure_logging
 from resources.errors import ConnectorError
-from tests.connectors.conftest import (
+from tests.vendor_sandbox import (
     CANARY,
+    SandboxServer,
     airtable_for,
     google_for,
     hubspot_for,
     notion_for,
     sandbox_config,
 )
-from tests.connectors.sandbox_server import SandboxServer
 
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)
 

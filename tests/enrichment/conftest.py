@@ -10,27 +10,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator_core.settings import Settings, get_settings
-from sandbox.config import SandboxConfig
-from tests.connectors.sandbox_server import SandboxServer, start_sandbox
+from tests.vendor_sandbox import SandboxServer
 
 STUB_KEY = "sk-test-enrichment-0123456789"
 
 
-@pytest.fixture(scope="session")
-def openai_sandbox(database_url: str) -> Iterator[SandboxServer]:
-    """The whole sandbox app (gate included) under uvicorn on a loopback port."""
-    server = start_sandbox(database_url, SandboxConfig())
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def openai_base_url(openai_sandbox: SandboxServer) -> str:
-    """The fake model's base URL, with the default config (no faults; counters restart)."""
-    openai_sandbox.configure(SandboxConfig())
-    return f"{openai_sandbox.vendor_url('openai')}/v1"
+def openai_base_url(sandbox: SandboxServer) -> str:
+    """The fake model's base URL on the session's sandbox (gate included, no faults)."""
+    return f"{sandbox.vendor_url('openai')}/v1"
 
 
 def make_settings(**values: object) -> Settings:

@@ -29,8 +29,8 @@ from resources.enrichment import (
     build_enricher,
 )
 from resources.enrichment.llm import LLMEnricher, StructuredOutputMethod
-from tests.connectors.sandbox_server import SandboxServer
 from tests.enrichment.conftest import STUB_KEY, make_settings
+from tests.vendor_sandbox import SandboxServer
 
 MODEL = "llm:gpt-4o-mini"
 METHODS = ["json_schema", "function_calling"]
@@ -361,9 +361,9 @@ def test_a_wrong_key_is_a_clear_auth_error_without_the_key(openai_base_url: str)
 
 
 def test_a_rate_limited_model_is_a_retryable_error(
-    openai_sandbox: SandboxServer, openai_base_url: str
+    sandbox: SandboxServer, openai_base_url: str
 ) -> None:
-    openai_sandbox.configure({"openai": {"limit": {"requests": 1, "window_seconds": 60}}})
+    sandbox.configure(openai={"limit": {"requests": 1, "window_seconds": 60}})
     enricher = llm(openai_base_url)
     assert enricher.infer_title("CFO", review_threshold=0.7).enricher == MODEL
     with pytest.raises(EnrichmentUnavailableError) as limited:
@@ -374,14 +374,14 @@ def test_a_rate_limited_model_is_a_retryable_error(
 
 
 def test_server_errors_are_retried_by_the_client_then_reported(
-    openai_sandbox: SandboxServer, openai_base_url: str
+    sandbox: SandboxServer, openai_base_url: str
 ) -> None:
-    openai_sandbox.configure({"openai": {"faults": {"error_500_share": 1.0}}})
-    before = len(openai_sandbox.requests("openai"))
+    sandbox.configure(openai={"faults": {"error_500_share": 1.0}})
+    before = len(sandbox.requests("openai"))
     with pytest.raises(EnrichmentUnavailableError) as failed:
         llm(openai_base_url, max_retries=1).infer_title("CFO", review_threshold=0.7)
     assert (failed.value.status_code, failed.value.retryable) == (500, True)
-    log = openai_sandbox.requests("openai")
+    log = sandbox.requests("openai")
     assert len(log) - before == 2  # the first try and one retry
     assert {row["outcome"] for row in log[before:]} == {"fault_500"}
 
@@ -398,11 +398,11 @@ def test_an_unreachable_server_is_a_retryable_error() -> None:
 
 
 def test_the_workflows_fall_back_to_the_rules_when_the_model_fails(
-    openai_sandbox: SandboxServer, openai_base_url: str, policy: LoadedPolicy, threshold: float
+    sandbox: SandboxServer, openai_base_url: str, policy: LoadedPolicy, threshold: float
 ) -> None:
     """The fallback the workflows own: their nodes catch the error, the rules answer, and the
     state says so. These two nodes read only the policy and the enricher from the context."""
-    openai_sandbox.configure({"openai": {"faults": {"error_500_share": 1.0}}})
+    sandbox.configure(openai={"faults": {"error_500_share": 1.0}})
     context = cast(WorkflowContext, SimpleNamespace(policy=policy, enricher=llm(openai_base_url)))
     runtime = Runtime(context=context)
 

@@ -24,11 +24,8 @@ from orchestrator_defs.definitions import build_definitions
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
 from tests.conftest import make_settings
-from tests.connectors.sandbox_server import SandboxServer
 from tests.support import decide_approval, hubspot_event, ingest_events
-from tests.workflows.conftest import sandbox, workflow_sandbox_server
-
-__all__ = ["sandbox", "workflow_sandbox_server"]  # fixtures used here
+from tests.vendor_sandbox import SandboxServer
 
 # As the API records the decision of an account (`user:<email>`).
 OPERATOR = Decider(
@@ -38,7 +35,7 @@ OPERATOR = Decider(
 
 @pytest.fixture
 def defs(database_url: str, sandbox: SandboxServer, dagster_env: dict[str, str]) -> dg.Definitions:
-    return build_definitions(make_settings(database_url, sandbox_url=sandbox.url))
+    return build_definitions(make_settings(database_url, sandbox_url=sandbox.base_url))
 
 
 def _execute(
@@ -261,7 +258,7 @@ def test_deadlines_expire_and_escalate_then_the_expiry_closes_the_workflow(
     db: psycopg.Connection[Any],
     escalation_hook: list[dict[str, Any]],
 ) -> None:
-    defs = build_definitions(get_settings().model_copy(update={"sandbox_url": sandbox.url}))
+    defs = build_definitions(get_settings().model_copy(update={"sandbox_url": sandbox.base_url}))
     overdue_run, overdue = _park(defs, dagster_instance, database_url, _deal_amount(5002, "125000"))
     _, near_due = _park(defs, dagster_instance, database_url, _deal_amount(5017, "145000"))
     now = datetime.now(UTC)
@@ -320,7 +317,7 @@ def test_an_approval_keeps_the_policy_it_was_requested_under(
     policy_file.write_text(DEFAULT_POLICY_PATH.read_text())
     monkeypatch.setenv("POLICY_PATH", str(policy_file))
     get_settings.cache_clear()
-    defs = build_definitions(get_settings().model_copy(update={"sandbox_url": sandbox.url}))
+    defs = build_definitions(get_settings().model_copy(update={"sandbox_url": sandbox.base_url}))
     _, first = _park(defs, dagster_instance, database_url, _deal_amount(5002, "125000"))
     before = get_approval(db, first)
     assert before is not None

@@ -23,12 +23,8 @@ from orchestrator_defs.definitions import build_definitions
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
 from tests.conftest import make_settings
-from tests.connectors.conftest import sandbox_config
-from tests.connectors.sandbox_server import SandboxServer
 from tests.support import decide_approval, hubspot_event, ingest_events
-from tests.workflows.conftest import sandbox, workflow_sandbox_server
-
-__all__ = ["sandbox", "workflow_sandbox_server"]  # fixtures used here
+from tests.vendor_sandbox import SandboxServer, sandbox_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +64,7 @@ def _run_in_subprocess(
 @pytest.fixture
 def job_env(dagster_env: dict[str, str], sandbox: SandboxServer) -> dict[str, str]:
     """The environment of a run worker: the test database, this instance, the sandbox."""
-    return {**os.environ, **dagster_env, "SANDBOX_URL": sandbox.url}
+    return {**os.environ, **dagster_env, "SANDBOX_URL": sandbox.base_url}
 
 
 def _run_row(db: psycopg.Connection[Any], workflow_run_id: int) -> tuple[Any, ...]:
@@ -140,7 +136,7 @@ def test_company_intake_job_materializes_with_lineage_metadata(
 ) -> None:
     (envelope_id,) = ingest_events(database_url, [hubspot_event("company.creation", objectId=9001)])
     (request,) = _dispatch(dagster_instance)
-    defs = build_definitions(make_settings(database_url, sandbox_url=sandbox.url))
+    defs = build_definitions(make_settings(database_url, sandbox_url=sandbox.base_url))
 
     result = defs.resolve_job_def("company_intake").execute_in_process(
         run_config=request.run_config, instance=dagster_instance, tags=request.tags

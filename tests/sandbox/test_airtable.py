@@ -11,12 +11,12 @@ import requests
 from pyairtable import Api
 from pyairtable.formulas import AND, EQ, OR, Field, match
 
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 BASE = "appOrchestratorOps"
 
 
-def api(sandbox: RunningSandbox) -> Api:
+def api(sandbox: SandboxServer) -> Api:
     # No retries: the tests want to see each 429 themselves.
     return Api("sandbox-key", endpoint_url=sandbox.url("/airtable"), retry_strategy=None)
 
@@ -28,7 +28,7 @@ def company_rows(count: int, start: int = 1) -> list[dict[str, object]]:
     ]
 
 
-def test_batch_upsert_creates_then_updates(sandbox: RunningSandbox) -> None:
+def test_batch_upsert_creates_then_updates(sandbox: SandboxServer) -> None:
     table = api(sandbox).table(BASE, "Companies")
     first = table.batch_upsert(company_rows(12), key_fields=["HubSpot ID"])
     second = table.batch_upsert(
@@ -62,7 +62,7 @@ def test_batch_upsert_creates_then_updates(sandbox: RunningSandbox) -> None:
     assert len(patches) == 3
 
 
-def test_more_than_ten_records_in_one_request_is_422(sandbox: RunningSandbox) -> None:
+def test_more_than_ten_records_in_one_request_is_422(sandbox: SandboxServer) -> None:
     response = httpx.patch(
         sandbox.url(f"/airtable/v0/{BASE}/Companies"),
         headers={"Authorization": "Bearer sandbox-key"},
@@ -73,7 +73,7 @@ def test_more_than_ten_records_in_one_request_is_422(sandbox: RunningSandbox) ->
     assert response.json()["error"]["type"] == "INVALID_RECORDS"
 
 
-def test_formulas_from_pyairtable_filter_records(sandbox: RunningSandbox) -> None:
+def test_formulas_from_pyairtable_filter_records(sandbox: SandboxServer) -> None:
     table = api(sandbox).table(BASE, "Companies")
     table.batch_upsert(company_rows(5), key_fields=["HubSpot ID"])
     table.batch_upsert(
@@ -96,7 +96,7 @@ def test_formulas_from_pyairtable_filter_records(sandbox: RunningSandbox) -> Non
     assert sorted(r["fields"]["HubSpot ID"] for r in bigger) == ["9004", "9005"]
 
 
-def test_invalid_formula_is_422(sandbox: RunningSandbox) -> None:
+def test_invalid_formula_is_422(sandbox: SandboxServer) -> None:
     table = api(sandbox).table(BASE, "Companies")
     with pytest.raises(requests.HTTPError) as refused:
         table.all(formula="{Name}='unterminated")
@@ -105,7 +105,7 @@ def test_invalid_formula_is_422(sandbox: RunningSandbox) -> None:
     assert refused.value.response.json()["error"]["type"] == "INVALID_FILTER_BY_FORMULA"
 
 
-def test_paging_with_page_size_and_offset(sandbox: RunningSandbox) -> None:
+def test_paging_with_page_size_and_offset(sandbox: SandboxServer) -> None:
     table = api(sandbox).table(BASE, "Contacts")
     for chunk in range(3):
         table.batch_upsert(
@@ -124,7 +124,7 @@ def test_paging_with_page_size_and_offset(sandbox: RunningSandbox) -> None:
     assert record["fields"]["HubSpot ID"] == pages[1][0]["fields"]["HubSpot ID"]
 
 
-def test_unknown_record_is_404(sandbox: RunningSandbox) -> None:
+def test_unknown_record_is_404(sandbox: SandboxServer) -> None:
     with pytest.raises(requests.HTTPError) as missing:
         api(sandbox).table(BASE, "Companies").get("recDoesNotExist00")
 
@@ -132,7 +132,7 @@ def test_unknown_record_is_404(sandbox: RunningSandbox) -> None:
     assert missing.value.response.json()["error"]["type"] == "NOT_FOUND"
 
 
-def test_type_mismatch_needs_typecast(sandbox: RunningSandbox) -> None:
+def test_type_mismatch_needs_typecast(sandbox: SandboxServer) -> None:
     table = api(sandbox).table(BASE, "Deals")
     table.batch_upsert([{"fields": {"Deal ID": "5001", "Amount": 48000}}], key_fields=["Deal ID"])
     with pytest.raises(requests.HTTPError) as refused:
@@ -149,7 +149,7 @@ def test_type_mismatch_needs_typecast(sandbox: RunningSandbox) -> None:
     assert cast["records"][0]["fields"]["Amount"] == 50000
 
 
-def test_declared_tables_refuse_other_names(sandbox: RunningSandbox) -> None:
+def test_declared_tables_refuse_other_names(sandbox: SandboxServer) -> None:
     sandbox.configure(airtable={"tables": {BASE: ["Companies"]}, "penalty_seconds": 1})
     with pytest.raises(requests.HTTPError) as refused:
         api(sandbox).table(BASE, "Compaines").all()
@@ -158,7 +158,7 @@ def test_declared_tables_refuse_other_names(sandbox: RunningSandbox) -> None:
     assert api(sandbox).table(BASE, "Companies").all() == []
 
 
-def test_over_the_limit_the_base_is_penalised(sandbox: RunningSandbox) -> None:
+def test_over_the_limit_the_base_is_penalised(sandbox: SandboxServer) -> None:
     sandbox.configure(airtable={"requests_per_second": 5, "penalty_seconds": 2})
     table = api(sandbox).table(BASE, "Companies")
     other_base = api(sandbox).table("appSomeOtherBase", "Companies")
@@ -189,7 +189,7 @@ def test_over_the_limit_the_base_is_penalised(sandbox: RunningSandbox) -> None:
     assert outcomes == ["ok"] * 5 + ["rate_limited", "penalised", "ok", "ok"]
 
 
-def test_requests_per_second_shows_the_throttle(sandbox: RunningSandbox) -> None:
+def test_requests_per_second_shows_the_throttle(sandbox: SandboxServer) -> None:
     sandbox.configure(airtable={"requests_per_second": 5, "penalty_seconds": 1})
     table = api(sandbox).table(BASE, "Companies")
     for _ in range(8):

@@ -18,16 +18,15 @@ from hubspot.crm.objects.notes import SimplePublicObjectInputForCreate
 from notion_client import APIResponseError, Client, RequestTimeoutError
 from urllib3.util.retry import Retry
 
-from sandbox.app import create_sandbox_app
-from sandbox.config import SandboxConfig, config_from_env
-from tests.sandbox.conftest import RunningSandbox, ThreadedServer
+from sandbox.config import config_from_env
 from tests.support import free_port
+from tests.vendor_sandbox import SandboxServer
 
 SOP_PARENT = "1b2c3d4e-0000-4a00-8000-00000000a002"
 HUBSPOT_AUTH = {"Authorization": "Bearer sandbox-token"}
 
 
-def hubspot(sandbox: RunningSandbox, timeout: float | None = None) -> HubSpot:
+def hubspot(sandbox: SandboxServer, timeout: float | None = None) -> HubSpot:
     api = HubSpot(
         access_token="sandbox-token",
         host=sandbox.url("/hubspot"),
@@ -36,7 +35,7 @@ def hubspot(sandbox: RunningSandbox, timeout: float | None = None) -> HubSpot:
     return api
 
 
-def statuses(sandbox: RunningSandbox, count: int) -> list[int]:
+def statuses(sandbox: SandboxServer, count: int) -> list[int]:
     with httpx.Client(headers=HUBSPOT_AUTH) as http:
         return [
             http.get(sandbox.url("/hubspot/crm/v3/objects/deals/5001")).status_code
@@ -44,7 +43,7 @@ def statuses(sandbox: RunningSandbox, count: int) -> list[int]:
         ]
 
 
-def test_injected_500s_follow_the_seed(sandbox: RunningSandbox) -> None:
+def test_injected_500s_follow_the_seed(sandbox: SandboxServer) -> None:
     sandbox.configure(seed=7, faults={"error_500_share": 0.3})
     first = statuses(sandbox, 30)
     sandbox.reset()  # restarts the fault sequence
@@ -68,7 +67,7 @@ def test_injected_500s_follow_the_seed(sandbox: RunningSandbox) -> None:
     assert failed.json()["category"] == "INTERNAL_ERROR"
 
 
-def test_faults_are_per_vendor(sandbox: RunningSandbox) -> None:
+def test_faults_are_per_vendor(sandbox: SandboxServer) -> None:
     sandbox.configure(notion={"faults": {"error_500_share": 1.0}})
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False)
     with pytest.raises(APIResponseError) as failed:
@@ -79,7 +78,7 @@ def test_faults_are_per_vendor(sandbox: RunningSandbox) -> None:
     assert statuses(sandbox, 5) == [200] * 5
 
 
-def test_injected_429_carries_retry_after(sandbox: RunningSandbox) -> None:
+def test_injected_429_carries_retry_after(sandbox: SandboxServer) -> None:
     sandbox.configure(faults={"error_429_share": 1.0})
     response = httpx.get(
         sandbox.url("/airtable/v0/appX/Companies"), headers={"Authorization": "Bearer k"}
@@ -90,7 +89,7 @@ def test_injected_429_carries_retry_after(sandbox: RunningSandbox) -> None:
     assert response.json()["errors"][0]["error"] == "RATE_LIMIT_REACHED"
 
 
-def test_slow_answers(sandbox: RunningSandbox) -> None:
+def test_slow_answers(sandbox: SandboxServer) -> None:
     sandbox.configure(faults={"slow_share": 1.0, "slow_seconds": 0.4})
     started = time.perf_counter()
     response = httpx.get(sandbox.url("/hubspot/crm/v3/objects/deals/5001"), headers=HUBSPOT_AUTH)
@@ -102,7 +101,7 @@ def test_slow_answers(sandbox: RunningSandbox) -> None:
     assert logged[-1]["outcome"] == "slow"
 
 
-def test_timeout_hangs_past_the_client_and_changes_nothing(sandbox: RunningSandbox) -> None:
+def test_timeout_hangs_past_the_client_and_changes_nothing(sandbox: SandboxServer) -> None:
     sandbox.configure(notion={"faults": {"timeout_share": 1.0, "hang_seconds": 1.5}})
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False, timeout_ms=300)
     with pytest.raises(RequestTimeoutError):
@@ -117,7 +116,7 @@ def test_timeout_hangs_past_the_client_and_changes_nothing(sandbox: RunningSandb
     assert logged[-1]["outcome"] == "fault_timeout"
 
 
-def test_lost_response_applies_the_write(sandbox: RunningSandbox) -> None:
+def test_lost_response_applies_the_write(sandbox: SandboxServer) -> None:
     sandbox.configure(hubspot={"faults": {"lost_response_share": 1.0, "hang_seconds": 1.5}})
     with pytest.raises(httpx.ReadTimeout):
         httpx.patch(
@@ -132,7 +131,7 @@ def test_lost_response_applies_the_write(sandbox: RunningSandbox) -> None:
     assert [u["properties"] for u in updates] == [{"dealstage": "closedwon"}]
 
 
-def test_reset_restores_the_seed(sandbox: RunningSandbox) -> None:
+def test_reset_restores_the_seed(sandbox: SandboxServer) -> None:
     api = hubspot(sandbox)
     api.crm.deals.basic_api.update("5001", SimplePublicObjectInput(properties={"amount": "1"}))
     api.crm.objects.notes.basic_api.create(
@@ -159,8 +158,8 @@ def test_reset_restores_the_seed(sandbox: RunningSandbox) -> None:
     ]
 
 
-def test_config_is_validated_and_readable(sandbox: RunningSandbox) -> None:
-    refused = sandbox.control.put(
+def test_config_is_validated_and_readable(sandbox: SandboxServer) -> None:
+    refused = sandbox.client.put(
         "/_sandbox/config", json={"faults": {"error_500_share": 0.7, "slow_share": 0.5}}
     )
     applied = sandbox.configure(hubspot={"requests_per_window": 190})
@@ -170,7 +169,7 @@ def test_config_is_validated_and_readable(sandbox: RunningSandbox) -> None:
     assert sandbox.inspect("config")["hubspot"]["requests_per_window"] == 190
 
 
-def test_unknown_vendor_route_answers_in_the_vendor_shape(sandbox: RunningSandbox) -> None:
+def test_unknown_vendor_route_answers_in_the_vendor_shape(sandbox: SandboxServer) -> None:
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False)
     with pytest.raises(APIResponseError) as missing:
         notion.databases.retrieve(database_id=SOP_PARENT)
@@ -179,19 +178,19 @@ def test_unknown_vendor_route_answers_in_the_vendor_shape(sandbox: RunningSandbo
     assert missing.value.code == "object_not_found"
 
 
-def test_state_is_shared_between_sandbox_processes(
-    sandbox: RunningSandbox, sandbox_state: str
-) -> None:
+def test_state_is_shared_between_sandbox_processes(sandbox: SandboxServer) -> None:
     hubspot(sandbox).crm.deals.basic_api.update(
         "5004", SimplePublicObjectInput(properties={"dealstage": "contractsent"})
     )
-    second_app = create_sandbox_app(database_url=sandbox_state, config=SandboxConfig())
-    with ThreadedServer(second_app) as second:
+    second = SandboxServer(sandbox.database_url).start()
+    try:
         seen = httpx.get(
             f"{second.base_url}/hubspot/crm/v3/objects/deals/5004",
             params={"properties": "dealstage"},
             headers=HUBSPOT_AUTH,
         )
+    finally:
+        second.stop()
 
     assert seen.json()["properties"]["dealstage"] == "contractsent"
 
@@ -220,13 +219,11 @@ def test_config_from_environment() -> None:
         config_from_env({"SANDBOX_FAULTS": '{"error_500_share": 2}'})
 
 
-def test_cli_command_serves_with_env_config(
-    sandbox: RunningSandbox, sandbox_state: str, tmp_path: Path
-) -> None:
+def test_cli_command_serves_with_env_config(sandbox: SandboxServer, tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": sandbox_state,
+        "DATABASE_URL": sandbox.database_url,
         "SANDBOX_HUBSPOT__REQUESTS_PER_WINDOW": "2",
     }
     log = (tmp_path / "sandbox.log").open("wb")

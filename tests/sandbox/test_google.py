@@ -11,7 +11,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from sandbox.seed import SEED_DIR
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 MARIA = "maria.garcia@harborlabs.example"
 PRIYA = "priya.raman@harborlabs.example"
@@ -20,7 +20,7 @@ KICKOFF_DECK = next(f["id"] for f in TEMPLATES if f.get("key") == "kickoff")
 DEAL_ROOMS = next(f["id"] for f in TEMPLATES if f["name"] == "Deal rooms")
 
 
-def service(sandbox: RunningSandbox, name: str, token: str = "ya29.sandbox") -> Any:
+def service(sandbox: SandboxServer, name: str, token: str = "ya29.sandbox") -> Any:
     return build(
         name,
         "v3",
@@ -45,7 +45,7 @@ def free_busy(calendar: Any, day: str, *ids: str) -> dict[str, Any]:
     return calendars
 
 
-def test_free_busy_comes_from_the_seeded_weekly_pattern(sandbox: RunningSandbox) -> None:
+def test_free_busy_comes_from_the_seeded_weekly_pattern(sandbox: SandboxServer) -> None:
     calendar = service(sandbox, "calendar")
     monday = free_busy(calendar, "2026-11-30", MARIA, "someone@customer.example")
     a_monday_later = free_busy(calendar, "2027-03-01", MARIA)  # Berlin on winter time still
@@ -64,7 +64,7 @@ def test_free_busy_comes_from_the_seeded_weekly_pattern(sandbox: RunningSandbox)
     ]
 
 
-def test_insert_event_with_client_id_and_send_updates(sandbox: RunningSandbox) -> None:
+def test_insert_event_with_client_id_and_send_updates(sandbox: SandboxServer) -> None:
     calendar = service(sandbox, "calendar")
     body = {
         "id": "kickoff5002abc",
@@ -95,7 +95,7 @@ def test_insert_event_with_client_id_and_send_updates(sandbox: RunningSandbox) -
     assert stored[0]["calendarId"] == "revops@harborlabs.example"
 
 
-def test_invalid_event_ids_and_times_are_refused(sandbox: RunningSandbox) -> None:
+def test_invalid_event_ids_and_times_are_refused(sandbox: SandboxServer) -> None:
     events = service(sandbox, "calendar").events()
     start = {"dateTime": "2026-11-30T15:00:00Z"}
     with pytest.raises(HttpError) as bad_id:
@@ -113,7 +113,7 @@ def test_invalid_event_ids_and_times_are_refused(sandbox: RunningSandbox) -> Non
     assert missing.value.resp.status == 404
 
 
-def test_copy_template_and_share(sandbox: RunningSandbox) -> None:
+def test_copy_template_and_share(sandbox: SandboxServer) -> None:
     drive = service(sandbox, "drive")
     copy = (
         drive.files()
@@ -153,7 +153,7 @@ def test_copy_template_and_share(sandbox: RunningSandbox) -> None:
     assert copies[0]["permissions"][0]["permission"]["emailAddress"] == MARIA
 
 
-def test_drive_errors(sandbox: RunningSandbox) -> None:
+def test_drive_errors(sandbox: SandboxServer) -> None:
     drive = service(sandbox, "drive")
     with pytest.raises(HttpError) as missing:
         drive.files().copy(fileId="1doesNotExist", body={}).execute()
@@ -167,7 +167,7 @@ def test_drive_errors(sandbox: RunningSandbox) -> None:
     assert no_email.value.resp.status == 400
 
 
-def test_rate_limit_is_google_shaped(sandbox: RunningSandbox) -> None:
+def test_rate_limit_is_google_shaped(sandbox: SandboxServer) -> None:
     sandbox.configure(google={"calendar": {"requests": 2, "window_seconds": 60}})
     calendar = service(sandbox, "calendar", token="ya29.limited")
     calendar.calendarList().list(maxResults=1).execute()

@@ -28,7 +28,7 @@ from hubspot.crm.objects.notes import exceptions as note_errors
 from hubspot.crm.objects.tasks import exceptions as task_errors
 from urllib3.util.retry import Retry
 
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 # Each API module of hubspot-api-client raises its own ApiException class.
 ApiException = (
@@ -41,7 +41,7 @@ ApiException = (
 )
 
 
-def client(sandbox: RunningSandbox, token: str = "sandbox-token") -> HubSpot:
+def client(sandbox: SandboxServer, token: str = "sandbox-token") -> HubSpot:
     # urllib3 would otherwise sleep out a Retry-After and repeat a throttled GET by itself.
     no_retry = Retry(total=0, respect_retry_after_header=False)
     return HubSpot(access_token=token, host=sandbox.url("/hubspot"), retry=no_retry)
@@ -51,7 +51,7 @@ def search_request(**fields: object) -> PublicObjectSearchRequest:
     return PublicObjectSearchRequest(**fields)
 
 
-def test_company_by_id_with_properties_and_associations(sandbox: RunningSandbox) -> None:
+def test_company_by_id_with_properties_and_associations(sandbox: SandboxServer) -> None:
     company = client(sandbox).crm.companies.basic_api.get_by_id(
         "9001", properties=["name", "domain", "industry"], associations=["contacts", "deals"]
     )
@@ -70,7 +70,7 @@ def test_company_by_id_with_properties_and_associations(sandbox: RunningSandbox)
     assert [a.id for a in company.associations["deals"].results] == ["5001", "5001"]
 
 
-def test_messy_seed_objects_from_the_webhook_samples(sandbox: RunningSandbox) -> None:
+def test_messy_seed_objects_from_the_webhook_samples(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     acme = api.crm.companies.basic_api.get_by_id("9002", properties=["name"])
     globex = api.crm.companies.basic_api.get_by_id("9003", properties=["domain"])
@@ -98,7 +98,7 @@ def test_messy_seed_objects_from_the_webhook_samples(sandbox: RunningSandbox) ->
     }
 
 
-def test_deleted_company_and_merged_contact(sandbox: RunningSandbox) -> None:
+def test_deleted_company_and_merged_contact(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     with pytest.raises(ApiException) as missing:
         api.crm.companies.basic_api.get_by_id("9010")
@@ -113,7 +113,7 @@ def test_deleted_company_and_merged_contact(sandbox: RunningSandbox) -> None:
     assert merged.id == "7004"  # a merged-away id answers with the surviving contact
 
 
-def test_missing_bearer_token_is_401(sandbox: RunningSandbox) -> None:
+def test_missing_bearer_token_is_401(sandbox: SandboxServer) -> None:
     response = httpx.get(sandbox.url("/hubspot/crm/v3/objects/companies/9001"))
     with pytest.raises(company_errors.UnauthorizedException):
         client(sandbox, token="").crm.companies.basic_api.get_by_id("9001")
@@ -122,7 +122,7 @@ def test_missing_bearer_token_is_401(sandbox: RunningSandbox) -> None:
     assert response.json()["category"] == "INVALID_AUTHENTICATION"
 
 
-def test_batch_read_reports_unknown_ids_with_207(sandbox: RunningSandbox) -> None:
+def test_batch_read_reports_unknown_ids_with_207(sandbox: SandboxServer) -> None:
     response = client(sandbox).crm.deals.batch_api.read(
         BatchReadInputSimplePublicObjectId(
             inputs=[SimplePublicObjectId(id=i) for i in ("5001", "5004", "999999")],
@@ -138,7 +138,7 @@ def test_batch_read_reports_unknown_ids_with_207(sandbox: RunningSandbox) -> Non
     assert response.errors[0].context == {"ids": ["999999"]}
 
 
-def test_search_filters_sorts_and_pages(sandbox: RunningSandbox) -> None:
+def test_search_filters_sorts_and_pages(sandbox: SandboxServer) -> None:
     search = client(sandbox).crm.deals.search_api
     big = FilterGroup(filters=[Filter(property_name="amount", operator="GT", value="100000")])
     seen: list[str] = []
@@ -166,7 +166,7 @@ def test_search_filters_sorts_and_pages(sandbox: RunningSandbox) -> None:
     assert pages == 4
 
 
-def test_search_by_last_modified_in_epoch_ms(sandbox: RunningSandbox) -> None:
+def test_search_by_last_modified_in_epoch_ms(sandbox: SandboxServer) -> None:
     since_ms = "1795510800000"  # 2026-11-24T09:00:00Z, when the sample deliveries start
     page = client(sandbox).crm.contacts.search_api.do_search(
         public_object_search_request=search_request(
@@ -187,7 +187,7 @@ def test_search_by_last_modified_in_epoch_ms(sandbox: RunningSandbox) -> None:
     assert set(page.results[0].properties) >= {"email", "firstname", "lastmodifieddate"}
 
 
-def test_search_limit_over_200_is_refused(sandbox: RunningSandbox) -> None:
+def test_search_limit_over_200_is_refused(sandbox: SandboxServer) -> None:
     with pytest.raises(ApiException) as refused:
         client(sandbox).crm.companies.search_api.do_search(
             public_object_search_request=search_request(limit=201)
@@ -197,7 +197,7 @@ def test_search_limit_over_200_is_refused(sandbox: RunningSandbox) -> None:
     assert json.loads(refused.value.body)["category"] == "VALIDATION_ERROR"
 
 
-def test_search_paging_stops_at_the_result_cap(sandbox: RunningSandbox) -> None:
+def test_search_paging_stops_at_the_result_cap(sandbox: SandboxServer) -> None:
     sandbox.configure(hubspot={"search_result_cap": 25})
     search = client(sandbox).crm.contacts.search_api
     seen: list[str] = []
@@ -218,7 +218,7 @@ def test_search_paging_stops_at_the_result_cap(sandbox: RunningSandbox) -> None:
     assert json.loads(capped.value.body)["category"] == "VALIDATION_ERROR"
 
 
-def test_default_cap_refuses_after_10000(sandbox: RunningSandbox) -> None:
+def test_default_cap_refuses_after_10000(sandbox: SandboxServer) -> None:
     with pytest.raises(ApiException) as capped:
         client(sandbox).crm.companies.search_api.do_search(
             public_object_search_request=search_request(limit=100, after="10000")
@@ -227,7 +227,7 @@ def test_default_cap_refuses_after_10000(sandbox: RunningSandbox) -> None:
     assert capped.value.status == 400
 
 
-def test_update_bumps_last_modified_and_is_inspectable(sandbox: RunningSandbox) -> None:
+def test_update_bumps_last_modified_and_is_inspectable(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     before = api.crm.deals.basic_api.get_by_id("5001", properties=["hs_lastmodifieddate"])
     updated = api.crm.deals.basic_api.update(
@@ -244,7 +244,7 @@ def test_update_bumps_last_modified_and_is_inspectable(sandbox: RunningSandbox) 
     ]
 
 
-def test_update_of_unknown_or_read_only_is_refused(sandbox: RunningSandbox) -> None:
+def test_update_of_unknown_or_read_only_is_refused(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     with pytest.raises(ApiException):
         api.crm.deals.basic_api.update("424242", SimplePublicObjectInput(properties={"a": "b"}))
@@ -256,7 +256,7 @@ def test_update_of_unknown_or_read_only_is_refused(sandbox: RunningSandbox) -> N
     assert read_only.value.status == 400
 
 
-def test_notes_and_tasks_with_associations(sandbox: RunningSandbox) -> None:
+def test_notes_and_tasks_with_associations(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     note = api.crm.objects.notes.basic_api.create(
         SimplePublicObjectInputForCreate(
@@ -301,7 +301,7 @@ def test_notes_and_tasks_with_associations(sandbox: RunningSandbox) -> None:
 
 
 def test_note_without_timestamp_or_with_bad_association_is_refused(
-    sandbox: RunningSandbox,
+    sandbox: SandboxServer,
 ) -> None:
     notes = client(sandbox).crm.objects.notes.basic_api
     with pytest.raises(ApiException) as no_timestamp:
@@ -328,7 +328,7 @@ def test_note_without_timestamp_or_with_bad_association_is_refused(
     assert sandbox.inspect("hubspot/notes")["results"] == []
 
 
-def test_owners(sandbox: RunningSandbox) -> None:
+def test_owners(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     owner = api.crm.owners.owners_api.get_by_id(101)
     by_email = api.crm.owners.owners_api.get_page(email="priya.raman@harborlabs.example")
@@ -337,7 +337,7 @@ def test_owners(sandbox: RunningSandbox) -> None:
     assert [o.id for o in by_email.results] == ["103"]
 
 
-def test_ten_secondly_limit_answers_429_with_headers(sandbox: RunningSandbox) -> None:
+def test_ten_secondly_limit_answers_429_with_headers(sandbox: SandboxServer) -> None:
     sandbox.configure(hubspot={"requests_per_window": 3, "window_seconds": 10})
     companies = client(sandbox, token="limited").crm.companies.basic_api
     for _ in range(3):
@@ -360,7 +360,7 @@ def test_ten_secondly_limit_answers_429_with_headers(sandbox: RunningSandbox) ->
     assert other_token.id == "9001"
 
 
-def test_search_has_its_own_per_second_limit(sandbox: RunningSandbox) -> None:
+def test_search_has_its_own_per_second_limit(sandbox: SandboxServer) -> None:
     sandbox.configure(hubspot={"search_requests_per_second": 4})
     search = client(sandbox).crm.companies.search_api
     statuses = []
@@ -382,7 +382,7 @@ def test_search_has_its_own_per_second_limit(sandbox: RunningSandbox) -> None:
     assert sum(s["refused"] for s in per_second) == 1
 
 
-def test_search_sorts_descending_with_unset_values_last(sandbox: RunningSandbox) -> None:
+def test_search_sorts_descending_with_unset_values_last(sandbox: SandboxServer) -> None:
     page = client(sandbox).crm.deals.search_api.do_search(
         public_object_search_request=search_request(
             sorts=[{"propertyName": "amount", "direction": "DESCENDING"}],

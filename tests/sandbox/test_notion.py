@@ -8,13 +8,13 @@ import httpx
 import pytest
 from notion_client import APIResponseError, Client
 
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 SOP_PARENT = "1b2c3d4e-0000-4a00-8000-00000000a002"  # "Sales SOPs" in the seed
 REVIEW_SOP = "1b2c3d4e-0000-4a00-8000-00000000a003"
 
 
-def client(sandbox: RunningSandbox, token: str = "secret_sandbox") -> Client:
+def client(sandbox: SandboxServer, token: str = "secret_sandbox") -> Client:
     return Client(auth=token, base_url=sandbox.url("/notion"), retry=False)
 
 
@@ -30,7 +30,7 @@ def title(text: str) -> dict[str, Any]:
     return {"title": {"title": [{"type": "text", "text": {"content": text}}]}}
 
 
-def test_create_page_with_children_then_append(sandbox: RunningSandbox) -> None:
+def test_create_page_with_children_then_append(sandbox: SandboxServer) -> None:
     notion = client(sandbox)
     page = notion.pages.create(
         parent={"page_id": SOP_PARENT},
@@ -65,7 +65,7 @@ def test_create_page_with_children_then_append(sandbox: RunningSandbox) -> None:
     assert [b["type"] for b in stored["blocks"]] == ["paragraph", "paragraph", "bookmark"]
 
 
-def test_copying_a_seeded_template_page(sandbox: RunningSandbox) -> None:
+def test_copying_a_seeded_template_page(sandbox: SandboxServer) -> None:
     notion = client(sandbox)
     template = notion.blocks.children.list(block_id=REVIEW_SOP)["results"]
     copies = [{"object": "block", "type": b["type"], b["type"]: b[b["type"]]} for b in template]
@@ -80,7 +80,7 @@ def test_copying_a_seeded_template_page(sandbox: RunningSandbox) -> None:
     )
 
 
-def test_children_are_listed_in_pages(sandbox: RunningSandbox) -> None:
+def test_children_are_listed_in_pages(sandbox: SandboxServer) -> None:
     notion = client(sandbox)
     page = notion.pages.create(parent={"page_id": SOP_PARENT}, properties=title("Long"))
     notion.blocks.children.append(
@@ -99,7 +99,7 @@ def test_children_are_listed_in_pages(sandbox: RunningSandbox) -> None:
     assert second["results"][-1]["paragraph"]["rich_text"][0]["plain_text"] == "line 100"
 
 
-def test_limits_on_children_and_text(sandbox: RunningSandbox) -> None:
+def test_limits_on_children_and_text(sandbox: SandboxServer) -> None:
     notion = client(sandbox)
     with pytest.raises(APIResponseError) as too_many:
         notion.blocks.children.append(
@@ -117,7 +117,7 @@ def test_limits_on_children_and_text(sandbox: RunningSandbox) -> None:
     assert too_long.value.code == "validation_error"
 
 
-def test_search_by_title(sandbox: RunningSandbox) -> None:
+def test_search_by_title(sandbox: SandboxServer) -> None:
     notion = client(sandbox)
     notion.pages.create(parent={"page_id": SOP_PARENT}, properties=title("Deal 5001 kickoff"))
 
@@ -134,7 +134,7 @@ def test_search_by_title(sandbox: RunningSandbox) -> None:
     assert old_filter.value.status == 400
 
 
-def test_unknown_page_is_a_typed_api_error(sandbox: RunningSandbox) -> None:
+def test_unknown_page_is_a_typed_api_error(sandbox: SandboxServer) -> None:
     with pytest.raises(APIResponseError) as missing:
         client(sandbox).pages.retrieve(page_id="00000000-0000-4000-8000-000000000000")
 
@@ -142,7 +142,7 @@ def test_unknown_page_is_a_typed_api_error(sandbox: RunningSandbox) -> None:
     assert missing.value.code == "object_not_found"
 
 
-def test_rate_limited_answer_is_notion_shaped(sandbox: RunningSandbox) -> None:
+def test_rate_limited_answer_is_notion_shaped(sandbox: SandboxServer) -> None:
     sandbox.configure(notion={"limit": {"requests": 3, "window_seconds": 10}})
     notion = client(sandbox, token="secret_limited")
     for _ in range(3):
@@ -164,7 +164,7 @@ def test_rate_limited_answer_is_notion_shaped(sandbox: RunningSandbox) -> None:
     assert isinstance(body["message"], str)
 
 
-def test_missing_token_is_unauthorized(sandbox: RunningSandbox) -> None:
+def test_missing_token_is_unauthorized(sandbox: SandboxServer) -> None:
     response = httpx.get(
         sandbox.url(f"/notion/v1/pages/{SOP_PARENT}"), headers={"Notion-Version": "2025-09-03"}
     )

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from sandbox.vendors.openai import Entry, load_answers
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 KEY = "sk-sandbox-openai-0123456789"
 TITLE_SCHEMA: dict[str, Any] = {
@@ -38,7 +38,7 @@ CFO = {
 }
 
 
-def client(sandbox: RunningSandbox, key: str = KEY) -> openai.OpenAI:
+def client(sandbox: SandboxServer, key: str = KEY) -> openai.OpenAI:
     return openai.OpenAI(base_url=sandbox.url("/openai/v1"), api_key=key, max_retries=0, timeout=5)
 
 
@@ -53,7 +53,7 @@ def json_schema(schema: dict[str, Any] = TITLE_SCHEMA) -> Any:
     return {"type": "json_schema", "json_schema": {"name": "Answer", "schema": schema}}
 
 
-def test_a_listed_title_gets_its_answer_in_openai_s_shape(sandbox: RunningSandbox) -> None:
+def test_a_listed_title_gets_its_answer_in_openai_s_shape(sandbox: SandboxServer) -> None:
     response = httpx.post(
         sandbox.url("/openai/v1/chat/completions"),
         headers={"Authorization": f"Bearer {KEY}"},
@@ -75,7 +75,7 @@ def test_a_listed_title_gets_its_answer_in_openai_s_shape(sandbox: RunningSandbo
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
 
 
-def test_inputs_match_the_table_trimmed_and_without_case(sandbox: RunningSandbox) -> None:
+def test_inputs_match_the_table_trimmed_and_without_case(sandbox: SandboxServer) -> None:
     completion = client(sandbox).chat.completions.create(
         model="gpt-4o-mini", messages=asking("  cfo "), response_format=json_schema()
     )
@@ -89,7 +89,7 @@ class Company(BaseModel):
     industry: str
 
 
-def test_the_official_client_parses_a_listed_company(sandbox: RunningSandbox) -> None:
+def test_the_official_client_parses_a_listed_company(sandbox: SandboxServer) -> None:
     completion = client(sandbox).chat.completions.parse(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": json.dumps({"company": {"name": "Siemens AG"}})}],
@@ -102,7 +102,7 @@ def test_the_official_client_parses_a_listed_company(sandbox: RunningSandbox) ->
 
 
 def test_with_function_calling_the_answer_is_the_tool_call_s_arguments(
-    sandbox: RunningSandbox,
+    sandbox: SandboxServer,
 ) -> None:
     completion = client(sandbox).chat.completions.create(
         model="gpt-4o-mini",
@@ -126,7 +126,7 @@ def test_with_function_calling_the_answer_is_the_tool_call_s_arguments(
         ("General Counsel", '{"normalized_title": "General Counsel", "function": "le'),
     ],
 )
-def test_raw_content_goes_out_as_written(sandbox: RunningSandbox, title: str, content: str) -> None:
+def test_raw_content_goes_out_as_written(sandbox: SandboxServer, title: str, content: str) -> None:
     completion = client(sandbox).chat.completions.create(
         model="gpt-4o-mini", messages=asking(title), response_format=json_schema()
     )
@@ -145,7 +145,7 @@ def test_raw_content_goes_out_as_written(sandbox: RunningSandbox, title: str, co
     ],
 )
 def test_off_schema_answers_are_not_corrected(
-    sandbox: RunningSandbox, title: str, differs: Any
+    sandbox: SandboxServer, title: str, differs: Any
 ) -> None:
     completion = client(sandbox).chat.completions.create(
         model="gpt-4o-mini", messages=asking(title), response_format=json_schema()
@@ -155,7 +155,7 @@ def test_off_schema_answers_are_not_corrected(
 
 @pytest.mark.parametrize("with_tools", [False, True])
 def test_a_refusal_has_no_content_and_no_tool_call(
-    sandbox: RunningSandbox, with_tools: bool
+    sandbox: SandboxServer, with_tools: bool
 ) -> None:
     options: dict[str, Any] = (
         {"tools": [{"type": "function", "function": {"name": "A", "parameters": TITLE_SCHEMA}}]}
@@ -171,7 +171,7 @@ def test_a_refusal_has_no_content_and_no_tool_call(
     assert completion.choices[0].finish_reason == "stop"
 
 
-def test_an_unlisted_input_gets_the_schema_s_abstaining_answer(sandbox: RunningSandbox) -> None:
+def test_an_unlisted_input_gets_the_schema_s_abstaining_answer(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     completion = api.chat.completions.create(
         model="gpt-4o-mini", messages=asking("VP Engineering"), response_format=json_schema()
@@ -195,7 +195,7 @@ def test_an_unlisted_input_gets_the_schema_s_abstaining_answer(sandbox: RunningS
     assert json.loads(listed.choices[0].message.content or "") == CFO
 
 
-def test_unknown_schemas_get_a_conforming_placeholder(sandbox: RunningSandbox) -> None:
+def test_unknown_schemas_get_a_conforming_placeholder(sandbox: SandboxServer) -> None:
     schema = {
         "type": "object",
         "properties": {
@@ -226,7 +226,7 @@ def test_unknown_schemas_get_a_conforming_placeholder(sandbox: RunningSandbox) -
     }
 
 
-def test_plain_chat_and_model_listing(sandbox: RunningSandbox) -> None:
+def test_plain_chat_and_model_listing(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     completion = api.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}]
@@ -235,7 +235,7 @@ def test_plain_chat_and_model_listing(sandbox: RunningSandbox) -> None:
     assert "gpt-4o-mini" in [model.id for model in api.models.list()]
 
 
-def test_streaming(sandbox: RunningSandbox) -> None:
+def test_streaming(sandbox: SandboxServer) -> None:
     api = client(sandbox)
     stream = api.chat.completions.create(
         model="gpt-4o-mini",
@@ -263,7 +263,7 @@ def test_streaming(sandbox: RunningSandbox) -> None:
     [({}, None), ({"Authorization": "Bearer wrong-key-0123456789"}, "invalid_api_key")],
 )
 def test_without_a_valid_key_the_stub_answers_401(
-    sandbox: RunningSandbox, headers: dict[str, str], code: str | None
+    sandbox: SandboxServer, headers: dict[str, str], code: str | None
 ) -> None:
     for response in (
         httpx.post(sandbox.url("/openai/v1/chat/completions"), headers=headers, json={}),
@@ -285,7 +285,7 @@ def test_without_a_valid_key_the_stub_answers_401(
     ],
 )
 def test_invalid_requests_get_openai_s_400(
-    sandbox: RunningSandbox, body: object, param: str | None
+    sandbox: SandboxServer, body: object, param: str | None
 ) -> None:
     response = httpx.post(
         sandbox.url("/openai/v1/chat/completions"),

@@ -6,10 +6,10 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.sandbox.conftest import RunningSandbox
+from tests.vendor_sandbox import SandboxServer
 
 
-def client(sandbox: RunningSandbox, key: str = "sk-sandbox-test") -> openai.OpenAI:
+def client(sandbox: SandboxServer, key: str = "sk-sandbox-test") -> openai.OpenAI:
     return openai.OpenAI(api_key=key, base_url=sandbox.url("/openai/v1"), max_retries=0)
 
 
@@ -20,11 +20,11 @@ def ask(api: openai.OpenAI) -> str | None:
     return completion.choices[0].message.content
 
 
-def test_chat_completion_through_the_official_client(sandbox: RunningSandbox) -> None:
+def test_chat_completion_through_the_official_client(sandbox: SandboxServer) -> None:
     assert ask(client(sandbox))
 
 
-def test_rate_limit_is_openai_shaped(sandbox: RunningSandbox) -> None:
+def test_rate_limit_is_openai_shaped(sandbox: SandboxServer) -> None:
     sandbox.configure(openai={"limit": {"requests": 1, "window_seconds": 60}})
     api = client(sandbox, key="sk-limited")
     ask(api)
@@ -36,7 +36,7 @@ def test_rate_limit_is_openai_shaped(sandbox: RunningSandbox) -> None:
     assert limited.value.type == "requests"
 
 
-def test_injected_server_error(sandbox: RunningSandbox) -> None:
+def test_injected_server_error(sandbox: SandboxServer) -> None:
     sandbox.configure(openai={"faults": {"error_500_share": 1.0}})
     with pytest.raises(openai.InternalServerError) as failed:
         ask(client(sandbox))

@@ -1,7 +1,7 @@
-"""Workflow fixtures: the sandbox as a real server, connectors pointed at it, the database,
-ledger and runner on the test database (built as the Dagster resource builds them), and a
-harness that ingests HubSpot events, dispatches them like the event sensor and drives the
-resulting runs like the Dagster op does.
+"""Workflow fixtures: the database, ledger and runner on the test database (built as the
+Dagster resource builds them), with connectors on the vendor sandbox, and a harness that ingests
+HubSpot events, dispatches them like the event sensor and drives the resulting runs like the
+Dagster op does.
 """
 
 from __future__ import annotations
@@ -28,34 +28,10 @@ from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowService
 from orchestrator_defs.workflows.registry import GRAPHS
 from orchestrator_defs.workflows.state import Decision
 from resources.enrichment.enricher import Enricher, RuleEnricher
-from tests.connectors.conftest import (
-    airtable_for,
-    google_for,
-    hubspot_for,
-    notion_for,
-    sandbox_config,
-)
-from tests.connectors.sandbox_server import SandboxServer, start_sandbox
 from tests.support import decide_approval, hubspot_event, ingest_events
+from tests.vendor_sandbox import SandboxServer, airtable_for, google_for, hubspot_for, notion_for
 
 _dagster_run_ids = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def workflow_sandbox_server(database_url: str) -> Iterator[SandboxServer]:
-    server = start_sandbox(database_url, sandbox_config())
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sandbox(workflow_sandbox_server: SandboxServer) -> SandboxServer:
-    """The sandbox at its seed, with the test config and an empty request log."""
-    workflow_sandbox_server.configure(sandbox_config())
-    workflow_sandbox_server.reset()
-    return workflow_sandbox_server
 
 
 @dataclass

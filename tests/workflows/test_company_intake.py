@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from orchestrator_defs.runtime.runner import WorkflowFailed, WorkflowRetryable
 from orchestrator_defs.workflows import company_intake
 from resources.hubspot import HubSpotConnector
-from tests.connectors.conftest import BASE_ID, SOP_PARENT, hubspot_for, sandbox_config
+from tests.vendor_sandbox import BASE_ID, SOP_PARENT, hubspot_for, sandbox_config
 from tests.workflows.conftest import WorkflowHarness, event
 
 ACCOUNTS = f"airtable/{BASE_ID}/Accounts"

@@ -13,7 +13,7 @@ from orchestrator_defs.runtime.runner import WorkflowFailed
 from orchestrator_defs.workflows import company_intake, contact_role_mapping
 from resources.airtable import AirtableConnector
 from resources.hubspot import HubSpotConnector
-from tests.connectors.conftest import BASE_ID, airtable_for, hubspot_for, sandbox_config
+from tests.vendor_sandbox import BASE_ID, airtable_for, hubspot_for, sandbox_config
 from tests.workflows.conftest import WorkflowHarness, event
 
 CONTACTS = f"airtable/{BASE_ID}/Contacts"

@@ -23,7 +23,7 @@ from orchestrator_defs.workflows.deal_kickoff.sop_page import notion_page_id
 from orchestrator_defs.workflows.state import Decision
 from resources.airtable import AirtableConnector
 from resources.google_workspace import deterministic_event_id
-from tests.connectors.conftest import (
+from tests.vendor_sandbox import (
     BASE_ID,
     SOP_PARENT,
     airtable_for,

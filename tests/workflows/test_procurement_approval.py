@@ -22,7 +22,7 @@ from orchestrator_defs.runtime.runner import DriveResult
 from orchestrator_defs.workflows.procurement_approval.rules import money, parse_amount
 from orchestrator_defs.workflows.state import Decision
 from resources.hubspot import HubSpotConnector
-from tests.connectors.conftest import BASE_ID, hubspot_for
+from tests.vendor_sandbox import BASE_ID, hubspot_for
 from tests.workflows.conftest import WorkflowHarness, event
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
