@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev serve test lint typecheck unit bench clean
+.PHONY: install demo dev serve test check lint typecheck suite fast bench clean
 
 install: $(STAMP)
 
@@ -23,17 +23,28 @@ dev: install
 serve: install
 	$(BIN)/orchestrator serve
 
+# Style, formatting, and the layering rules of docs/architecture.md (pyproject: importlinter).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# The whole pytest suite, against a real Postgres, the vendor sandbox and a Dagster instance.
+suite: install
 	$(BIN)/pytest
 
-test: lint typecheck unit
+# The tests that need no server (pure rules, parsing, models): seconds, for the inner loop.
+fast: install
+	$(BIN)/pytest -m "not stack"
+
+# What CI runs: everything.
+test: lint typecheck suite
+
+# The inner loop: lint, types and the tests that need no stack.
+check: lint typecheck fast
 
 bench: install
 	$(BIN)/python bench/ingest.py
@@ -41,4 +52,4 @@ bench: install
 	$(BIN)/python bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

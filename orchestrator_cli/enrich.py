@@ -13,13 +13,9 @@ from typing import TYPE_CHECKING, TypeVar, get_args
 
 import click
 
-from resources.enrichment.enricher import (
-    DEFAULT_REVIEW_THRESHOLD,
-    Enricher,
-    EnricherKind,
-    build_enricher,
-)
+from resources.enrichment.enricher import DEFAULT_REVIEW_THRESHOLD, Enricher, EnricherKind
 from resources.enrichment.errors import EnrichmentError
+from resources.enrichment.factory import build_enricher
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

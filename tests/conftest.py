@@ -33,6 +33,18 @@ JWT_SECRET = "tJ7vQ2mX9pLw4RzK8nB3cY6dF1gH5sA0eU"
 DAGSTER_UI = "https://dagster.ops.example/"
 
 
+# Fixtures that bring up a real server (Postgres, and on top of it the sandbox, the app, Dagster):
+# a test using any of them, directly or through another fixture, is marked `stack`. `make check`
+# runs the others, the pure rules, in seconds (`pytest -m "not stack"`).
+STACK_FIXTURES = frozenset({"admin_url", "database_url", "orchestrator_home"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)
+
+
 @contextmanager
 def _shared_tmp_dir() -> Iterator[Path]:
     """A directory the embedded server's own system user can reach.

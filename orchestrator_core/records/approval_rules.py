@@ -19,16 +19,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 from orchestrator_core.refusals import Refused
 from orchestrator_core.roles import ROLE_RANK
 
-if TYPE_CHECKING:
-    from orchestrator_core.records.approvals import Approval
-
 # What a person answers (the graph resumes with a fuller `Decision`, see orchestrator_defs).
 Verdict: TypeAlias = Literal["approve", "reject"]
+
+
+class Approval(Protocol):
+    """What the rules read of an approval (`records.approvals.Approval` has it all)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def proposal(self) -> dict[str, Any]: ...
+    @property
+    def approver_role(self) -> str: ...
+    @property
+    def requested_by(self) -> str | None: ...
+    @property
+    def requested_by_email(self) -> str | None: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def edits(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)

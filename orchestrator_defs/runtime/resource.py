@@ -16,7 +16,8 @@ from orchestrator_defs.runtime.database import process_database_url
 from orchestrator_defs.runtime.policy import current_policy
 from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowServices
 from resources.airtable import AirtableConnector
-from resources.enrichment.enricher import Enricher, build_enricher
+from resources.enrichment.enricher import Enricher
+from resources.enrichment.factory import build_enricher
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector

@@ -11,7 +11,6 @@ from resources.enrichment.enricher import (
     Enricher,
     EnricherKind,
     RuleEnricher,
-    build_enricher,
     review_reasons,
 )
 from resources.enrichment.errors import (
@@ -21,6 +20,7 @@ from resources.enrichment.errors import (
     EnrichmentResponseError,
     EnrichmentUnavailableError,
 )
+from resources.enrichment.factory import build_enricher
 from resources.enrichment.schemas import (
     CompanyAnswer,
     CompanyEnrichment,

@@ -6,10 +6,9 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from resources.enrichment.companies import CompanyRecord, normalise_company, property_text
-from resources.enrichment.errors import EnrichmentConfigError
 from resources.enrichment.schemas import (
     CompanyAnswer,
     CompanyEnrichment,
@@ -18,9 +17,6 @@ from resources.enrichment.schemas import (
     TitleInference,
 )
 from resources.enrichment.titles import infer_title
-
-if TYPE_CHECKING:
-    from orchestrator_core.settings import Settings
 
 # For callers without a policy (the CLI); workflows pass the policy file's threshold.
 DEFAULT_REVIEW_THRESHOLD = 0.7
@@ -132,31 +128,3 @@ def _review(enricher: str, confidences: Mapping[str, float], review_threshold: f
 def _check_threshold(review_threshold: float) -> None:
     if not (math.isfinite(review_threshold) and 0.0 <= review_threshold <= 1.0):
         raise ValueError(f"review_threshold must be within 0..1, not {review_threshold!r}")
-
-
-def build_enricher(
-    settings: Settings,
-    *,
-    kind: EnricherKind = "auto",
-    timeout_seconds: float = 30.0,
-    max_retries: int = 2,
-) -> Enricher:
-    """Rules unless OPENAI_API_KEY is set (`auto`); `rules` or `llm` force a choice.
-
-    Nothing is contacted here: the OpenAI client is built on first use.
-    """
-    key = settings.openai_api_key
-    has_key = key is not None and key.get_secret_value().strip() != ""
-    if kind == "rules" or (kind == "auto" and not has_key):
-        return RuleEnricher()
-    if key is None or not has_key:
-        raise EnrichmentConfigError("the LLM enricher needs OPENAI_API_KEY")
-    from resources.enrichment.llm import LLMEnricher
-
-    return LLMEnricher(
-        model=settings.openai_model,
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout_seconds=timeout_seconds,
-        max_retries=max_retries,
-    )
