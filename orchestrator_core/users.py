@@ -14,10 +14,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from pwdlib import PasswordHash
 
 from orchestrator_core import audit
+from orchestrator_core.db.columns import columns_of
 from orchestrator_core.refusals import Refused
 from orchestrator_core.roles import ADMIN, ROLES
 
@@ -25,8 +26,6 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work per login
 # pwdlib's recommendation: argon2id with its current parameters; old hashes are upgraded at login.
 _hasher = PasswordHash.recommended()
-
-_COLUMNS = "id, email, role, created_at, updated_at, disabled_at, password_changed_at"
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,9 @@ class User:
             "updated_at": self.updated_at,
             "disabled_at": self.disabled_at,
         }
+
+
+_COLUMNS = columns_of(User)
 
 
 class UserError(Refused):
@@ -113,7 +115,7 @@ async def create_user(
     # argon2 is CPU work of a fraction of a second: off the event loop.
     password_hash = await asyncio.to_thread(hash_password, password)
     async with conn.transaction():
-        cursor = conn.cursor(row_factory=dict_row)
+        cursor = conn.cursor(row_factory=class_row(User))
         await cursor.execute(
             f"""
             INSERT INTO orchestrator.users (email, role, password_hash) VALUES (%s, %s, %s)
@@ -121,10 +123,9 @@ async def create_user(
             """,
             (address, role, password_hash),
         )
-        row = await cursor.fetchone()
-        if row is None:
+        user = await cursor.fetchone()
+        if user is None:
             raise UserError("user_exists", f"a user with email {address} already exists")
-        user = User(**row)
         await audit.append_async(
             conn,
             audit.AuditEntry(
@@ -139,14 +140,14 @@ async def create_user(
 
 
 async def list_users(conn: AsyncConnection[Any]) -> list[User]:
-    cursor = conn.cursor(row_factory=dict_row)
+    cursor = conn.cursor(row_factory=class_row(User))
     await cursor.execute(f"SELECT {_COLUMNS} FROM orchestrator.users ORDER BY id")
-    return [User(**row) for row in await cursor.fetchall()]
+    return await cursor.fetchall()
 
 
 async def get_user(conn: AsyncConnection[Any], key: int | str) -> User | None:
     """The user with this id (int) or email (str, any case)."""
-    cursor = conn.cursor(row_factory=dict_row)
+    cursor = conn.cursor(row_factory=class_row(User))
     if isinstance(key, int):
         await cursor.execute(f"SELECT {_COLUMNS} FROM orchestrator.users WHERE id = %s", (key,))
     else:
@@ -154,8 +155,7 @@ async def get_user(conn: AsyncConnection[Any], key: int | str) -> User | None:
             f"SELECT {_COLUMNS} FROM orchestrator.users WHERE lower(email) = lower(%s)",
             (key.strip(),),
         )
-    row = await cursor.fetchone()
-    return None if row is None else User(**row)
+    return await cursor.fetchone()
 
 
 async def change_user(
@@ -174,13 +174,13 @@ async def change_user(
         check_role(role)
     password_hash = None if password is None else await asyncio.to_thread(hash_password, password)
     async with conn.transaction():
-        cursor = conn.cursor(row_factory=dict_row)
+        cursor = conn.cursor(row_factory=class_row(User))
         # The admins are locked too, so two concurrent demotions cannot both pass the check.
         await cursor.execute(
             f"SELECT {_COLUMNS} FROM orchestrator.users"
             " WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id FOR UPDATE"
         )
-        enabled_admins = {row["id"] for row in await cursor.fetchall()}
+        enabled_admins = {admin.id for admin in await cursor.fetchall()}
         before = await _locked(conn, key)
         after_role = role or before.role
         after_disabled = before.disabled if disabled is None else disabled
@@ -214,9 +214,8 @@ async def change_user(
                 f" WHERE id = %s RETURNING {_COLUMNS}",
                 (*params, user.id),
             )
-            row = await cursor.fetchone()
-            assert row is not None
-            changed = User(**row)
+            changed = await cursor.fetchone()
+            assert changed is not None
             await audit.append_async(
                 conn,
                 audit.AuditEntry(
@@ -259,16 +258,16 @@ async def authenticate(conn: AsyncConnection[Any], email: str, password: str) ->
 
 
 async def _locked(conn: AsyncConnection[Any], key: int | str) -> User:
-    cursor = conn.cursor(row_factory=dict_row)
+    cursor = conn.cursor(row_factory=class_row(User))
     column = "id = %s" if isinstance(key, int) else "lower(email) = lower(%s)"
     await cursor.execute(
         f"SELECT {_COLUMNS} FROM orchestrator.users WHERE {column} FOR UPDATE",
         (key if isinstance(key, int) else key.strip(),),
     )
-    row = await cursor.fetchone()
-    if row is None:
+    user = await cursor.fetchone()
+    if user is None:
         raise UserError("user_not_found", f"no user {key}")
-    return User(**row)
+    return user
 
 
 def _audited(user: User) -> dict[str, Any]:

@@ -166,16 +166,16 @@ def request_approval(
                 policy_version=created.policy_version,
             )
         ]
-        approval: Approval | None = created
+        approval = created
         if not request.required:
-            approval = cur.execute(
+            decided = cur.execute(
                 _APPLY_DECISION,
                 _decision_params(created.id, "approved", audit.POLICY, NOT_REQUIRED_NOTE, {}),
             ).fetchone()
-            assert approval is not None
-            entries.append(_decision_entry(created, approval, audit.POLICY))
+            assert decided is not None
+            entries.append(_decision_entry(created, decided, audit.POLICY))
+            approval = decided
         audit.append_all(conn, entries)
-        assert approval is not None
         return approval
 
 
