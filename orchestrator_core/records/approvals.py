@@ -12,7 +12,8 @@ appended to the audit log in its transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
@@ -155,17 +156,7 @@ def request_approval(
             ).fetchone()
             assert existing is not None
             return existing
-        entries = [
-            audit.AuditEntry(
-                actor=audit.SYSTEM,
-                action="approval.requested",
-                entity_type="approval",
-                entity_id=created.id,
-                after=audit_view(created),
-                correlation_id=run.correlation_id,
-                policy_version=created.policy_version,
-            )
-        ]
+        entries = [_entry(created, audit.SYSTEM, "requested", correlation_id=run.correlation_id)]
         approval = created
         if not request.required:
             decided = cur.execute(
@@ -173,7 +164,7 @@ def request_approval(
                 _decision_params(created.id, "approved", audit.POLICY, NOT_REQUIRED_NOTE, {}),
             ).fetchone()
             assert decided is not None
-            entries.append(_decision_entry(created, decided, audit.POLICY))
+            entries.append(_entry(decided, audit.POLICY, "approved", before=created))
             approval = decided
         audit.append_all(conn, entries)
         return approval
@@ -223,15 +214,25 @@ def _decision_params(
     }
 
 
-def _decision_entry(before: Approval, after: Approval, actor: str) -> audit.AuditEntry:
+def _entry(
+    approval: Approval,
+    actor: str,
+    change: str,
+    *,
+    before: Approval | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> audit.AuditEntry:
+    """The audit row of a change to an approval (`approval.<change>`), as it is now and, when
+    given, as it was."""
     return audit.AuditEntry(
         actor=actor,
-        action=f"approval.{after.status}",
+        action=f"approval.{change}",
         entity_type="approval",
-        entity_id=after.id,
-        before=audit_view(before),
-        after=audit_view(after),
-        policy_version=after.policy_version,
+        entity_id=approval.id,
+        before=None if before is None else audit_view(before),
+        after=audit_view(approval),
+        correlation_id=correlation_id,
+        policy_version=approval.policy_version,
     )
 
 
@@ -266,7 +267,9 @@ async def record_decision(
         )
         decided = await cur.fetchone()
         assert decided is not None
-        await audit.append_async(conn, _decision_entry(current, decided, decider.identity))
+        await audit.append_async(
+            conn, _entry(decided, decider.identity, decided.status, before=current)
+        )
     return decided
 
 
@@ -283,14 +286,8 @@ def expire_overdue(conn: psycopg.Connection[Any], *, now: datetime) -> list[Appr
         audit.append_all(
             conn,
             [
-                audit.AuditEntry(
-                    actor=audit.SCHEDULER,
-                    action="approval.expired",
-                    entity_type="approval",
-                    entity_id=approval.id,
-                    before={**audit_view(approval), "status": "pending"},
-                    after=audit_view(approval),
-                    policy_version=approval.policy_version,
+                _entry(
+                    approval, audit.SCHEDULER, "expired", before=replace(approval, status="pending")
                 )
                 for approval in expired
             ],
@@ -314,18 +311,7 @@ def escalate_due(
                 {"now": now, "kind": kind, "lead": lead},
             ).fetchall()
         audit.append_all(
-            conn,
-            [
-                audit.AuditEntry(
-                    actor=audit.SCHEDULER,
-                    action="approval.escalated",
-                    entity_type="approval",
-                    entity_id=approval.id,
-                    after=audit_view(approval),
-                    policy_version=approval.policy_version,
-                )
-                for approval in escalated
-            ],
+            conn, [_entry(approval, audit.SCHEDULER, "escalated") for approval in escalated]
         )
     return escalated
 
