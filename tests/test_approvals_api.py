@@ -1,12 +1,14 @@
 """GET /api/approvals/pending (oldest first, filters, pages), GET /api/approvals/{id} (the
-decision, the parked and the continuation run) and PATCH /api/approvals/{id}/decision (roles,
-four eyes, state, edits, idempotent retries, the audit log), on approvals written by the
-product's own helpers."""
+decision, the parked and the continuation run) and PATCH /api/approvals/{id}/decision (the
+decision stored and audited, idempotent retries, each refusal of the rules once as its HTTP
+status and error body), on approvals written by the product's own helpers.
+
+The rules' branches (every role, four-eyes, state, due-time and edit case) are unit-tested in
+test_approval_rules.py."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -362,8 +364,18 @@ def test_decided_and_expired_approvals_leave_the_queue(
         world.second_kickoff,
         overdue,
     ]
-    expire_overdue(db, now=datetime.now(UTC))
+    (expired,) = expire_overdue(db, now=datetime.now(UTC))
+    assert expired.id == overdue
     assert ids(client.get("/api/approvals/pending")) == [world.procurement, world.second_kickoff]
+    # Expired by the schedule, it can no longer be decided.
+    response = decide(client, overdue, {"decision": "approve"})
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "already_decided"
+    assert "expired" in error["message"]
+    body = client.get(f"/api/approvals/{overdue}").json()
+    assert (body["status"], body["decided_by"]) == ("expired", "schedule")
+    assert actions(db, overdue) == ["approval.requested", "approval.expired"]
 
 
 @pytest.mark.parametrize(
@@ -600,24 +612,13 @@ def test_the_same_decision_again_changes_nothing(
     assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
 
 
-@pytest.mark.parametrize(
-    "second",
-    [
-        {"decision": "reject", "note": "changed my mind"},
-        {"decision": "approve", "edits": {"slot_index": 0}},
-        {"decision": "approve"},
-    ],
-    ids=["reject-after-approve", "other-edits", "without-the-edits"],
-)
 def test_a_conflicting_decision_is_409(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    people: dict[str, Any],
-    second: dict[str, Any],
+    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
 ) -> None:
     first = decide(client, world.kickoff, {"decision": "approve", "edits": {"slot_index": 1}})
     assert first.status_code == 200, first.text
+    # Ada, an admin, may decide an operator's approval: it is its state that refuses her.
+    second = {"decision": "reject", "note": "changed my mind"}
     conflict = decide(client, world.kickoff, second, people["ada"])
     assert conflict.status_code == 409, conflict.text
     error = conflict.json()["error"]
@@ -629,102 +630,33 @@ def test_a_conflicting_decision_is_409(
     assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
 
 
-@pytest.mark.parametrize(
-    ("approval", "person"),
-    [("procurement", "olive"), ("procurement", "vic"), ("kickoff", "vic")],
-    ids=["operator-on-admin", "viewer-on-admin", "viewer-on-operator"],
-)
 def test_a_role_below_the_approver_role_is_403(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    people: dict[str, Any],
-    approval: str,
-    person: str,
+    client: TestClient, world: World, db: psycopg.Connection[Any]
 ) -> None:
-    approval_id = getattr(world, approval)
-    response = decide(client, approval_id, {"decision": "approve"}, people[person])
+    """Olive, an operator, on the procurement approval that needs an admin. (Viewers never
+    reach the rule: the route is for operators and admins, see test_access_matrix.py.)"""
+    response = decide(client, world.procurement, {"decision": "approve"})
     assert response.status_code == 403, response.text
     error = response.json()["error"]
     assert error["code"] == "forbidden"
     assert "role" in error["message"]
-    assert stored(db, approval_id)["status"] == "pending"
-    assert actions(db, approval_id)[-1] != "approval.approved"
+    assert stored(db, world.procurement)["status"] == "pending"
+    assert actions(db, world.procurement)[-1] != "approval.approved"
 
 
-def test_an_admin_may_decide_an_operator_approval(
-    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
-) -> None:
-    response = decide(client, world.kickoff, {"decision": "approve"}, people["ada"])
-    assert response.status_code == 200, response.text
-    assert response.json()["decided_by"] == ADA
-    assert stored(db, world.kickoff)["status"] == "approved"
-
-
-@pytest.mark.parametrize(
-    ("approval", "email", "role"),
-    [
-        ("kickoff", "sam.sales@harborlabs.example", "operator"),
-        ("kickoff", "SAM.SALES@HARBORLABS.EXAMPLE", "admin"),
-        ("procurement", RAISER_EMAIL, "admin"),
-    ],
-    ids=["lower-case", "upper-case", "as-stored"],
-)
 def test_nobody_decides_their_own_request(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    approval: str,
-    email: str,
-    role: str,
+    client: TestClient, world: World, db: psycopg.Connection[Any]
 ) -> None:
-    """The raiser's HubSpot email is the product account's email, in whatever case."""
-    headers = signed_in(db, email, role, secret=JWT_SECRET)
-    approval_id = getattr(world, approval)
+    """The raiser's HubSpot email (stored as Sam.Sales@HarborLabs.example) is the product
+    account's email, in whatever case."""
+    headers = signed_in(db, "sam.sales@harborlabs.example", "operator", secret=JWT_SECRET)
     for decision in ("approve", "reject"):
-        response = decide(client, approval_id, {"decision": decision}, headers)
+        response = decide(client, world.kickoff, {"decision": decision}, headers)
         assert response.status_code == 403, response.text
         error = response.json()["error"]
         assert error["code"] == "four_eyes"
-        assert str(approval_id) in error["message"]
-    assert stored(db, approval_id)["status"] == "pending"
-
-
-def test_nobody_decides_a_request_they_raised_in_the_product(
-    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
-) -> None:
-    run = runs.get_run(db, world.second_kickoff_run)
-    assert run is not None
-    request = kickoff_request(world.snapshots["kickoff"], world.due_at)
-    raised = request_approval(
-        db,
-        run=run,
-        interrupt_id="raised_by_olive",
-        request=dataclasses.replace(request, requested_by=OLIVE, requested_by_email=None),
-        dagster_run_id="dg-k2",
-    )
-    refused = decide(client, raised.id, {"decision": "approve"})
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["error"]["code"] == "four_eyes"
-    approved = decide(client, raised.id, {"decision": "approve"}, people["otto"])
-    assert approved.status_code == 200, approved.text
-    assert approved.json()["decided_by"] == "user:otto@harborlabs.example"
-
-
-def test_an_expired_approval_cannot_be_decided(
-    client: TestClient, world: World, db: psycopg.Connection[Any]
-) -> None:
-    overdue = overdue_approval(db, world)
-    (expired,) = expire_overdue(db, now=datetime.now(UTC))
-    assert expired.id == overdue
-    response = decide(client, overdue, {"decision": "approve"})
-    assert response.status_code == 409, response.text
-    error = response.json()["error"]
-    assert error["code"] == "already_decided"
-    assert "expired" in error["message"]
-    body = client.get(f"/api/approvals/{overdue}").json()
-    assert (body["status"], body["decided_by"]) == ("expired", "schedule")
-    assert actions(db, overdue) == ["approval.requested", "approval.expired"]
+        assert str(world.kickoff) in error["message"]
+    assert stored(db, world.kickoff)["status"] == "pending"
 
 
 def test_a_pending_approval_past_its_due_time_cannot_be_decided(
@@ -743,15 +675,7 @@ def test_a_pending_approval_past_its_due_time_cannot_be_decided(
     ("approval", "person", "edits", "field"),
     [
         ("kickoff", "olive", {"slot_index": 3}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": -1}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": "1"}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": True}, "edits.slot_index"),
-        ("kickoff", "olive", {"amount": 10}, "edits.amount"),
         ("procurement", "ada", {"amount": "75000.01"}, "edits.amount"),
-        ("procurement", "ada", {"amount": 90000}, "edits.amount"),
-        ("procurement", "ada", {"amount": 0}, "edits.amount"),
-        ("procurement", "ada", {"amount": "lots"}, "edits.amount"),
-        ("procurement", "ada", {"slot_index": 0}, "edits.slot_index"),
     ],
 )
 def test_edits_outside_the_proposal_are_422_naming_the_field(
@@ -764,6 +688,7 @@ def test_edits_outside_the_proposal_are_422_naming_the_field(
     edits: dict[str, Any],
     field: str,
 ) -> None:
+    """Bounded by the proposal stored with the approval: its three slots, its amount."""
     approval_id = getattr(world, approval)
     body = {"decision": "approve", "edits": edits}
     response = decide(client, approval_id, body, people[person])
@@ -795,17 +720,6 @@ def test_a_lower_amount_is_accepted_and_stored_normalised(
     )
     assert again.status_code == 200, again.text
     assert actions(db, world.procurement).count("approval.approved") == 1
-
-
-def test_edits_on_a_rejection_are_422(
-    client: TestClient, world: World, db: psycopg.Connection[Any]
-) -> None:
-    response = decide(client, world.kickoff, {"decision": "reject", "edits": {"slot_index": 1}})
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "invalid_edits"
-    assert error["message"].startswith("edits:")
-    assert stored(db, world.kickoff)["status"] == "pending"
 
 
 @pytest.mark.parametrize(
