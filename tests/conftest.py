@@ -95,30 +95,35 @@ def database_url(admin_url: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def empty_tables(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Empty every product table (and LangGraph checkpoint), identities restarted."""
+    tables = [
+        f"orchestrator.{name}"
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'orchestrator'"
+            " AND tablename <> 'alembic_version'"
+        )
+    ]
+    # Checkpoints too: thread ids derive from envelope ids, which restart with the tables.
+    tables += [
+        f"langgraph.{name}"
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'langgraph'"
+            " AND tablename <> 'checkpoint_migrations'"
+        )
+    ]
+    # The audit log refuses TRUNCATE; switching triggers off takes a superuser, as it should.
+    conn.execute("SET session_replication_role = replica")
+    conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    conn.execute("RESET session_replication_role")
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A connection to the test database, every product table (and LangGraph checkpoint)
     emptied before the test."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        tables = [
-            f"orchestrator.{name}"
-            for (name,) in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'orchestrator'"
-                " AND tablename <> 'alembic_version'"
-            )
-        ]
-        # Checkpoints too: thread ids derive from envelope ids, which restart with the tables.
-        tables += [
-            f"langgraph.{name}"
-            for (name,) in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'langgraph'"
-                " AND tablename <> 'checkpoint_migrations'"
-            )
-        ]
-        # The audit log refuses TRUNCATE; switching triggers off takes a superuser, as it should.
-        conn.execute("SET session_replication_role = replica")
-        conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        conn.execute("RESET session_replication_role")
+        empty_tables(conn)
         yield conn
 
 

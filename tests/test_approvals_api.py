@@ -1,14 +1,18 @@
 """GET /api/approvals/pending (oldest first, filters, pages), GET /api/approvals/{id} (the
-decision, the parked and the continuation run) and PATCH /api/approvals/{id}/decision (roles,
-four eyes, state, edits, idempotent retries, the audit log), on approvals written by the
-product's own helpers."""
+decision, the parked and the continuation run) and PATCH /api/approvals/{id}/decision (the
+decision stored and audited, idempotent retries, each refusal of the rules once as its HTTP
+status and error body), on approvals written by the product's own helpers.
+
+The rules' branches (every role, four-eyes, state, due-time and edit case) are unit-tested in
+test_approval_rules.py. Tests that only read the parked approvals, or whose requests are refused
+before anything changes, share one parked world per class (`SharedWorld`)."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
+from ingest_api.app import create_app
 from orchestrator_core.policy import LoadedPolicy, policy_snapshot
 from orchestrator_core.records import runs
 from orchestrator_core.records.approvals import (
@@ -30,7 +35,13 @@ from orchestrator_core.records.approvals import (
     request_approval,
 )
 from orchestrator_core.records.dispatch import dispatch_received
-from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
+from tests.conftest import (
+    JWT_SECRET,
+    WEBHOOK_SECRET,
+    empty_tables,
+    make_settings,
+    settings_url,
+)
 from tests.support import (
     PORTAL_ID,
     dagster_link,
@@ -58,8 +69,7 @@ SLOTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def people(client: TestClient, db: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
+def sign_in(client: TestClient, db: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
     """Each person's Authorization header; the client's requests are Olive's (an operator)
     unless they send another."""
     headers = {
@@ -68,6 +78,11 @@ def people(client: TestClient, db: psycopg.Connection[Any]) -> dict[str, dict[st
     }
     client.headers.update(headers["olive"])
     return headers
+
+
+@pytest.fixture(autouse=True)
+def people(client: TestClient, db: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
+    return sign_in(client, db)
 
 
 def kickoff_request(
@@ -135,8 +150,7 @@ def park_with_approval(
     return approval
 
 
-@pytest.fixture
-def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy) -> World:
+def park_three(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy) -> World:
     events = [
         hubspot_event("deal.propertyChange", objectId=5001, propertyName="dealstage"),
         hubspot_event("deal.propertyChange", objectId=5001, propertyName="amount"),
@@ -202,6 +216,55 @@ def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy)
     )
 
 
+@pytest.fixture
+def world(client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy) -> World:
+    return park_three(client, db, policy)
+
+
+class SharedWorld:
+    """One emptied database, app, sign-ins and `World` for all the tests of a class, instead of
+    one each. Only for tests that read, or send requests refused before anything changes:
+    after each test the approvals and the audit log must be as they were, or it errors."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def db(cls, database_url: str) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            empty_tables(conn)
+            yield conn
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def client(cls, db: psycopg.Connection[Any], database_url: str) -> Iterator[TestClient]:
+        settings = make_settings(database_url)
+        with TestClient(create_app(settings, settings_url(settings))) as test_client:
+            yield test_client
+
+    @pytest.fixture(scope="class", autouse=True)
+    @classmethod
+    def people(cls, client: TestClient, db: psycopg.Connection[Any]) -> dict[str, dict[str, str]]:
+        return sign_in(client, db)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def world(cls, client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy) -> World:
+        return park_three(client, db, policy)
+
+    @pytest.fixture(autouse=True)
+    def unchanged(self, db: psycopg.Connection[Any], world: World) -> Iterator[None]:
+        before = shared_state(db)
+        yield
+        assert shared_state(db) == before, "a test on the shared world changed it"
+
+
+def shared_state(db: psycopg.Connection[Any]) -> list[Any]:
+    approvals = db.execute(
+        "SELECT id, status, decision, edits, updated_at FROM orchestrator.approvals ORDER BY id"
+    ).fetchall()
+    audit = db.execute("SELECT count(*) FROM orchestrator.audit_log").fetchall()
+    return [approvals, audit]
+
+
 def overdue_approval(db: psycopg.Connection[Any], world: World) -> int:
     """A pending approval past its due time (the schedule has not expired it yet)."""
     due = datetime.now(UTC) - timedelta(minutes=5)
@@ -263,93 +326,122 @@ def without_age(body: dict[str, Any]) -> dict[str, Any]:
 # -- the queue ------------------------------------------------------------------------------
 
 
-def test_pending_queue_oldest_first_with_every_field(
-    client: TestClient, world: World, policy: LoadedPolicy
-) -> None:
-    page = client.get("/api/approvals/pending").json()
-    assert [item["id"] for item in page["items"]] == world.oldest_first
-    assert page["next_cursor"] is None
-    by_id = {item["id"]: item for item in page["items"]}
+class TestQueue(SharedWorld):
+    def test_pending_queue_oldest_first_with_every_field(
+        self, client: TestClient, world: World, policy: LoadedPolicy
+    ) -> None:
+        page = client.get("/api/approvals/pending").json()
+        assert [item["id"] for item in page["items"]] == world.oldest_first
+        assert page["next_cursor"] is None
+        by_id = {item["id"]: item for item in page["items"]}
 
-    kickoff = by_id[world.kickoff]
-    assert kickoff["kind"] == "kickoff"
-    assert kickoff["status"] == "pending"
-    assert kickoff["workflow"] == "deal_kickoff"
-    assert kickoff["workflow_run_id"] == world.kickoff_run
-    assert (kickoff["portal_id"], kickoff["object_type"], kickoff["object_id"]) == (
-        PORTAL_ID,
-        "deal",
-        5001,
-    )
-    assert kickoff["proposal"] == {"title": "Kickoff: Acme GmbH", "slots": SLOTS, "required": True}
-    assert kickoff["reason"] == "kickoff slots need a choice"
-    assert kickoff["policy_snapshot"] == world.snapshots["kickoff"]
-    assert kickoff["policy_version"] == policy.version
-    assert kickoff["policy_hash"] == policy.content_hash
-    assert kickoff["approver_role"] == "operator"
-    assert kickoff["requested_by"] == RAISER
-    assert kickoff["requested_by_email"] == RAISER_EMAIL
-    assert datetime.fromisoformat(kickoff["due_at"]) == world.due_at
-    assert kickoff["escalated_at"] is None
-    assert isinstance(kickoff["age_seconds"], int)
-    assert 0 <= kickoff["age_seconds"] < 600
-    assert datetime.fromisoformat(kickoff["created_at"]) <= datetime.now(UTC)
-
-    procurement = by_id[world.procurement]
-    assert (procurement["kind"], procurement["workflow"]) == ("procurement", "procurement_approval")
-    assert procurement["approver_role"] == "admin"
-    assert procurement["proposal"]["amount"] == "75000.00"
-    assert procurement["reason"].startswith("75,000.00 EUR is at or above")
-    assert procurement["policy_snapshot"] == world.snapshots["procurement"]
-    assert procurement["escalated_at"] is not None
-
-    second = by_id[world.second_kickoff]
-    assert second["object_id"] == 5002
-    assert (second["policy_version"], second["policy_hash"]) == ("edited-version", "e" * 64)
-    # Oldest first: nobody is younger than a later request.
-    ages = [item["age_seconds"] for item in page["items"]]
-    assert ages == sorted(ages, reverse=True)
-
-
-@pytest.mark.parametrize(
-    ("params", "expected"),
-    [
-        ({"workflow": "deal_kickoff"}, ["kickoff", "second_kickoff"]),
-        ({"workflow": "procurement_approval"}, ["procurement"]),
-        ({"role": "admin"}, ["kickoff", "procurement", "second_kickoff"]),
-        ({"role": "operator"}, ["kickoff", "second_kickoff"]),
-        ({"role": "viewer"}, []),
-        ({"workflow": "procurement_approval", "role": "operator"}, []),
-        ({"workflow": "deal_kickoff", "role": "admin"}, ["kickoff", "second_kickoff"]),
-        ({"workflow": "no_such_workflow"}, []),
-    ],
-)
-def test_filters(
-    client: TestClient, world: World, params: dict[str, Any], expected: list[str]
-) -> None:
-    assert ids(client.get("/api/approvals/pending", params=params)) == [
-        getattr(world, name) for name in expected
-    ]
-
-
-def test_pages_with_a_cursor(client: TestClient, world: World) -> None:
-    first = client.get("/api/approvals/pending", params={"limit": 2}).json()
-    assert [i["id"] for i in first["items"]] == world.oldest_first[:2]
-    assert first["next_cursor"] == world.oldest_first[1]
-    rest = client.get(
-        "/api/approvals/pending", params={"limit": 2, "after_id": first["next_cursor"]}
-    ).json()
-    assert [i["id"] for i in rest["items"]] == world.oldest_first[2:]
-    assert rest["next_cursor"] is None
-    assert client.get("/api/approvals/pending", params={"limit": 3}).json()["next_cursor"] is None
-    by_role = client.get("/api/approvals/pending", params={"limit": 1, "role": "operator"}).json()
-    assert [i["id"] for i in by_role["items"]] == [world.kickoff]
-    assert ids(
-        client.get(
-            "/api/approvals/pending",
-            params={"limit": 1, "role": "operator", "after_id": by_role["next_cursor"]},
+        kickoff = by_id[world.kickoff]
+        assert kickoff["kind"] == "kickoff"
+        assert kickoff["status"] == "pending"
+        assert kickoff["workflow"] == "deal_kickoff"
+        assert kickoff["workflow_run_id"] == world.kickoff_run
+        assert (kickoff["portal_id"], kickoff["object_type"], kickoff["object_id"]) == (
+            PORTAL_ID,
+            "deal",
+            5001,
         )
-    ) == [world.second_kickoff]
+        assert kickoff["proposal"] == {
+            "title": "Kickoff: Acme GmbH",
+            "slots": SLOTS,
+            "required": True,
+        }
+        assert kickoff["reason"] == "kickoff slots need a choice"
+        assert kickoff["policy_snapshot"] == world.snapshots["kickoff"]
+        assert kickoff["policy_version"] == policy.version
+        assert kickoff["policy_hash"] == policy.content_hash
+        assert kickoff["approver_role"] == "operator"
+        assert kickoff["requested_by"] == RAISER
+        assert kickoff["requested_by_email"] == RAISER_EMAIL
+        assert datetime.fromisoformat(kickoff["due_at"]) == world.due_at
+        assert kickoff["escalated_at"] is None
+        assert isinstance(kickoff["age_seconds"], int)
+        assert 0 <= kickoff["age_seconds"] < 600
+        assert datetime.fromisoformat(kickoff["created_at"]) <= datetime.now(UTC)
+
+        procurement = by_id[world.procurement]
+        assert (procurement["kind"], procurement["workflow"]) == (
+            "procurement",
+            "procurement_approval",
+        )
+        assert procurement["approver_role"] == "admin"
+        assert procurement["proposal"]["amount"] == "75000.00"
+        assert procurement["reason"].startswith("75,000.00 EUR is at or above")
+        assert procurement["policy_snapshot"] == world.snapshots["procurement"]
+        assert procurement["escalated_at"] is not None
+
+        second = by_id[world.second_kickoff]
+        assert second["object_id"] == 5002
+        assert (second["policy_version"], second["policy_hash"]) == ("edited-version", "e" * 64)
+        # Oldest first: nobody is younger than a later request.
+        ages = [item["age_seconds"] for item in page["items"]]
+        assert ages == sorted(ages, reverse=True)
+
+    @pytest.mark.parametrize(
+        ("params", "expected"),
+        [
+            ({"workflow": "deal_kickoff"}, ["kickoff", "second_kickoff"]),
+            ({"workflow": "procurement_approval"}, ["procurement"]),
+            ({"role": "admin"}, ["kickoff", "procurement", "second_kickoff"]),
+            ({"role": "operator"}, ["kickoff", "second_kickoff"]),
+            ({"role": "viewer"}, []),
+            ({"workflow": "procurement_approval", "role": "operator"}, []),
+            ({"workflow": "deal_kickoff", "role": "admin"}, ["kickoff", "second_kickoff"]),
+            ({"workflow": "no_such_workflow"}, []),
+        ],
+    )
+    def test_filters(
+        self, client: TestClient, world: World, params: dict[str, Any], expected: list[str]
+    ) -> None:
+        assert ids(client.get("/api/approvals/pending", params=params)) == [
+            getattr(world, name) for name in expected
+        ]
+
+    def test_pages_with_a_cursor(self, client: TestClient, world: World) -> None:
+        first = client.get("/api/approvals/pending", params={"limit": 2}).json()
+        assert [i["id"] for i in first["items"]] == world.oldest_first[:2]
+        assert first["next_cursor"] == world.oldest_first[1]
+        rest = client.get(
+            "/api/approvals/pending", params={"limit": 2, "after_id": first["next_cursor"]}
+        ).json()
+        assert [i["id"] for i in rest["items"]] == world.oldest_first[2:]
+        assert rest["next_cursor"] is None
+        assert (
+            client.get("/api/approvals/pending", params={"limit": 3}).json()["next_cursor"] is None
+        )
+        by_role = client.get(
+            "/api/approvals/pending", params={"limit": 1, "role": "operator"}
+        ).json()
+        assert [i["id"] for i in by_role["items"]] == [world.kickoff]
+        assert ids(
+            client.get(
+                "/api/approvals/pending",
+                params={"limit": 1, "role": "operator", "after_id": by_role["next_cursor"]},
+            )
+        ) == [world.second_kickoff]
+
+    @pytest.mark.parametrize(
+        ("path", "field"),
+        [
+            ("/api/approvals/pending?limit=0", "query.limit"),
+            ("/api/approvals/pending?limit=501", "query.limit"),
+            ("/api/approvals/pending?after_id=0", "query.after_id"),
+            ("/api/approvals/pending?after_id=x", "query.after_id"),
+            ("/api/approvals/pending?role=owner", "query.role"),
+            ("/api/approvals/abc", "path.approval_id"),
+            ("/api/approvals/0", "path.approval_id"),
+        ],
+    )
+    def test_bad_parameters_name_the_field(self, client: TestClient, path: str, field: str) -> None:
+        response = client.get(path)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert [d["field"] for d in error["details"]] == [field]
 
 
 def test_decided_and_expired_approvals_leave_the_queue(
@@ -362,63 +454,94 @@ def test_decided_and_expired_approvals_leave_the_queue(
         world.second_kickoff,
         overdue,
     ]
-    expire_overdue(db, now=datetime.now(UTC))
+    (expired,) = expire_overdue(db, now=datetime.now(UTC))
+    assert expired.id == overdue
     assert ids(client.get("/api/approvals/pending")) == [world.procurement, world.second_kickoff]
-
-
-@pytest.mark.parametrize(
-    ("path", "field"),
-    [
-        ("/api/approvals/pending?limit=0", "query.limit"),
-        ("/api/approvals/pending?limit=501", "query.limit"),
-        ("/api/approvals/pending?after_id=0", "query.after_id"),
-        ("/api/approvals/pending?after_id=x", "query.after_id"),
-        ("/api/approvals/pending?role=owner", "query.role"),
-        ("/api/approvals/abc", "path.approval_id"),
-        ("/api/approvals/0", "path.approval_id"),
-    ],
-)
-def test_bad_parameters_name_the_field(client: TestClient, path: str, field: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 422
+    # Expired by the schedule, it can no longer be decided.
+    response = decide(client, overdue, {"decision": "approve"})
+    assert response.status_code == 409, response.text
     error = response.json()["error"]
-    assert error["code"] == "invalid_request"
-    assert [d["field"] for d in error["details"]] == [field]
+    assert error["code"] == "already_decided"
+    assert "expired" in error["message"]
+    body = client.get(f"/api/approvals/{overdue}").json()
+    assert (body["status"], body["decided_by"]) == ("expired", "schedule")
+    assert actions(db, overdue) == ["approval.requested", "approval.expired"]
 
 
 # -- one approval ---------------------------------------------------------------------------
 
 
-def test_detail_of_a_parked_approval(client: TestClient, world: World) -> None:
-    response = client.get(f"/api/approvals/{world.kickoff}")
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["id"] == world.kickoff
-    assert body["status"] == "pending"
-    assert body["policy_snapshot"] == world.snapshots["kickoff"]
-    assert body["decided_by"] is None and body["decided_at"] is None
-    assert body["decision_note"] is None and body["edits"] is None
-    # The Dagster run that parked (its attempt ended when the graph parked).
-    assert body["requested_run"] == {
-        "dagster_run_id": "dg-k1",
-        "dagster_url": dagster_link("dg-k1"),
-        "status": "succeeded",
-    }
-    assert body["continuation_run"] is None
-    assert body["continuation_requested_at"] is None
-    assert body["workflow_run"] == {
-        "id": world.kickoff_run,
-        "status": "awaiting_approval",
-        "outcome": "awaiting_approval",
-        "outcome_message": "waiting for the kickoff approval",
-    }
-    # The queue's fields, the same.
-    (queued,) = [
-        item
-        for item in client.get("/api/approvals/pending").json()["items"]
-        if item["id"] == world.kickoff
-    ]
-    assert {k: v for k, v in without_age(body).items() if k in queued} == without_age(queued)
+class TestOneApproval(SharedWorld):
+    def test_detail_of_a_parked_approval(self, client: TestClient, world: World) -> None:
+        response = client.get(f"/api/approvals/{world.kickoff}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["id"] == world.kickoff
+        assert body["status"] == "pending"
+        assert body["policy_snapshot"] == world.snapshots["kickoff"]
+        assert body["decided_by"] is None and body["decided_at"] is None
+        assert body["decision_note"] is None and body["edits"] is None
+        # The Dagster run that parked (its attempt ended when the graph parked).
+        assert body["requested_run"] == {
+            "dagster_run_id": "dg-k1",
+            "dagster_url": dagster_link("dg-k1"),
+            "status": "succeeded",
+        }
+        assert body["continuation_run"] is None
+        assert body["continuation_requested_at"] is None
+        assert body["workflow_run"] == {
+            "id": world.kickoff_run,
+            "status": "awaiting_approval",
+            "outcome": "awaiting_approval",
+            "outcome_message": "waiting for the kickoff approval",
+        }
+        # The queue's fields, the same.
+        (queued,) = [
+            item
+            for item in client.get("/api/approvals/pending").json()["items"]
+            if item["id"] == world.kickoff
+        ]
+        assert {k: v for k, v in without_age(body).items() if k in queued} == without_age(queued)
+
+    def test_the_policy_snapshot_is_the_one_stored_at_request_time(
+        self, client: TestClient, world: World, db: psycopg.Connection[Any], policy: LoadedPolicy
+    ) -> None:
+        # Asking again for the same interrupt with another snapshot changes nothing ...
+        run = runs.get_run(db, world.kickoff_run)
+        assert run is not None
+        again = request_approval(
+            db,
+            run=run,
+            interrupt_id="ask_approval",
+            request=kickoff_request(world.snapshots["edited"], world.due_at),
+            dagster_run_id="dg-k1",
+        )
+        assert again.id == world.kickoff
+        body = client.get(f"/api/approvals/{world.kickoff}").json()
+        assert body["policy_snapshot"] == world.snapshots["kickoff"]
+        assert (body["policy_version"], body["policy_hash"]) == (
+            policy.version,
+            policy.content_hash,
+        )
+        # ... and the later approval under the edited policy keeps its own.
+        later = client.get(f"/api/approvals/{world.second_kickoff}").json()
+        assert later["policy_snapshot"] == world.snapshots["edited"]
+        assert later["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 4
+        assert body["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 24
+
+    def test_unknown_approval_is_404(self, client: TestClient, world: World) -> None:
+        missing = client.get("/api/approvals/999")
+        assert missing.status_code == 404
+        assert missing.json()["error"] == {
+            "code": "not_found",
+            "message": "no approval with id 999",
+        }
+        refused = decide(client, 999, {"decision": "approve"})
+        assert refused.status_code == 404
+        assert refused.json()["error"] == {
+            "code": "not_found",
+            "message": "no approval with id 999",
+        }
 
 
 def test_detail_follows_the_continuation_run(
@@ -465,39 +588,6 @@ def test_detail_follows_the_continuation_run(
         "outcome": "scheduled",
         "outcome_message": "Kickoff: Acme GmbH scheduled",
     }
-
-
-def test_the_policy_snapshot_is_the_one_stored_at_request_time(
-    client: TestClient, world: World, db: psycopg.Connection[Any], policy: LoadedPolicy
-) -> None:
-    # Asking again for the same interrupt with another snapshot changes nothing ...
-    run = runs.get_run(db, world.kickoff_run)
-    assert run is not None
-    again = request_approval(
-        db,
-        run=run,
-        interrupt_id="ask_approval",
-        request=kickoff_request(world.snapshots["edited"], world.due_at),
-        dagster_run_id="dg-k1",
-    )
-    assert again.id == world.kickoff
-    body = client.get(f"/api/approvals/{world.kickoff}").json()
-    assert body["policy_snapshot"] == world.snapshots["kickoff"]
-    assert (body["policy_version"], body["policy_hash"]) == (policy.version, policy.content_hash)
-    # ... and the later approval under the edited policy keeps its own.
-    later = client.get(f"/api/approvals/{world.second_kickoff}").json()
-    assert later["policy_snapshot"] == world.snapshots["edited"]
-    assert later["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 4
-    assert body["policy_snapshot"]["sections"]["deal_kickoff"]["approval"]["due_hours"] == 24
-
-
-def test_unknown_approval_is_404(client: TestClient, world: World) -> None:
-    missing = client.get("/api/approvals/999")
-    assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "not_found", "message": "no approval with id 999"}
-    refused = decide(client, 999, {"decision": "approve"})
-    assert refused.status_code == 404
-    assert refused.json()["error"] == {"code": "not_found", "message": "no approval with id 999"}
 
 
 # -- deciding -------------------------------------------------------------------------------
@@ -600,24 +690,13 @@ def test_the_same_decision_again_changes_nothing(
     assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
 
 
-@pytest.mark.parametrize(
-    "second",
-    [
-        {"decision": "reject", "note": "changed my mind"},
-        {"decision": "approve", "edits": {"slot_index": 0}},
-        {"decision": "approve"},
-    ],
-    ids=["reject-after-approve", "other-edits", "without-the-edits"],
-)
 def test_a_conflicting_decision_is_409(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    people: dict[str, Any],
-    second: dict[str, Any],
+    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
 ) -> None:
     first = decide(client, world.kickoff, {"decision": "approve", "edits": {"slot_index": 1}})
     assert first.status_code == 200, first.text
+    # Ada, an admin, may decide an operator's approval: it is its state that refuses her.
+    second = {"decision": "reject", "note": "changed my mind"}
     conflict = decide(client, world.kickoff, second, people["ada"])
     assert conflict.status_code == 409, conflict.text
     error = conflict.json()["error"]
@@ -629,102 +708,33 @@ def test_a_conflicting_decision_is_409(
     assert actions(db, world.kickoff) == ["approval.requested", "approval.approved"]
 
 
-@pytest.mark.parametrize(
-    ("approval", "person"),
-    [("procurement", "olive"), ("procurement", "vic"), ("kickoff", "vic")],
-    ids=["operator-on-admin", "viewer-on-admin", "viewer-on-operator"],
-)
 def test_a_role_below_the_approver_role_is_403(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    people: dict[str, Any],
-    approval: str,
-    person: str,
+    client: TestClient, world: World, db: psycopg.Connection[Any]
 ) -> None:
-    approval_id = getattr(world, approval)
-    response = decide(client, approval_id, {"decision": "approve"}, people[person])
+    """Olive, an operator, on the procurement approval that needs an admin. (Viewers never
+    reach the rule: the route is for operators and admins, see test_access_matrix.py.)"""
+    response = decide(client, world.procurement, {"decision": "approve"})
     assert response.status_code == 403, response.text
     error = response.json()["error"]
     assert error["code"] == "forbidden"
     assert "role" in error["message"]
-    assert stored(db, approval_id)["status"] == "pending"
-    assert actions(db, approval_id)[-1] != "approval.approved"
+    assert stored(db, world.procurement)["status"] == "pending"
+    assert actions(db, world.procurement)[-1] != "approval.approved"
 
 
-def test_an_admin_may_decide_an_operator_approval(
-    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
-) -> None:
-    response = decide(client, world.kickoff, {"decision": "approve"}, people["ada"])
-    assert response.status_code == 200, response.text
-    assert response.json()["decided_by"] == ADA
-    assert stored(db, world.kickoff)["status"] == "approved"
-
-
-@pytest.mark.parametrize(
-    ("approval", "email", "role"),
-    [
-        ("kickoff", "sam.sales@harborlabs.example", "operator"),
-        ("kickoff", "SAM.SALES@HARBORLABS.EXAMPLE", "admin"),
-        ("procurement", RAISER_EMAIL, "admin"),
-    ],
-    ids=["lower-case", "upper-case", "as-stored"],
-)
 def test_nobody_decides_their_own_request(
-    client: TestClient,
-    world: World,
-    db: psycopg.Connection[Any],
-    approval: str,
-    email: str,
-    role: str,
+    client: TestClient, world: World, db: psycopg.Connection[Any]
 ) -> None:
-    """The raiser's HubSpot email is the product account's email, in whatever case."""
-    headers = signed_in(db, email, role, secret=JWT_SECRET)
-    approval_id = getattr(world, approval)
+    """The raiser's HubSpot email (stored as Sam.Sales@HarborLabs.example) is the product
+    account's email, in whatever case."""
+    headers = signed_in(db, "sam.sales@harborlabs.example", "operator", secret=JWT_SECRET)
     for decision in ("approve", "reject"):
-        response = decide(client, approval_id, {"decision": decision}, headers)
+        response = decide(client, world.kickoff, {"decision": decision}, headers)
         assert response.status_code == 403, response.text
         error = response.json()["error"]
         assert error["code"] == "four_eyes"
-        assert str(approval_id) in error["message"]
-    assert stored(db, approval_id)["status"] == "pending"
-
-
-def test_nobody_decides_a_request_they_raised_in_the_product(
-    client: TestClient, world: World, db: psycopg.Connection[Any], people: dict[str, Any]
-) -> None:
-    run = runs.get_run(db, world.second_kickoff_run)
-    assert run is not None
-    request = kickoff_request(world.snapshots["kickoff"], world.due_at)
-    raised = request_approval(
-        db,
-        run=run,
-        interrupt_id="raised_by_olive",
-        request=dataclasses.replace(request, requested_by=OLIVE, requested_by_email=None),
-        dagster_run_id="dg-k2",
-    )
-    refused = decide(client, raised.id, {"decision": "approve"})
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["error"]["code"] == "four_eyes"
-    approved = decide(client, raised.id, {"decision": "approve"}, people["otto"])
-    assert approved.status_code == 200, approved.text
-    assert approved.json()["decided_by"] == "user:otto@harborlabs.example"
-
-
-def test_an_expired_approval_cannot_be_decided(
-    client: TestClient, world: World, db: psycopg.Connection[Any]
-) -> None:
-    overdue = overdue_approval(db, world)
-    (expired,) = expire_overdue(db, now=datetime.now(UTC))
-    assert expired.id == overdue
-    response = decide(client, overdue, {"decision": "approve"})
-    assert response.status_code == 409, response.text
-    error = response.json()["error"]
-    assert error["code"] == "already_decided"
-    assert "expired" in error["message"]
-    body = client.get(f"/api/approvals/{overdue}").json()
-    assert (body["status"], body["decided_by"]) == ("expired", "schedule")
-    assert actions(db, overdue) == ["approval.requested", "approval.expired"]
+        assert str(world.kickoff) in error["message"]
+    assert stored(db, world.kickoff)["status"] == "pending"
 
 
 def test_a_pending_approval_past_its_due_time_cannot_be_decided(
@@ -743,15 +753,7 @@ def test_a_pending_approval_past_its_due_time_cannot_be_decided(
     ("approval", "person", "edits", "field"),
     [
         ("kickoff", "olive", {"slot_index": 3}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": -1}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": "1"}, "edits.slot_index"),
-        ("kickoff", "olive", {"slot_index": True}, "edits.slot_index"),
-        ("kickoff", "olive", {"amount": 10}, "edits.amount"),
         ("procurement", "ada", {"amount": "75000.01"}, "edits.amount"),
-        ("procurement", "ada", {"amount": 90000}, "edits.amount"),
-        ("procurement", "ada", {"amount": 0}, "edits.amount"),
-        ("procurement", "ada", {"amount": "lots"}, "edits.amount"),
-        ("procurement", "ada", {"slot_index": 0}, "edits.slot_index"),
     ],
 )
 def test_edits_outside_the_proposal_are_422_naming_the_field(
@@ -764,6 +766,7 @@ def test_edits_outside_the_proposal_are_422_naming_the_field(
     edits: dict[str, Any],
     field: str,
 ) -> None:
+    """Bounded by the proposal stored with the approval: its three slots, its amount."""
     approval_id = getattr(world, approval)
     body = {"decision": "approve", "edits": edits}
     response = decide(client, approval_id, body, people[person])
@@ -797,38 +800,28 @@ def test_a_lower_amount_is_accepted_and_stored_normalised(
     assert actions(db, world.procurement).count("approval.approved") == 1
 
 
-def test_edits_on_a_rejection_are_422(
-    client: TestClient, world: World, db: psycopg.Connection[Any]
-) -> None:
-    response = decide(client, world.kickoff, {"decision": "reject", "edits": {"slot_index": 1}})
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "invalid_edits"
-    assert error["message"].startswith("edits:")
-    assert stored(db, world.kickoff)["status"] == "pending"
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"decision": "maybe"}, "body.decision"),
-        ({"decision": "APPROVE"}, "body.decision"),
-        ({}, "body.decision"),
-        ({"decision": "approve", "note": "x" * 2001}, "body.note"),
-        ({"decision": "approve", "edits": [1]}, "body.edits"),
-        ({"decision": "approve", "decided_by": "mallory"}, "body.decided_by"),
-        (None, "body"),
-    ],
-)
-def test_a_bad_body_is_422_naming_the_field(
-    client: TestClient, world: World, db: psycopg.Connection[Any], body: Any, field: str
-) -> None:
-    response = decide(client, world.kickoff, body)
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "invalid_request"
-    assert [d["field"] for d in error["details"]] == [field]
-    assert stored(db, world.kickoff)["status"] == "pending"
+class TestBadBodies(SharedWorld):
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"decision": "maybe"}, "body.decision"),
+            ({"decision": "APPROVE"}, "body.decision"),
+            ({}, "body.decision"),
+            ({"decision": "approve", "note": "x" * 2001}, "body.note"),
+            ({"decision": "approve", "edits": [1]}, "body.edits"),
+            ({"decision": "approve", "decided_by": "mallory"}, "body.decided_by"),
+            (None, "body"),
+        ],
+    )
+    def test_a_bad_body_is_422_naming_the_field(
+        self, client: TestClient, world: World, db: psycopg.Connection[Any], body: Any, field: str
+    ) -> None:
+        response = decide(client, world.kickoff, body)
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert [d["field"] for d in error["details"]] == [field]
+        assert stored(db, world.kickoff)["status"] == "pending"
 
 
 def test_a_note_of_2000_characters_is_accepted(client: TestClient, world: World) -> None:
