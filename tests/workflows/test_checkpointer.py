@@ -32,7 +32,7 @@ def _migration() -> ModuleType:
 def test_the_frozen_migrations_are_langgraph_s_own() -> None:
     """Fails when an upgrade of langgraph-checkpoint-postgres brings a migration of its own:
     add it in a new revision (never edit 0005, which databases have applied)."""
-    assert _migration().CHECKPOINT_MIGRATIONS == tuple(BasePostgresSaver.MIGRATIONS)
+    assert tuple(BasePostgresSaver.MIGRATIONS) == _migration().CHECKPOINT_MIGRATIONS
 
 
 def test_a_migrated_database_is_what_langgraph_s_setup_would_leave(
