@@ -106,26 +106,21 @@ def _refuse_future_timestamp(timestamp: str, max_skew_seconds: int) -> None:
 
 
 def sign(
-    *,
-    secret: str,
-    body: str,
-    uri: str,
-    method: str = "POST",
-    versions: tuple[str, ...] = ("v1", "v3"),
-    timestamp_ms: int | None = None,
+    *, secret: str, body: str, uri: str, versions: tuple[str, ...] = ("v1", "v3")
 ) -> dict[str, str]:
-    """Headers HubSpot would send for this request (the demo, tests and benchmark use it)."""
+    """Headers HubSpot would send for a POST of `body` to `uri` now (the demo, tests and
+    benchmark use it)."""
     headers: dict[str, str] = {}
     for version in versions:
         if version == "v3":
-            stamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+            stamp = str(int(time.time() * 1000))
             headers["X-HubSpot-Signature-v3"] = Signature.get_signature(
-                secret, body, "v3", v3_signing_uri(uri), method, stamp
+                secret, body, "v3", v3_signing_uri(uri), "POST", stamp
             )
             headers["X-HubSpot-Request-Timestamp"] = stamp
         else:
             headers["X-HubSpot-Signature"] = Signature.get_signature(
-                secret, body, version, uri, method
+                secret, body, version, uri, "POST"
             )
             headers["X-HubSpot-Signature-Version"] = version
     return headers

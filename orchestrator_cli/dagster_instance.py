@@ -32,10 +32,11 @@ class InstanceLimits:
     run_retries: int = 2
 
 
-def instance_config(limits: InstanceLimits) -> dict[str, object]:
+def instance_config() -> dict[str, object]:
     # Here, not on load: `orchestrator serve` imports this module and never the Dagster side.
     from orchestrator_defs.tags import OBJECT_TAG
 
+    limits = InstanceLimits()
     return {
         "storage": {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}},
         "run_queue": {
@@ -65,14 +66,14 @@ def instance_config(limits: InstanceLimits) -> dict[str, object]:
     }
 
 
-def write_instance(dagster_home: Path, limits: InstanceLimits | None = None) -> Path:
+def write_instance(dagster_home: Path) -> Path:
     """Write `dagster.yaml` into `dagster_home` (created if needed) unless a user's own file is
     there; returns its path."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     path = dagster_home / "dagster.yaml"
     if path.exists() and not path.read_text().startswith(HEADER):
         return path
-    body = yaml.safe_dump(instance_config(limits or InstanceLimits()), sort_keys=False)
+    body = yaml.safe_dump(instance_config(), sort_keys=False)
     path.write_text(
         f"{HEADER}; it is rewritten at every start. To manage it yourself, delete this line.\n"
         f"{body}"

@@ -107,9 +107,8 @@ class ChainReport:
     head_seq: int
     head_hash: str
     problem: str | None = None
-    # The first row that does not match (seq and id), when there is one.
+    # The first row that does not match, when there is one (`problem` names its seq and id).
     bad_seq: int | None = None
-    bad_id: int | None = None
 
     @property
     def intact(self) -> bool:
@@ -141,7 +140,6 @@ def verify_chain(
                 head_hash=expected_prev,
                 problem=problem,
                 bad_seq=row["seq"],
-                bad_id=row["id"],
             )
         anchor_seen = anchor_seen or (anchor is not None and row["seq"] == anchor[0])
         expected_prev = row["row_hash"]

@@ -331,22 +331,6 @@ class GoogleWorkspaceConnector:
             email_address=response.get("emailAddress", email),
         )
 
-    def copy_template_and_share(
-        self,
-        *,
-        template_file_id: str,
-        name: str,
-        folder_id: str,
-        share_with: Sequence[str] = (),
-        role: DriveRole = "writer",
-    ) -> tuple[DriveFile, tuple[DrivePermission, ...]]:
-        """Copy a template into a folder, then share the copy with each address."""
-        copied = self.copy_file(template_file_id=template_file_id, name=name, folder_id=folder_id)
-        permissions = tuple(
-            self.share_file(file_id=copied.id, email=email, role=role) for email in share_with
-        )
-        return copied, permissions
-
     def ping(self, *, timeout: float = 3.0) -> None:
         """One cheap authenticated call (a calendar-list page of one); raises ConnectorError."""
         import httplib2  # type: ignore[import-untyped]

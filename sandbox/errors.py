@@ -41,12 +41,7 @@ class VendorError(Exception):
 
 
 def hubspot_error(
-    status: int,
-    category: str,
-    message: str,
-    *,
-    context: Mapping[str, list[str]] | None = None,
-    extra: Mapping[str, Any] | None = None,
+    status: int, category: str, message: str, *, extra: Mapping[str, Any] | None = None
 ) -> VendorError:
     body: JsonObject = {
         "status": "error",
@@ -54,8 +49,6 @@ def hubspot_error(
         "correlationId": str(uuid.uuid4()),
         "category": category,
     }
-    if context:
-        body["context"] = dict(context)
     body.update(extra or {})
     return VendorError(status, body)
 

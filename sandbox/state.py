@@ -88,16 +88,6 @@ class Store:
         row = await cursor.fetchone()
         return _record(row) if row else None
 
-    async def get_many(
-        self, vendor: str, collection: str, record_ids: Sequence[str]
-    ) -> dict[str, Record]:
-        cursor = await self.conn.execute(
-            f"SELECT {_COLUMNS} FROM sandbox.records"
-            " WHERE vendor = %s AND collection = %s AND id = ANY(%s)",
-            (vendor, collection, list(record_ids)),
-        )
-        return {record.id: record for record in map(_record, await cursor.fetchall())}
-
     async def scan(self, vendor: str, collection: str) -> list[Record]:
         """Every record of a collection, oldest first."""
         cursor = await self.conn.execute(
@@ -117,13 +107,6 @@ class Store:
             (vendor, collection, Jsonb(contains)),
         )
         return [_record(row) for row in await cursor.fetchall()]
-
-    async def collections(self, vendor: str) -> list[str]:
-        cursor = await self.conn.execute(
-            "SELECT DISTINCT collection FROM sandbox.records WHERE vendor = %s ORDER BY 1",
-            (vendor,),
-        )
-        return [row[0] for row in await cursor.fetchall()]
 
     async def insert(
         self, vendor: str, collection: str, record_id: str, data: JsonObject

@@ -1,1 +1,2 @@
-"""Postgres: which server to use, its schema migrations, and connection URLs per driver."""
+"""Postgres: which server to use, its schema migrations, connection URLs per driver, and the
+process's pool (`pool.Database`) with the advisory-lock helper the ledger and the runner share."""

@@ -49,9 +49,5 @@ class LedgerEntry:
     updated_at: datetime
 
     @property
-    def succeeded(self) -> bool:
-        return self.status == "succeeded"
-
-    @property
     def idempotency_key(self) -> str:
         return idempotency_key(thread_id=self.thread_id, step=self.step, target=self.target)

@@ -334,9 +334,8 @@ def fail(
     workflow_run_id: int,
     dagster_run_id: str | None,
     error: str,
-    state_summary: JsonValue = None,
 ) -> WorkflowRun:
-    """The workflow run failed for good (no retry is coming)."""
+    """The workflow run failed for good (no retry is coming); its state summary is kept."""
     with conn.transaction():
         if dagster_run_id is not None:
             _end_attempt(conn, dagster_run_id, "failed", error)
@@ -344,9 +343,8 @@ def fail(
             conn,
             workflow_run_id,
             "status = 'failed', outcome = 'failed', error = %(error)s,"
-            " outcome_message = %(error)s,"
-            " state_summary = coalesce(%(summary)s, state_summary), finished_at = now()",
-            {"error": error, "summary": None if state_summary is None else jsonb(state_summary)},
+            " outcome_message = %(error)s, finished_at = now()",
+            {"error": error},
             details={"dagster_run_id": dagster_run_id, "outcome": "failed", "error": error},
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from orchestrator_core.policy import LoadedPolicy, load_policy
 from orchestrator_core.settings import get_settings
@@ -12,12 +11,12 @@ _lock = threading.Lock()
 _cached: tuple[tuple[str, int, int], LoadedPolicy] | None = None
 
 
-def current_policy(path: Path | None = None) -> LoadedPolicy:
-    """The policy at `path` (default POLICY_PATH), re-validated whenever its size or mtime
-    changes; raises `PolicyError` for an invalid file (the sensor tick then fails visibly and
-    nothing is dispatched under a broken policy)."""
+def current_policy() -> LoadedPolicy:
+    """The policy at POLICY_PATH, re-validated whenever its size or mtime changes; raises
+    `PolicyError` for an invalid file (the sensor tick then fails visibly and nothing is
+    dispatched under a broken policy)."""
     global _cached
-    path = path or get_settings().policy_path
+    path = get_settings().policy_path
     stat = path.stat()
     stamp = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     with _lock:

@@ -1,7 +1,7 @@
 """Company and job-title enrichment: rule-based by default, an OpenAI model when configured.
 
     enricher = build_enricher(settings)  # rules unless OPENAI_API_KEY is set
-    answer = enricher.infer_title("Sr. SWE", review_threshold=policy.threshold)
+    answer = enricher.infer_title("Sr. SWE", review_threshold=policy.role_mapping.min_confidence)
 
 Importing this package loads no model client; `resources.enrichment.llm` is imported on demand.
 """

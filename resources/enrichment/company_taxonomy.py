@@ -1,8 +1,9 @@
 """Company data behind the rule-based normaliser: HubSpot industries, legal forms, mail hosts.
 
-Versioned with TAXONOMY_VERSION in `taxonomy`. Keys of HUBSPOT_INDUSTRIES are HubSpot's internal
-`industry` values with "AND"/"OR" words dropped, so `APPAREL_FASHION`, `APPAREL_AND_FASHION` and
-the label "Apparel & Fashion" all meet the same entry (see `companies.industry_key`).
+Versioned with TAXONOMY_VERSION in `title_taxonomy`. Keys of HUBSPOT_INDUSTRIES are HubSpot's
+internal `industry` values with "AND"/"OR" words dropped, so `APPAREL_FASHION`,
+`APPAREL_AND_FASHION` and the label "Apparel & Fashion" all meet the same entry (see
+`companies.industry_key`).
 """
 
 from __future__ import annotations

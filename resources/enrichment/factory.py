@@ -11,13 +11,7 @@ if TYPE_CHECKING:
     from orchestrator_core.settings import Settings
 
 
-def build_enricher(
-    settings: Settings,
-    *,
-    kind: EnricherKind = "auto",
-    timeout_seconds: float = 30.0,
-    max_retries: int = 2,
-) -> Enricher:
+def build_enricher(settings: Settings, *, kind: EnricherKind = "auto") -> Enricher:
     """Rules unless OPENAI_API_KEY is set (`auto`); `rules` or `llm` force a choice.
 
     Nothing is contacted here: the OpenAI client is built on first use.
@@ -30,10 +24,4 @@ def build_enricher(
         raise EnrichmentConfigError("the LLM enricher needs OPENAI_API_KEY")
     from resources.enrichment.llm import LLMEnricher
 
-    return LLMEnricher(
-        model=settings.openai_model,
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout_seconds=timeout_seconds,
-        max_retries=max_retries,
-    )
+    return LLMEnricher(model=settings.openai_model, api_key=key, base_url=settings.openai_base_url)

@@ -435,14 +435,11 @@ def _mask(token: str) -> str:
 
 
 def _error(
-    status: int,
-    message: str,
-    *,
-    param: str | None,
-    code: str | None = None,
-    error_type: str = "invalid_request_error",
+    status: int, message: str, *, param: str | None, code: str | None = None
 ) -> JSONResponse:
-    body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    }
     return JSONResponse(body, status_code=status)
 
 

@@ -57,26 +57,6 @@ def test_an_insert_with_a_deterministic_id_is_idempotent(
     assert events[0]["sendUpdates"] == "all"
 
 
-def test_copy_a_template_into_a_folder_and_share_it(
-    google: GoogleWorkspaceConnector, sandbox: SandboxServer
-) -> None:
-    copied, permissions = google.copy_template_and_share(
-        template_file_id=MAP_TEMPLATE,
-        name="Mutual Action Plan - Northwind Traders",
-        folder_id=DEAL_ROOMS,
-        share_with=[MARIA],
-    )
-
-    assert copied.parents == (DEAL_ROOMS,)
-    assert copied.name == "Mutual Action Plan - Northwind Traders"
-    assert [(p.email_address, p.role) for p in permissions] == [(MARIA, "writer")]
-    copies = sandbox.inspect("google/drive/copies")["copies"]
-    assert [c["copiedFrom"] for c in copies] == [MAP_TEMPLATE]
-    granted = copies[0]["permissions"]
-    assert [p["permission"]["emailAddress"] for p in granted] == [MARIA]
-    assert [p["sendNotificationEmail"] for p in granted] == [False]
-
-
 def test_a_429_with_retry_after_is_waited_out(sandbox: SandboxServer) -> None:
     sandbox.configure(sandbox_config(google={"calendar": {"requests": 1, "window_seconds": 1}}))
     google = google_for(sandbox)

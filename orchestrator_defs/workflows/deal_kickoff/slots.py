@@ -66,7 +66,7 @@ class SlotRules:
             raise ValueError("duration and step must be positive")
 
     @classmethod
-    def from_meeting(cls, meeting: KickoffMeeting, *, step: timedelta = DEFAULT_STEP) -> SlotRules:
+    def from_meeting(cls, meeting: KickoffMeeting) -> SlotRules:
         hours = meeting.working_hours
         return cls(
             time_zone=ZoneInfo(hours.time_zone),
@@ -74,7 +74,6 @@ class SlotRules:
             day_end=hours.end,
             weekdays=frozenset(WEEKDAYS.index(day) for day in hours.days),
             duration=timedelta(minutes=meeting.duration_minutes),
-            step=step,
         )
 
     def local_day(self, moment: datetime) -> date:

@@ -5,8 +5,8 @@ The checkpoint tables are created here, once, rather than by each workflow run: 
 it can fail. The statements below are its migrations as of langgraph-checkpoint-postgres 3.2.0,
 frozen like any migration (and so that applying migrations never imports LangGraph: the API
 process runs them). `checkpoint_migrations` records them as applied, exactly as `setup()`
-would; `tests/workflows/test_checkpointer.py` fails if LangGraph ships a migration this
-revision does not have, which then needs a revision of its own.
+would. `tests/workflows/test_checkpointer.py` fails when the installed LangGraph has a
+migration this revision does not; that one then needs a revision of its own.
 
 They run on their own autocommit connection whose search_path is `langgraph` (CREATE INDEX
 CONCURRENTLY cannot run in a transaction), so the checkpoint tables live apart from the

@@ -7,7 +7,7 @@
   `row_hash` as `prev_hash` (64 zeros for the first row) and
   `row_hash = sha256(prev_hash || audit_row_text(row))` in hex. `audit_row_text` is the row's
   canonical text: a JSON array of seq, the time in UTC microseconds and the recorded columns.
-  `orchestrator audit verify` recomputes the chain with its own sha256 (docs/audit.md).
+  `orchestrator audit verify` recomputes the chain with its own sha256 (docs/security.md).
 - The database refuses UPDATE, DELETE and TRUNCATE on audit rows, whoever asks; only a superuser
   who switches triggers off can change a row, and the chain shows where.
 
