@@ -262,7 +262,7 @@ def test_a_slot_index_outside_the_proposal_uses_the_first_slot_and_says_so(
     kickoff: WorkflowHarness,
 ) -> None:
     run, parked = park_5001(kickoff)
-    # Recording such a decision is refused (see tests/test_approvals_api.py); the graph still
+    # Recording such a decision is refused (see tests/test_approval_rules.py); the graph still
     # guards against one that reaches it some other way.
     with pytest.raises(DecisionRefused) as refused:
         kickoff.decide(parked.approvals[0], "approve", edits={"slot_index": 7})
