@@ -64,6 +64,8 @@ class WorkflowRun:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    # The batch that worked (or will work) this run, when it was not launched on its own.
+    batch_id: int | None
 
     @property
     def is_terminal(self) -> bool:
