@@ -14,6 +14,14 @@ WORKFLOW_RUN_TAG = "orchestrator/workflow_run_id"
 OBJECT_TAG = "orchestrator/object"
 WORKFLOW_TAG = "workflow"
 OUTCOME_TAG = "workflow/outcome"
+# A batch run: its id, its size, its phase, and how its workflow runs ended
+# (`succeeded=45,awaiting_approval=3,failed=2`).
+BATCH_ID_TAG = "orchestrator/batch_id"
+BATCH_SIZE_TAG = "orchestrator/batch_size"
+BATCH_OUTCOME_TAG = "orchestrator/batch_outcome"
+PHASE_TAG = "orchestrator/phase"
+# Dagster's run queue launches higher priorities first: a person's decision before a backlog.
+PRIORITY_TAG = "dagster/priority"
 APPROVAL_ID_TAG = "approval/id"
 APPROVAL_STATUS_TAG = "approval/status"
 THREAD_TAG = "langgraph/thread_id"

@@ -48,6 +48,10 @@ class FaultShares(_Model):
     slow_share: float = Field(default=0.0, ge=0, le=1)
     slow_seconds: float = Field(default=2.0, ge=0)
     hang_seconds: float = Field(default=120.0, ge=0)
+    # Only requests whose path contains this (e.g. "/objects/deals/5017") meet a fault.
+    path_contains: str | None = None
+    # At most this many faults (counted per vendor since the config was set); then none.
+    max_faults: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _shares_fit(self) -> Self:

@@ -81,7 +81,7 @@ class VendorGate:
             return
         headers = _allowance_headers(vendor, decision)
 
-        fault = runtime.faults.draw(vendor)
+        fault = runtime.faults.draw(vendor, exchange.path)
         if fault is None:
             await self._serve(runtime, exchange, "ok", headers, scope, receive, send)
             return

@@ -52,6 +52,8 @@ def continuation_request(approval: Approval) -> dg.RunRequest:
             ),
             tags.APPROVAL_ID_TAG: str(approval.id),
             tags.APPROVAL_STATUS_TAG: approval.status,
+            # A person waited for this: ahead of lone runs and batches in the run queue.
+            tags.PRIORITY_TAG: "10",
         },
     )
 
@@ -69,8 +71,14 @@ def approval_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunReque
             conn, limit=APPROVALS_PER_TICK, again_after_seconds=REQUEST_AGAIN_AFTER_SECONDS
         )
     for approval in due:
-        if approval.requested_run_id and context.instance.get_run_by_id(approval.requested_run_id):
+        parked = (
+            context.instance.get_run_by_id(approval.requested_run_id)
+            if approval.requested_run_id
+            else None
+        )
+        # The run that parked carries this approval's tags (a batch run parks several: none).
+        if parked is not None and parked.tags.get(tags.APPROVAL_ID_TAG) == str(approval.id):
             context.instance.add_run_tags(
-                approval.requested_run_id, {tags.APPROVAL_STATUS_TAG: approval.status}
+                parked.run_id, {tags.APPROVAL_STATUS_TAG: approval.status}
             )
         yield continuation_request(approval)

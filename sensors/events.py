@@ -1,10 +1,12 @@
-"""The event sensor: received envelopes → workflow runs → one Dagster run each.
+"""The event sensor: received envelopes → workflow runs → Dagster runs, alone or in batches.
 
 Each tick routes one bounded page of envelopes (`dispatch_received`: status column, so a row
-that committed late is not skipped) and asks for the runs that are due (`due_requests`: new
-ones, and older ones whose run never started). The run key is the workflow run's key, so a
-re-evaluated tick, a crashed daemon or a re-asked request never launches a second run. The
-cursor records the last envelope routed and counts, for the UI; correctness does not rest on it.
+that committed late is not skipped) and asks for the launches that are due (`due_launches`: a
+lone run gets its own Dagster run, several due runs of one workflow share a batch run; runs of
+one HubSpot object one at a time, in order; older launches whose run never started asked for
+again). The run key is the workflow run's key, or `batch:<id>`, so a re-evaluated tick, a
+crashed daemon or a re-asked request never launches anything twice. The cursor records the
+last envelope routed and counts, for the UI; correctness does not rest on it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from orchestrator_core.records.dispatch import RunRequestSpec, dispatch_received, due_requests
+from orchestrator_core.records.dispatch import dispatch_received
+from orchestrator_core.records.launches import BatchSpec, Launch, RunRequestSpec, due_launches
+from orchestrator_core.settings import get_settings
 from orchestrator_defs import tags
 from orchestrator_defs.jobs import START_JOBS, job_name_for, op_name_for
 from orchestrator_defs.runtime.policy import current_policy
@@ -29,7 +33,13 @@ REQUEST_AGAIN_AFTER_SECONDS = 120.0
 INTERVAL_SECONDS = 3
 
 
-def run_request(spec: RunRequestSpec) -> dg.RunRequest:
+def run_request(launch: Launch) -> dg.RunRequest:
+    if isinstance(launch, BatchSpec):
+        return batch_request(launch)
+    return lone_request(launch)
+
+
+def lone_request(spec: RunRequestSpec) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=spec.run_key,
         job_name=job_name_for(spec.workflow, "start"),
@@ -44,6 +54,24 @@ def run_request(spec: RunRequestSpec) -> dg.RunRequest:
             }
         },
         tags=run_tags(spec),
+    )
+
+
+def batch_request(batch: BatchSpec) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=batch.run_key,
+        job_name=job_name_for(batch.workflow, "start"),
+        run_config={
+            "ops": {op_name_for(batch.workflow, "start"): {"config": {"batch_id": batch.batch_id}}}
+        },
+        tags={
+            tags.WORKFLOW_TAG: batch.workflow,
+            tags.PHASE_TAG: batch.phase,
+            tags.BATCH_ID_TAG: str(batch.batch_id),
+            tags.BATCH_SIZE_TAG: str(len(batch.workflow_run_ids)),
+            # Behind lone runs and approvals in the run queue: a backlog never holds them up.
+            tags.PRIORITY_TAG: "-1",
+        },
     )
 
 
@@ -72,10 +100,15 @@ def run_tags(spec: RunRequestSpec) -> dict[str, str]:
 )
 def hubspot_event_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
     policy = current_policy()
+    settings = get_settings()
     with tick_connection() as conn:
         summary = dispatch_received(conn, policy, limit=ENVELOPES_PER_TICK)
-        specs = due_requests(
-            conn, limit=RUN_REQUESTS_PER_TICK, again_after_seconds=REQUEST_AGAIN_AFTER_SECONDS
+        launches = due_launches(
+            conn,
+            limit=RUN_REQUESTS_PER_TICK,
+            again_after_seconds=REQUEST_AGAIN_AFTER_SECONDS,
+            batch_max=settings.orchestrator_batch_max,
+            batches_in_flight=settings.orchestrator_batches_in_flight,
         )
     previous = json.loads(context.cursor) if context.cursor else {}
     context.update_cursor(
@@ -83,7 +116,10 @@ def hubspot_event_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.Run
             {
                 "last_envelope_id": summary.last_envelope_id or previous.get("last_envelope_id"),
                 "envelopes_routed": previous.get("envelopes_routed", 0) + summary.scanned,
-                "runs_requested": previous.get("runs_requested", 0) + len(specs),
+                "runs_requested": previous.get("runs_requested", 0)
+                + sum(_size(launch) for launch in launches),
+                "batches_requested": previous.get("batches_requested", 0)
+                + sum(isinstance(launch, BatchSpec) for launch in launches),
                 "policy_version": policy.version,
             }
         )
@@ -93,5 +129,9 @@ def hubspot_event_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.Run
             f"routed {summary.scanned} envelopes: {summary.runs_created} workflow runs,"
             f" {summary.unrouted} unrouted"
         )
-    for spec in specs:
-        yield run_request(spec)
+    for launch in launches:
+        yield run_request(launch)
+
+
+def _size(launch: Launch) -> int:
+    return len(launch.workflow_run_ids) if isinstance(launch, BatchSpec) else 1

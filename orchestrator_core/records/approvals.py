@@ -26,6 +26,7 @@ from orchestrator_core import audit
 from orchestrator_core.db.columns import columns_of
 from orchestrator_core.db.json import jsonb
 from orchestrator_core.records.approval_rules import Decider, Verdict, rule_on
+from orchestrator_core.records.launches import hold_launch_lock
 from orchestrator_core.records.runs import WorkflowRun
 
 ApprovalStatus: TypeAlias = Literal["pending", "approved", "rejected", "expired"]
@@ -321,15 +322,25 @@ def continuations_due(
 ) -> list[Approval]:
     """Decided approvals whose continuation run has not started: never asked for, or asked for
     over `again_after_seconds` ago (the request was lost). Marks them asked for now; asking
-    again is safe because the continuation's run key is derived from the approval id."""
+    again is safe because the continuation's run key is derived from the approval id.
+
+    One run per HubSpot object at a time: an approval waits while another run of its object is
+    running or launched (`launches.py` holds new runs back while a decision waits for its
+    continuation). Decided under the sensors' launch lock."""
     with conn.transaction(), conn.cursor(row_factory=class_row(Approval)) as cur:
+        hold_launch_lock(conn)
         due = cur.execute(
-            f"SELECT {APPROVAL_COLUMNS} FROM orchestrator.approvals"
-            " WHERE status IN ('approved', 'rejected', 'expired')"
-            " AND continuation_run_id IS NULL"
-            " AND (continuation_requested_at IS NULL OR continuation_requested_at"
+            f"SELECT {columns_of(Approval, alias='a')} FROM orchestrator.approvals a"
+            " WHERE a.status IN ('approved', 'rejected', 'expired')"
+            " AND a.continuation_run_id IS NULL"
+            " AND (a.continuation_requested_at IS NULL OR a.continuation_requested_at"
             "      < now() - %s * interval '1 second')"
-            " ORDER BY decided_at, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            " AND NOT EXISTS (SELECT 1 FROM orchestrator.workflow_runs o"
+            "      WHERE o.object_type = a.object_type AND o.object_id = a.object_id"
+            "        AND o.id <> a.workflow_run_id"
+            "        AND (o.status = 'running' OR (o.status = 'requested'"
+            "             AND (o.last_requested_at IS NOT NULL OR o.batch_id IS NOT NULL))))"
+            " ORDER BY a.decided_at, a.id LIMIT %s FOR UPDATE OF a SKIP LOCKED",
             (again_after_seconds, limit),
         ).fetchall()
         if due:

@@ -10,9 +10,7 @@ of order) is still `received` and is found by the next tick.
 Audited in the same transaction, last: `event.status_changed` for each envelope routed or left
 unrouted and `run.launched` for each workflow run created.
 
-`due_requests` returns the runs to ask Dagster for: the new ones, and older ones still
-`requested` whose run never started (a tick whose run requests were lost, a run requested by
-another workflow). Asking again is safe because the Dagster run key is the workflow run's key.
+Which requested runs are launched, and how (alone or in batches), is `launches.py`.
 """
 
 from __future__ import annotations
@@ -67,22 +65,6 @@ ON CONFLICT (run_key) DO NOTHING
 RETURNING id, run_key, workflow, object_type, object_id, correlation_id, envelope_ids
 """
 
-_DUE = """
-SELECT id, run_key, workflow, thread_id, portal_id, object_type, object_id, correlation_id,
-       envelope_ids, trigger, policy_version
-FROM orchestrator.workflow_runs
-WHERE status = 'requested'
-  AND (last_requested_at IS NULL
-       OR last_requested_at < now() - %(again_after)s * interval '1 second')
-ORDER BY id
-LIMIT %(limit)s
-"""
-
-_MARK_REQUESTED = """
-UPDATE orchestrator.workflow_runs SET last_requested_at = now(), updated_at = now()
-WHERE id = ANY(%(ids)s)
-"""
-
 
 @dataclass(frozen=True)
 class DispatchSummary:
@@ -92,24 +74,6 @@ class DispatchSummary:
     unrouted: int
     runs_created: int
     last_envelope_id: int | None
-
-
-@dataclass(frozen=True)
-class RunRequestSpec:
-    """A workflow run to ask Dagster for; the sensor turns it into a `RunRequest`."""
-
-    workflow_run_id: int
-    run_key: str
-    workflow: str
-    thread_id: str
-    portal_id: int | None
-    object_type: str | None
-    object_id: int | None
-    correlation_id: str | None
-    envelope_ids: tuple[int, ...]
-    event_ids: tuple[int, ...]
-    subscription_types: tuple[str, ...]
-    policy_version: str
 
 
 def dispatch_received(
@@ -237,33 +201,3 @@ def _run_row(
         "policy_version": policy.version,
         "policy_hash": policy.content_hash,
     }
-
-
-def due_requests(
-    conn: psycopg.Connection[Any], *, limit: int, again_after_seconds: float
-) -> list[RunRequestSpec]:
-    """Requested runs never asked for, or asked for over `again_after_seconds` ago without
-    starting; marks them asked for now."""
-    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_DUE, {"limit": limit, "again_after": again_after_seconds}).fetchall()
-        if rows:
-            cur.execute(_MARK_REQUESTED, {"ids": [row["id"] for row in rows]})
-    return [_spec(row) for row in rows]
-
-
-def _spec(row: dict[str, Any]) -> RunRequestSpec:
-    events = row["trigger"].get("events", [])
-    return RunRequestSpec(
-        workflow_run_id=row["id"],
-        run_key=row["run_key"],
-        workflow=row["workflow"],
-        thread_id=row["thread_id"],
-        portal_id=row["portal_id"],
-        object_type=row["object_type"],
-        object_id=row["object_id"],
-        correlation_id=str(row["correlation_id"]) if row["correlation_id"] else None,
-        envelope_ids=tuple(row["envelope_ids"]),
-        event_ids=tuple(e["event_id"] for e in events),
-        subscription_types=tuple(dict.fromkeys(e["subscription_type"] for e in events)),
-        policy_version=row["policy_version"],
-    )

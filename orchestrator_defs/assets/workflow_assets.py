@@ -1,20 +1,31 @@
-"""One multi-asset per workflow phase: its body drives the workflow run's LangGraph thread and
-reports what the graph wrote as materializations of the phase's assets.
+"""One multi-asset per workflow phase: its body drives workflow runs' LangGraph threads and
+reports what the graphs wrote as materializations of the phase's assets.
 
-A phase's assets are skippable: a run materializes only the assets its graph actually wrote
-(a company with bad data writes nothing; a kickoff that parks writes only its proposal). Each
-materialization carries the HubSpot object, the envelope ids, the workflow run and thread, the
-policy version and the external record ids, so the UI links every record back to its event.
+A run works one workflow run (`workflow_run_id`: launched alone, or a continuation), or a batch
+of them (`batch_id`, under load: `orchestrator_defs/runtime/batch.py` drives them at once, each
+as a lone run would be driven). A phase's assets are skippable: a run materializes only what
+its graphs actually wrote (a company with bad data writes nothing; a kickoff that parks writes
+only its proposal). Every workflow run's writes are one materialization per asset, carrying the
+HubSpot object, the envelope ids, the workflow run and thread, the policy version and the
+external record ids, so the UI links every record back to its event, in a batch too.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from orchestrator_core.records.approvals import Approval, get_approval, mark_continuation
+from orchestrator_core.records.batches import (
+    finish_batch,
+    member_statuses,
+    runs_left,
+    start_batch,
+)
+from orchestrator_core.settings import get_settings
 from orchestrator_defs.assets.outputs import PHASES, WorkflowPhase, upstream_keys
+from orchestrator_defs.runtime.batch import MemberOutcome, drive_members
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
 from orchestrator_defs.runtime.runner import (
     DriveResult,
@@ -22,7 +33,12 @@ from orchestrator_defs.runtime.runner import (
     WorkflowRetryable,
     WorkflowRunner,
 )
-from orchestrator_defs.tags import APPROVAL_ID_TAG, APPROVAL_STATUS_TAG, OUTCOME_TAG
+from orchestrator_defs.tags import (
+    APPROVAL_ID_TAG,
+    APPROVAL_STATUS_TAG,
+    BATCH_OUTCOME_TAG,
+    OUTCOME_TAG,
+)
 from orchestrator_defs.workflows.state import Artifact, Decision
 from resources.dagster_resources import (
     AirtableResource,
@@ -38,11 +54,17 @@ RETRY_BASE_SECONDS = 30.0
 
 
 class WorkflowRunConfig(dg.Config):
-    """Which workflow run this Dagster run works on (written by the sensors)."""
+    """Which workflow run (or batch of them) this Dagster run works on (written by the
+    sensors): exactly one of `workflow_run_id` and `batch_id`."""
 
-    workflow_run_id: int = Field(description="Row of orchestrator.workflow_runs.")
+    workflow_run_id: int | None = Field(
+        default=None, description="Row of orchestrator.workflow_runs, for a lone run."
+    )
+    batch_id: int | None = Field(
+        default=None, description="Row of orchestrator.run_batches, for a batch run."
+    )
     envelope_ids: list[int] = Field(
-        default_factory=list, description="The HubSpot event envelopes behind the run."
+        default_factory=list, description="The HubSpot event envelopes behind a lone run."
     )
     approval_id: int | None = Field(
         default=None, description="Continuation only: the decided approval to resume with."
@@ -66,7 +88,10 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         name=phase.op_name,
         specs=specs,
         can_subset=False,
-        description=f"Runs the {phase.workflow} workflow ({phase.phase}) for one workflow run.",
+        description=(
+            f"Runs the {phase.workflow} workflow ({phase.phase}) for one workflow run, or for a"
+            " batch of them."
+        ),
         op_tags={"workflow": phase.workflow},
     )
     def _phase(
@@ -84,39 +109,129 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
                 airtable=airtable.get_client(),
                 notion=notion.get_client(),
                 google=google_workspace.get_client(),
-            )
+            ),
+            checkpoints=workflow_runtime.checkpoints,
         )
-        decision = None
-        if phase.phase == "continuation":
-            decision = _decision(context, workflow_runtime, config, phase)
-        final = context.retry_number >= MAX_STEP_RETRIES
-        try:
-            result = runner.drive(
-                workflow_run_id=config.workflow_run_id,
-                dagster_run_id=context.run.run_id,
-                job_name=context.job_name,
-                decision=decision,
-                final_attempt=final,
-            )
-        except WorkflowRetryable as exc:
-            wait = exc.retry_after or RETRY_BASE_SECONDS * 2**context.retry_number
-            context.log.warning(f"transient failure, retrying in {wait:.0f} s: {exc}")
-            raise dg.RetryRequested(max_retries=MAX_STEP_RETRIES, seconds_to_wait=wait) from None
-        except WorkflowFailed as exc:
+        if (config.workflow_run_id is None) == (config.batch_id is None):
             raise dg.Failure(
-                description=str(exc),
-                metadata={"exception_id": exc.exception_id, **_run_metadata(config)},
+                "the run config names neither or both of workflow_run_id and batch_id",
                 allow_retries=False,
-            ) from None
-        _tag_run(context, result)
-        context.log.info(f"workflow run {config.workflow_run_id}: {result.outcome}")
-        declared = {output.key for output in phase.outputs}
-        for item in result.artifacts:
-            if item["asset"] not in declared:  # e.g. a HubSpot note on a rejection
-                context.log.info(f"also wrote {item['description']} ({item['external_id']})")
-        yield from _materializations(phase, result, config)
+            )
+        if config.batch_id is not None:
+            _work_batch(context, config.batch_id, workflow_runtime, runner, phase)
+        else:
+            assert config.workflow_run_id is not None
+            _work_one(context, config, workflow_runtime, runner, phase)
+        yield from ()
 
     return _phase
+
+
+def _work_one(
+    context: dg.AssetExecutionContext,
+    config: WorkflowRunConfig,
+    runtime: WorkflowRuntimeResource,
+    runner: WorkflowRunner,
+    phase: WorkflowPhase,
+) -> None:
+    """A lone run: its outcome is the Dagster run's (a failure fails it, a transient error
+    retries it)."""
+    assert config.workflow_run_id is not None
+    decision = None
+    if phase.phase == "continuation":
+        decision = _decision(context, runtime, config, phase)
+    try:
+        result = runner.drive(
+            workflow_run_id=config.workflow_run_id,
+            dagster_run_id=context.run.run_id,
+            job_name=context.job_name,
+            decision=decision,
+            final_attempt=context.retry_number >= MAX_STEP_RETRIES,
+        )
+    except WorkflowRetryable as exc:
+        raise _retry(context, [exc]) from None
+    except WorkflowFailed as exc:
+        raise dg.Failure(
+            description=str(exc),
+            metadata={
+                "exception_id": exc.exception_id,
+                "workflow_run_id": config.workflow_run_id,
+                "envelope_ids": list(config.envelope_ids),
+            },
+            allow_retries=False,
+        ) from None
+    tags = {OUTCOME_TAG: result.outcome}
+    if result.approvals:
+        tags[APPROVAL_ID_TAG] = str(result.approvals[0].id)
+        tags[APPROVAL_STATUS_TAG] = result.approvals[0].status
+    context.instance.add_run_tags(context.run.run_id, tags)
+    context.log.info(f"workflow run {config.workflow_run_id}: {result.outcome}")
+    _log_materializations(context, phase, result)
+
+
+def _work_batch(
+    context: dg.AssetExecutionContext,
+    batch_id: int,
+    runtime: WorkflowRuntimeResource,
+    runner: WorkflowRunner,
+    phase: WorkflowPhase,
+) -> None:
+    """A batch: every member ends as a lone run would; the Dagster run retries what is left
+    after a transient failure, and fails only when something outside the workflows does."""
+    with runtime.db.connection() as conn:
+        batch = start_batch(conn, batch_id, dagster_run_id=context.run.run_id)
+        left = runs_left(conn, batch)
+    final = context.retry_number >= MAX_STEP_RETRIES
+    context.log.info(
+        f"batch {batch_id}: {len(left)} of {len(batch.workflow_run_ids)} workflow runs to drive"
+    )
+    outcomes = drive_members(
+        runner,
+        left,
+        dagster_run_id=context.run.run_id,
+        job_name=context.job_name,
+        final_attempt=final,
+        concurrency=get_settings().orchestrator_batch_concurrency,
+    )
+    for outcome in outcomes:
+        if outcome.result is not None:
+            _log_materializations(context, phase, outcome.result)
+    with runtime.db.connection() as conn:
+        statuses = member_statuses(conn, batch)
+    summary = ",".join(f"{status}={count}" for status, count in statuses.items())
+    context.instance.add_run_tags(context.run.run_id, {BATCH_OUTCOME_TAG: summary})
+    context.log.info(f"batch {batch_id}: this attempt {_count(outcomes)}; now {summary}")
+    retryable = [o.retryable for o in outcomes if o.retryable is not None]
+    errors = [o for o in outcomes if o.error is not None]
+    if (retryable or errors) and not final:
+        raise _retry(context, retryable)
+    if errors:  # outside any workflow, and out of retries: the run fails, the outcome sensor
+        # fails the members left
+        first = errors[0]
+        raise dg.Failure(
+            description=f"workflow run {first.workflow_run_id} could not be driven: {first.error}",
+            metadata={"batch_id": batch_id, "not_driven": [o.workflow_run_id for o in errors]},
+        )
+    with runtime.db.connection() as conn:
+        finish_batch(conn, batch_id)
+
+
+def _count(outcomes: Sequence[MemberOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
+
+
+def _retry(
+    context: dg.AssetExecutionContext, transient: Sequence[WorkflowRetryable]
+) -> dg.RetryRequested:
+    """Retry the step later; it resumes each unfinished workflow from its checkpoint."""
+    waits = [exc.retry_after for exc in transient if exc.retry_after]
+    wait = max(waits) if waits else RETRY_BASE_SECONDS * 2**context.retry_number
+    reasons = "; ".join(str(exc) for exc in transient[:3]) or "a workflow could not be driven"
+    context.log.warning(f"transient failure, retrying in {wait:.0f} s: {reasons}")
+    return dg.RetryRequested(max_retries=MAX_STEP_RETRIES, seconds_to_wait=wait)
 
 
 def _decision(
@@ -169,57 +284,50 @@ def decision_of(approval: Approval) -> Decision:
     )
 
 
-def _tag_run(context: dg.AssetExecutionContext, result: DriveResult) -> None:
-    tags = {OUTCOME_TAG: result.outcome}
-    if result.approvals:
-        approval = result.approvals[0]
-        tags[APPROVAL_ID_TAG] = str(approval.id)
-        tags[APPROVAL_STATUS_TAG] = approval.status
-    context.instance.add_run_tags(context.run.run_id, tags)
-
-
-def _materializations(
-    phase: WorkflowPhase, result: DriveResult, config: WorkflowRunConfig
-) -> Iterator[dg.MaterializeResult[Any]]:
+def _log_materializations(
+    context: dg.AssetExecutionContext, phase: WorkflowPhase, result: DriveResult
+) -> None:
+    """One materialization per asset the workflow run wrote, with the records it wrote."""
     run = result.run
     by_asset: dict[str, list[Artifact]] = {}
     for item in result.artifacts:
         by_asset.setdefault(item["asset"], []).append(item)
+    declared = {output.key for output in phase.outputs}
+    for asset, items in by_asset.items():
+        if asset not in declared:  # e.g. a HubSpot note on a rejection
+            for item in items:
+                context.log.info(f"also wrote {item['description']} ({item['external_id']})")
     for output in phase.outputs:
         written = by_asset.get(output.key)
         if not written:
             continue
-        yield dg.MaterializeResult(
-            asset_key=output.asset_key,
-            metadata={
-                **_run_metadata(config),
-                "workflow": run.workflow,
-                "thread_id": run.thread_id,
-                "hubspot_object": f"{run.object_type}/{run.object_id}",
-                "outcome": result.outcome,
-                "policy_version": run.policy_version,
-                "external_ids": [a["external_id"] for a in written if a["external_id"]],
-                "records": dg.MetadataValue.json(
-                    [
-                        {
-                            "asset": a["asset"],
-                            "system": a["system"],
-                            "external_id": a["external_id"],
-                            "description": a["description"],
-                            "url": a["url"],
-                        }
-                        for a in written
-                    ]
-                ),
-            },
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=output.asset_key,
+                metadata={
+                    "workflow_run_id": run.id,
+                    "envelope_ids": list(run.envelope_ids),
+                    "workflow": run.workflow,
+                    "thread_id": run.thread_id,
+                    "hubspot_object": f"{run.object_type}/{run.object_id}",
+                    "outcome": result.outcome,
+                    "policy_version": run.policy_version,
+                    "external_ids": [a["external_id"] for a in written if a["external_id"]],
+                    "records": dg.MetadataValue.json(
+                        [
+                            {
+                                "asset": a["asset"],
+                                "system": a["system"],
+                                "external_id": a["external_id"],
+                                "description": a["description"],
+                                "url": a["url"],
+                            }
+                            for a in written
+                        ]
+                    ),
+                },
+            )
         )
-
-
-def _run_metadata(config: WorkflowRunConfig) -> dict[str, Any]:
-    return {
-        "workflow_run_id": config.workflow_run_id,
-        "envelope_ids": list(config.envelope_ids),
-    }
 
 
 PHASE_ASSETS: dict[str, dg.AssetsDefinition] = {

@@ -1,7 +1,8 @@
 """`WorkflowRuntimeResource`: what a Dagster run needs of the product besides the vendors: the
-database (one pool for the run: records, ledger, thread lock), the side-effect ledger, the
-policy and the enricher, opened once per run. Ops, checks and schedules reach the product's
-records through `db`; workflow ops build their runner from `services(...)`."""
+database (one pool for the run: records, ledger, thread locks), the LangGraph checkpoints (one
+pool), the side-effect ledger, the policy and the enricher, opened once per run. Ops, checks
+and schedules reach the product's records through `db`; workflow ops build their runner from
+`services(...)` and `checkpoints`. The pools are sized for a batch's concurrent workflows."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.settings import get_settings
+from orchestrator_defs.runtime.checkpointer import Checkpoints
 from orchestrator_defs.runtime.database import process_database_url
 from orchestrator_defs.runtime.policy import current_policy
 from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowServices
@@ -37,18 +39,28 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
     )
 
     _db: Database | None = PrivateAttr(default=None)
+    _checkpoints: Checkpoints | None = PrivateAttr(default=None)
     _ledger: Ledger | None = PrivateAttr(default=None)
     _policy: LoadedPolicy | None = PrivateAttr(default=None)
     _enricher: Enricher | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        settings = get_settings()
+        url = self.database_url or process_database_url()
+        concurrency = settings.orchestrator_batch_concurrency
         self._policy = current_policy()
-        self._db = Database(self.database_url or process_database_url(), name="dagster-run")
+        # Per workflow driven at once: its thread lock and records, a ledger write, a query
+        # of a graph node; and one checkpoint connection.
+        self._db = Database(url, max_connections=2 * concurrency + 2, name="dagster-run")
         self._db.open()
+        self._checkpoints = Checkpoints(url, max_connections=concurrency + 1)
+        self._checkpoints.open()
         self._ledger = Ledger(self._db)
-        self._enricher = build_enricher(get_settings())
+        self._enricher = build_enricher(settings)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         if self._db is not None:
             self._db.close()
 
@@ -56,6 +68,11 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
     def db(self) -> Database:
         assert self._db is not None, "resource not set up"
         return self._db
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        assert self._checkpoints is not None, "resource not set up"
+        return self._checkpoints
 
     @property
     def policy(self) -> LoadedPolicy:

@@ -19,6 +19,7 @@ advisory lock on the thread id, on top of the run queue's per-object limit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from orchestrator_core.records.approvals import Approval, ApprovalRequest
 from orchestrator_core.records.exceptions import NewException
 from orchestrator_core.records.runs import AttemptKind, WorkflowRun
 from orchestrator_defs.runtime import failures
-from orchestrator_defs.runtime.checkpointer import postgres_checkpointer
+from orchestrator_defs.runtime.checkpointer import Checkpoints
 from orchestrator_defs.workflows.context import WorkflowContext, WorkflowServices
 from orchestrator_defs.workflows.registry import GRAPHS
 from orchestrator_defs.workflows.state import Artifact, Decision, Issue
@@ -109,13 +110,32 @@ def state_summary(values: Mapping[str, Any]) -> dict[str, JsonValue]:
 
 
 class WorkflowRunner:
-    """Runs workflow threads with one set of services: one runner per Dagster run (or test)."""
+    """Runs workflow threads with one set of services: one runner per Dagster run (or test).
+    Thread-safe: a batch drives several workflow runs at once from a thread pool."""
 
     def __init__(
-        self, services: WorkflowServices, *, graphs: Mapping[str, GraphBuilder] = GRAPHS
+        self,
+        services: WorkflowServices,
+        *,
+        checkpoints: Checkpoints,
+        graphs: Mapping[str, GraphBuilder] = GRAPHS,
     ) -> None:
         self._services = services
+        self._checkpoints = checkpoints
         self._graphs = graphs
+        # Compiled graphs, per thread: each thread has its own checkpointer on the shared pool.
+        self._local = threading.local()
+
+    def _graph(self, workflow: str) -> Graph:
+        compiled: dict[str, Graph] = self._local.__dict__.setdefault("graphs", {})
+        graph = compiled.get(workflow)
+        if graph is None:
+            builder = self._graphs.get(workflow)
+            if builder is None:
+                raise WorkflowFailed(f"no graph for workflow {workflow!r}", exception_id=None)
+            saver = self._local.__dict__.setdefault("saver", self._checkpoints.saver())
+            graph = compiled[workflow] = builder().compile(checkpointer=saver, name=workflow)
+        return graph
 
     def drive(
         self,
@@ -131,22 +151,16 @@ class WorkflowRunner:
         Raises `WorkflowRetryable` on a transient failure when this is not the final attempt,
         and `WorkflowFailed` once the run has failed for good (its exception row written).
         """
-        db = self._services.db
         # One connection holds the thread's lock and writes the run's records.
-        with db.connection() as conn:
+        with self._services.db.connection() as conn:
             run = runs.get_run(conn, workflow_run_id)
             if run is None:
                 raise LookupError(f"workflow run {workflow_run_id} does not exist")
-            builder = self._graphs.get(run.workflow)
-            if builder is None:
-                raise WorkflowFailed(f"no graph for workflow {run.workflow!r}", exception_id=None)
-            with (
-                _thread_lock(conn, run.thread_id),
-                postgres_checkpointer(db.url) as checkpointer,
-            ):
+            graph = self._graph(run.workflow)
+            with _thread_lock(conn, run.thread_id):
                 execution = _Execution(
                     conn=conn,
-                    graph=builder().compile(checkpointer=checkpointer, name=run.workflow),
+                    graph=graph,
                     run=run,
                     dagster_run_id=dagster_run_id,
                     job_name=job_name,

@@ -1,6 +1,7 @@
 """The event sensor against real envelope rows: routing by the policy, coalescing of correlated
 events, run keys, tags and config, bounded pages, late-committing rows, re-asking for runs
-whose request was lost, and a disabled workflow."""
+whose request was lost, and a disabled workflow. Here every run is launched on its own
+(batching switched off); batches are in test_batches.py."""
 
 from __future__ import annotations
 
@@ -14,11 +15,19 @@ import orjson
 import psycopg
 import pytest
 
+from orchestrator_core.settings import get_settings
 from sensors import events as event_sensor_module
 from sensors.events import hubspot_event_sensor
 from tests.support import hubspot_event, ingest_events
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "webhooks"
+
+
+@pytest.fixture(autouse=True)
+def lone_runs(dagster_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batching off: every due run gets a Dagster run of its own."""
+    monkeypatch.setenv("ORCHESTRATOR_BATCH_MAX", "1")
+    get_settings.cache_clear()
 
 
 def _tick(instance: dg.DagsterInstance, cursor: str | None = None) -> tuple[list[Any], str | None]:
@@ -64,8 +73,11 @@ def test_routes_coalesces_and_requests_one_run_per_workflow_run(
         f"contact_role_mapping:{ids[1000010]}": [1000010, 1000011],
         f"contact_role_mapping:{ids[1000012]}": [1000012],
         f"procurement_approval:{ids[1000015]}": [1000015, 1000017],  # creation + amount
-        f"deal_kickoff:{ids[1000016]}": [1000016],
         f"procurement_approval:{ids[1000018]}": [1000018],
+    }
+    # One run per deal at a time, in order: each deal's kickoff waits for its procurement run.
+    held_back = {
+        f"deal_kickoff:{ids[1000016]}": [1000016],
         f"deal_kickoff:{ids[1000019]}": [1000019],
     }
     assert set(by_key) == set(expected)
@@ -87,10 +99,18 @@ def test_routes_coalesces_and_requests_one_run_per_workflow_run(
             (run_id,),
         ).fetchone()
         assert row == (workflow, key, "requested", [ids[e] for e in event_ids])
-    deal = by_key[f"deal_kickoff:{ids[1000019]}"]
+    deal = by_key[f"procurement_approval:{ids[1000018]}"]
     assert deal.tags["hubspot/object_type"] == "deal"  # generic object.* resolved
     assert deal.tags["hubspot/object_id"] == "5002"
     assert deal.tags["orchestrator/object"] == "deal-5002"
+
+    for key, event_ids in held_back.items():
+        row = db.execute(
+            "SELECT status, last_requested_at, envelope_ids FROM orchestrator.workflow_runs"
+            " WHERE run_key = %s",
+            (key,),
+        ).fetchone()
+        assert row == ("requested", None, [ids[e] for e in event_ids])
 
     statuses = _statuses(db)
     for event_id in (1000001, 1000008, 1000009, 1000015, 1000016, 1000017, 1000019):
@@ -106,12 +126,14 @@ def test_routes_coalesces_and_requests_one_run_per_workflow_run(
     assert "no routing rule for contact.associationChange" in str(statuses[1000013][1])
     assert json.loads(cursor or "{}")["last_envelope_id"] == max(ids.values())
 
-    # Each workflow run created is on the audit log once, with its run key and envelopes.
+    # Each workflow run created is on the audit log once, with its run key and envelopes (the
+    # held-back ones too: they exist, and wait).
     launched = db.execute(
         "SELECT entity_id, after->>'run_key', after->'envelope_ids', policy_version"
         " FROM orchestrator.audit_log WHERE action = 'run.launched'"
     ).fetchall()
-    assert sorted(launched) == sorted(
+    assert {key for _, key, _, _ in launched} == set(expected) | set(held_back)
+    assert sorted(row for row in launched if row[1] in expected) == sorted(
         (
             r.tags["orchestrator/workflow_run_id"],
             r.run_key,

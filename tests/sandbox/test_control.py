@@ -67,6 +67,28 @@ def test_injected_500s_follow_the_seed(sandbox: SandboxServer) -> None:
     assert failed.json()["category"] == "INTERNAL_ERROR"
 
 
+def test_faults_aimed_at_one_path_and_bounded_in_number(sandbox: SandboxServer) -> None:
+    sandbox.configure(
+        hubspot={
+            "faults": {"error_500_share": 1.0, "path_contains": "/deals/5002", "max_faults": 2}
+        }
+    )
+    with httpx.Client(headers=HUBSPOT_AUTH) as http:
+
+        def get(deal: int) -> int:
+            url = sandbox.url(f"/hubspot/crm/v3/objects/deals/{deal}")
+            return http.get(url).status_code
+
+        others = [get(5001) for _ in range(3)]
+        aimed = [get(5002) for _ in range(4)]
+        sandbox.reset()  # the count restarts
+        again = [get(5002) for _ in range(3)]
+
+    assert others == [200, 200, 200]
+    assert aimed == [500, 500, 200, 200]
+    assert again == [500, 500, 200]
+
+
 def test_faults_are_per_vendor(sandbox: SandboxServer) -> None:
     sandbox.configure(notion={"faults": {"error_500_share": 1.0}})
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False)

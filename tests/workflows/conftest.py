@@ -21,8 +21,10 @@ from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records.approval_rules import Decider
 from orchestrator_core.records.approvals import Approval
-from orchestrator_core.records.dispatch import RunRequestSpec, dispatch_received, due_requests
+from orchestrator_core.records.dispatch import dispatch_received
+from orchestrator_core.records.launches import RunRequestSpec, due_launches
 from orchestrator_core.records.runs import WorkflowRun, get_run
+from orchestrator_defs.runtime.checkpointer import Checkpoints
 from orchestrator_defs.runtime.runner import DriveResult, GraphBuilder, WorkflowRunner
 from orchestrator_defs.workflows.context import WorkflowOptions, WorkflowServices
 from orchestrator_defs.workflows.registry import GRAPHS
@@ -41,6 +43,7 @@ class WorkflowHarness:
     db: psycopg.Connection[Any]
     database_url: str
     database: Database
+    checkpoints: Checkpoints
     ledger: Ledger
     policy: LoadedPolicy
     sandbox: SandboxServer
@@ -60,7 +63,10 @@ class WorkflowHarness:
     def dispatch(self) -> list[RunRequestSpec]:
         """One event-sensor pass: route received envelopes, return the runs to launch."""
         dispatch_received(self.db, self.policy, limit=500)
-        return due_requests(self.db, limit=500, again_after_seconds=60)
+        launches = due_launches(
+            self.db, limit=500, again_after_seconds=60, batch_max=1, batches_in_flight=1
+        )
+        return [launch for launch in launches if isinstance(launch, RunRequestSpec)]
 
     def start(self, events: list[dict[str, Any]], workflow: str) -> WorkflowRun:
         """Ingest `events`, dispatch, and return the one requested run of `workflow`."""
@@ -90,7 +96,7 @@ class WorkflowHarness:
 
     @property
     def runner(self) -> WorkflowRunner:
-        return WorkflowRunner(self.services(), graphs=self.graphs)
+        return WorkflowRunner(self.services(), checkpoints=self.checkpoints, graphs=self.graphs)
 
     def drive(
         self, run: WorkflowRun | int, *, decision: Decision | None = None, final: bool = True
@@ -172,11 +178,12 @@ def harness(
     sandbox: SandboxServer,
     policy: LoadedPolicy,
 ) -> Iterator[WorkflowHarness]:
-    with Database(database_url) as database:
+    with Database(database_url) as database, Checkpoints(database_url) as checkpoints:
         harness = WorkflowHarness(
             db=db,
             database_url=database_url,
             database=database,
+            checkpoints=checkpoints,
             ledger=Ledger(database),
             policy=policy,
             sandbox=sandbox,

@@ -40,9 +40,14 @@ def upgrade() -> None:
         )
         """
     )
+    # Batches asked for and not started (lost requests), and batches not finished (in flight).
     op.execute(
         "CREATE INDEX run_batches_unstarted ON orchestrator.run_batches (id)"
         " WHERE started_at IS NULL"
+    )
+    op.execute(
+        "CREATE INDEX run_batches_unfinished ON orchestrator.run_batches (id)"
+        " WHERE finished_at IS NULL"
     )
     op.execute(
         "ALTER TABLE orchestrator.workflow_runs"

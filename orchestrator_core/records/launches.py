@@ -1,0 +1,221 @@
+"""Which requested workflow runs are launched now, and how: alone, or several in one batch.
+
+`due_launches` picks the requested runs that may start, in id order:
+
+- **One run per HubSpot object at a time, in order.** A run waits while another run of its
+  object is running, an earlier one is still requested, or a parked one has a decision its
+  continuation has not picked up yet. So a batch never holds two runs of one object, and a
+  later change of an object is never applied before an earlier one.
+- **Alone when idle, batched under load.** Due runs of one workflow are grouped: a lone run
+  gets its own Dagster run at once (run key: the workflow run's key); two or more become
+  batches of at most `batch_max` runs (table `run_batches`; run key `batch:<id>`), while fewer
+  than `batches_in_flight` batches are unfinished, so a backlog never fills Dagster's run queue
+  ahead of everything else. Runs that wait for a batch slot stay requested for a later tick.
+- **Asked again when lost.** A run (or a whole batch) asked for over `again_after_seconds` ago
+  that never started is asked for again, under the same run key, so Dagster launches it once.
+  A run belongs to at most one batch, for ever.
+
+The approval sensor takes the same launch lock (`hold_launch_lock`), so the two sensors never
+decide about one object at the same moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from orchestrator_core.db.locks import lock_key
+
+_LAUNCH_LOCK = lock_key("orchestrator.launches", "sensors")
+
+# A run whose object is busy: another run of it running, an earlier one requested, or a parked
+# one decided (no approval of it pending) whose continuation has not taken over yet. `r` is the
+# candidate run.
+OBJECT_BUSY = """
+EXISTS (
+    SELECT 1 FROM orchestrator.workflow_runs o
+    WHERE o.object_type = r.object_type AND o.object_id = r.object_id AND o.id <> r.id
+      AND (o.status = 'running'
+           OR (o.status = 'requested' AND o.id < r.id)
+           OR (o.status = 'awaiting_approval' AND NOT EXISTS (
+                   SELECT 1 FROM orchestrator.approvals a
+                   WHERE a.workflow_run_id = o.id AND a.status = 'pending')))
+)
+"""
+
+# The first due runs of each workflow, each workflow's first before anyone's second: a backlog
+# of one workflow never hides the runs of the others. (No row locks: the launch lock
+# serializes everything that launches.)
+_DUE_RUNS = f"""
+SELECT * FROM (
+    SELECT r.id, r.run_key, r.workflow, r.thread_id, r.portal_id, r.object_type, r.object_id,
+           r.correlation_id, r.envelope_ids, r.trigger, r.policy_version,
+           row_number() OVER (PARTITION BY r.workflow ORDER BY r.id) AS rank
+    FROM orchestrator.workflow_runs r
+    WHERE r.status = 'requested' AND r.batch_id IS NULL
+      AND (r.last_requested_at IS NULL
+           OR r.last_requested_at < now() - %(again_after)s * interval '1 second')
+      AND NOT {OBJECT_BUSY}
+) due
+WHERE rank <= %(per_workflow)s
+ORDER BY rank, id
+LIMIT %(limit)s
+"""
+
+_LOST_BATCHES = """
+SELECT id, workflow, phase, workflow_run_ids
+FROM orchestrator.run_batches
+WHERE started_at IS NULL AND finished_at IS NULL
+  AND last_requested_at < now() - %(again_after)s * interval '1 second'
+ORDER BY id
+FOR UPDATE SKIP LOCKED
+"""
+
+_UNFINISHED_BATCHES = "SELECT count(*) FROM orchestrator.run_batches WHERE finished_at IS NULL"
+
+
+@dataclass(frozen=True)
+class RunRequestSpec:
+    """A workflow run to launch on its own; the sensor turns it into a `RunRequest`."""
+
+    workflow_run_id: int
+    run_key: str
+    workflow: str
+    thread_id: str
+    portal_id: int | None
+    object_type: str | None
+    object_id: int | None
+    correlation_id: str | None
+    envelope_ids: tuple[int, ...]
+    event_ids: tuple[int, ...]
+    subscription_types: tuple[str, ...]
+    policy_version: str
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """Workflow runs of one workflow to launch together in one Dagster run."""
+
+    batch_id: int
+    workflow: str
+    phase: str
+    workflow_run_ids: tuple[int, ...]
+
+    @property
+    def run_key(self) -> str:
+        return f"batch:{self.batch_id}"
+
+
+Launch = RunRequestSpec | BatchSpec
+
+
+def hold_launch_lock(conn: psycopg.Connection[Any]) -> None:
+    """Serialize launch decisions until the caller's transaction ends."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LAUNCH_LOCK,))
+
+
+def due_launches(
+    conn: psycopg.Connection[Any],
+    *,
+    limit: int,
+    again_after_seconds: float,
+    batch_max: int,
+    batches_in_flight: int,
+) -> list[Launch]:
+    """The runs (and batches) to ask Dagster for now, marked asked for; see the module doc."""
+    if batch_max < 1 or batches_in_flight < 1:
+        raise ValueError("batch_max and batches_in_flight must be at least 1")
+    params = {
+        "limit": limit,
+        "again_after": again_after_seconds,
+        # Enough to fill every batch slot; without batching, lone runs are not slot-bound.
+        "per_workflow": limit if batch_max == 1 else batch_max * batches_in_flight,
+    }
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        hold_launch_lock(conn)
+        lost = cur.execute(_LOST_BATCHES, params).fetchall()
+        if lost:
+            cur.execute(
+                "UPDATE orchestrator.run_batches SET last_requested_at = now() WHERE id = ANY(%s)",
+                ([row["id"] for row in lost],),
+            )
+        launches: list[Launch] = [_batch_spec(row) for row in lost]
+        rows = sorted(cur.execute(_DUE_RUNS, params).fetchall(), key=lambda row: row["id"])
+        row = cur.execute(_UNFINISHED_BATCHES).fetchone()
+        free_batch_slots = max(0, batches_in_flight - (row["count"] if row else 0))
+        alone: list[dict[str, Any]] = []
+        for group in _by_workflow(rows):
+            if len(group) == 1 or batch_max == 1:  # idle, or batching switched off
+                alone += group
+                continue
+            for chunk in _chunks(group, batch_max):
+                if free_batch_slots == 0:
+                    break  # they stay requested; a later tick batches them
+                launches.append(_new_batch(cur, chunk))
+                free_batch_slots -= 1
+        if alone:
+            cur.execute(
+                "UPDATE orchestrator.workflow_runs SET last_requested_at = now(),"
+                " updated_at = now() WHERE id = ANY(%s)",
+                ([row["id"] for row in alone],),
+            )
+        launches += [_run_spec(row) for row in alone]
+    return launches
+
+
+def _by_workflow(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["workflow"], []).append(row)
+    return list(groups.values())
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def _new_batch(cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) -> BatchSpec:
+    ids = [row["id"] for row in rows]
+    created = cur.execute(
+        "INSERT INTO orchestrator.run_batches (workflow, phase, workflow_run_ids)"
+        " VALUES (%s, 'start', %s) RETURNING id, workflow, phase, workflow_run_ids",
+        (rows[0]["workflow"], ids),
+    ).fetchone()
+    assert created is not None
+    cur.execute(
+        "UPDATE orchestrator.workflow_runs SET batch_id = %s, last_requested_at = now(),"
+        " updated_at = now() WHERE id = ANY(%s)",
+        (created["id"], ids),
+    )
+    return _batch_spec(created)
+
+
+def _batch_spec(row: dict[str, Any]) -> BatchSpec:
+    return BatchSpec(
+        batch_id=row["id"],
+        workflow=row["workflow"],
+        phase=row["phase"],
+        workflow_run_ids=tuple(row["workflow_run_ids"]),
+    )
+
+
+def _run_spec(row: dict[str, Any]) -> RunRequestSpec:
+    events = row["trigger"].get("events", [])
+    return RunRequestSpec(
+        workflow_run_id=row["id"],
+        run_key=row["run_key"],
+        workflow=row["workflow"],
+        thread_id=row["thread_id"],
+        portal_id=row["portal_id"],
+        object_type=row["object_type"],
+        object_id=row["object_id"],
+        correlation_id=str(row["correlation_id"]) if row["correlation_id"] else None,
+        envelope_ids=tuple(row["envelope_ids"]),
+        event_ids=tuple(e["event_id"] for e in events),
+        subscription_types=tuple(dict.fromkeys(e["subscription_type"] for e in events)),
+        policy_version=row["policy_version"],
+    )
