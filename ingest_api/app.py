@@ -22,6 +22,7 @@ from ingest_api.routes import (
     events,
     exceptions,
     health,
+    queue,
     runs,
     users,
     webhooks,
@@ -66,6 +67,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(runs.router)
+    app.include_router(queue.router)
     app.include_router(exceptions.router)
     app.include_router(approvals.router)
     app.include_router(audit.router)

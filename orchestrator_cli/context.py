@@ -52,18 +52,25 @@ def load_policy_or_exit(settings: Settings) -> LoadedPolicy:
 
 
 @contextmanager
-def migrated_database(settings: Settings) -> Iterator[Database]:
-    """The configured or embedded database with migrations applied; released on exit."""
+def resolved_database(settings: Settings) -> Iterator[Database]:
+    """The configured or embedded database as it is (nothing migrated); released on exit."""
     try:
         database = resolve_database(settings)
     except Exception as exc:
         raise click.ClickException(f"cannot start or reach PostgreSQL: {exc}") from exc
     try:
-        upgrade(database.url)
-        log.info("database ready", url=redact(database.url), embedded=database.embedded is not None)
         yield database
     finally:
         database.release()
+
+
+@contextmanager
+def migrated_database(settings: Settings) -> Iterator[Database]:
+    """The configured or embedded database with migrations applied; released on exit."""
+    with resolved_database(settings) as database:
+        upgrade(database.url)
+        log.info("database ready", url=redact(database.url), embedded=database.embedded is not None)
+        yield database
 
 
 @contextmanager

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "enrich": "orchestrator_cli.enrich:enrich",
     "policy": "orchestrator_cli.policy:policy",
     "sandbox": "orchestrator_cli.sandbox:sandbox",
+    "status": "orchestrator_cli.status:status",
 }
 
 

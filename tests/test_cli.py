@@ -156,7 +156,13 @@ def test_the_running_api_process_never_imports_the_dagster_side(
             )
             assert delivered.status_code == 200, delivered.text
             headers = log_in(server.base_url, "admin@orchestrator.example", TEST_PASSWORD)
-            for path in ("/api/events", "/api/runs", "/api/approvals/pending", "/api/audit"):
+            for path in (
+                "/api/events",
+                "/api/runs",
+                "/api/queue",
+                "/api/approvals/pending",
+                "/api/audit",
+            ):
                 assert http.get(path, headers=headers).status_code == 200, path
             decision = http.patch(
                 "/api/approvals/1/decision", json={"decision": "approve"}, headers=headers

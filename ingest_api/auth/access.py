@@ -41,6 +41,7 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/rejections"): EVERYONE,
     ("GET", "/api/runs"): EVERYONE,
     ("GET", "/api/runs/{workflow_run_id}"): EVERYONE,
+    ("GET", "/api/queue"): EVERYONE,
     ("GET", "/api/exceptions/open"): EVERYONE,
     ("PATCH", "/api/exceptions/{exception_id}/resolve"): OPERATORS,
     ("GET", "/api/approvals/pending"): EVERYONE,

@@ -1,5 +1,5 @@
-"""The read side of the operations API: one module per resource (events, runs, approvals,
-exceptions, audit), async, read-only, for the API process (which never imports Dagster or
+"""The read side of the operations API: one module per resource (events, runs, the queue,
+approvals, exceptions, audit), async, read-only, for the API process (which never imports Dagster or
 LangGraph). Writes live with their records (`events.store`, `records.*`, `audit`); users are
 read and written in `orchestrator_core.users`.
 
