@@ -61,8 +61,10 @@ async def get_approval_detail(
             " JOIN orchestrator.workflow_runs r ON r.id = a.workflow_run_id"
             " LEFT JOIN orchestrator.workflow_run_attempts requested"
             "   ON requested.dagster_run_id = a.requested_run_id"
+            "   AND requested.workflow_run_id = a.workflow_run_id"
             " LEFT JOIN orchestrator.workflow_run_attempts continuation"
             "   ON continuation.dagster_run_id = a.continuation_run_id"
+            "   AND continuation.workflow_run_id = a.workflow_run_id"
             " WHERE a.id = %s",
             (approval_id,),
         )

@@ -245,7 +245,7 @@ def begin_attempt(
             INSERT INTO orchestrator.workflow_run_attempts
                 (dagster_run_id, workflow_run_id, kind, job_name, status)
             VALUES (%s, %s, %s, %s, 'running')
-            ON CONFLICT (dagster_run_id) DO UPDATE
+            ON CONFLICT (dagster_run_id, workflow_run_id) DO UPDATE
                 SET status = 'running', error = NULL, finished_at = NULL
             """,
             (dagster_run_id, workflow_run_id, kind, job_name),
@@ -272,18 +272,22 @@ def record_step(
         )
         conn.execute(
             "UPDATE orchestrator.workflow_run_attempts SET steps = array_append(steps, %s)"
-            " WHERE dagster_run_id = %s",
-            (step, dagster_run_id),
+            " WHERE dagster_run_id = %s AND workflow_run_id = %s",
+            (step, dagster_run_id, workflow_run_id),
         )
 
 
 def _end_attempt(
-    conn: psycopg.Connection[Any], dagster_run_id: str, status: str, error: str | None
+    conn: psycopg.Connection[Any],
+    workflow_run_id: int,
+    dagster_run_id: str,
+    status: str,
+    error: str | None,
 ) -> None:
     conn.execute(
         "UPDATE orchestrator.workflow_run_attempts SET status = %s, error = %s,"
-        " finished_at = now() WHERE dagster_run_id = %s",
-        (status, error, dagster_run_id),
+        " finished_at = now() WHERE dagster_run_id = %s AND workflow_run_id = %s",
+        (status, error, dagster_run_id, workflow_run_id),
     )
 
 
@@ -297,7 +301,7 @@ def park(
 ) -> WorkflowRun:
     """The graph stopped at an interrupt: the workflow waits for a decision."""
     with conn.transaction():
-        _end_attempt(conn, dagster_run_id, "succeeded", None)
+        _end_attempt(conn, workflow_run_id, dagster_run_id, "succeeded", None)
         return _update_run(
             conn,
             workflow_run_id,
@@ -319,7 +323,7 @@ def finish(
 ) -> WorkflowRun:
     """The graph reached its end."""
     with conn.transaction():
-        _end_attempt(conn, dagster_run_id, "succeeded", None)
+        _end_attempt(conn, workflow_run_id, dagster_run_id, "succeeded", None)
         return _update_run(
             conn,
             workflow_run_id,
@@ -340,7 +344,7 @@ def fail(
     """The workflow run failed for good (no retry is coming); its state summary is kept."""
     with conn.transaction():
         if dagster_run_id is not None:
-            _end_attempt(conn, dagster_run_id, "failed", error)
+            _end_attempt(conn, workflow_run_id, dagster_run_id, "failed", error)
         return _update_run(
             conn,
             workflow_run_id,
@@ -351,11 +355,14 @@ def fail(
         )
 
 
-def note_attempt_error(conn: psycopg.Connection[Any], *, dagster_run_id: str, error: str) -> None:
+def note_attempt_error(
+    conn: psycopg.Connection[Any], *, workflow_run_id: int, dagster_run_id: str, error: str
+) -> None:
     """A transient failure that Dagster will retry: recorded on the attempt only."""
     conn.execute(
-        "UPDATE orchestrator.workflow_run_attempts SET error = %s WHERE dagster_run_id = %s",
-        (error, dagster_run_id),
+        "UPDATE orchestrator.workflow_run_attempts SET error = %s"
+        " WHERE dagster_run_id = %s AND workflow_run_id = %s",
+        (error, dagster_run_id, workflow_run_id),
     )
 
 

@@ -268,7 +268,12 @@ class _Execution:
         except TransientConnectorError as exc:
             error = describe_error(exc)
             if not final_attempt:
-                runs.note_attempt_error(self.conn, dagster_run_id=self.dagster_run_id, error=error)
+                runs.note_attempt_error(
+                    self.conn,
+                    workflow_run_id=self.run.id,
+                    dagster_run_id=self.dagster_run_id,
+                    error=error,
+                )
                 log.warning(
                     "workflow step will be retried", workflow_run_id=self.run.id, error=error
                 )

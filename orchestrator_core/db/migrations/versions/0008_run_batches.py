@@ -8,6 +8,8 @@
   workflow run is put into two batches, and a batch is asked for again as a whole.
 - An index on the runs still in progress per HubSpot object: a run is launched only when no
   earlier run of its object is requested or running (one at a time per object, in order).
+- `workflow_run_attempts` is keyed by (Dagster run, workflow run): a batch's Dagster run is an
+  attempt of each of its workflow runs.
 
 Revision ID: 0008
 Revises: 0007
@@ -61,9 +63,19 @@ def upgrade() -> None:
         "CREATE INDEX workflow_runs_in_progress ON orchestrator.workflow_runs"
         " (object_type, object_id, id) WHERE status IN ('requested', 'running')"
     )
+    op.execute(
+        "ALTER TABLE orchestrator.workflow_run_attempts"
+        " DROP CONSTRAINT workflow_run_attempts_pkey,"
+        " ADD PRIMARY KEY (dagster_run_id, workflow_run_id)"
+    )
 
 
 def downgrade() -> None:
+    # Fails while a batch's attempts are recorded: one Dagster run, several workflow runs.
+    op.execute(
+        "ALTER TABLE orchestrator.workflow_run_attempts"
+        " DROP CONSTRAINT workflow_run_attempts_pkey, ADD PRIMARY KEY (dagster_run_id)"
+    )
     op.execute("DROP INDEX orchestrator.workflow_runs_in_progress")
     op.execute("DROP INDEX orchestrator.workflow_runs_batch")
     op.execute("ALTER TABLE orchestrator.workflow_runs DROP COLUMN batch_id")
