@@ -5,14 +5,33 @@ side-effect ledger, the thread lock) goes through the run's one `Database`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from orchestrator_core.db.urls import libpq_url
+
+
+class ConnectionSource(Protocol):
+    """Where a unit of work gets its connection: a `Database` (a pooled one per block) or a
+    `HeldConnection` (the same one every time)."""
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]: ...
+
+
+class HeldConnection:
+    """One connection lent to a block of work (a workflow execution): every `connection()` is
+    that one. Not thread-safe; for the thread that holds it."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        yield self._conn
 
 
 class Database:

@@ -43,7 +43,7 @@ from psycopg.rows import class_row
 from orchestrator_core.db.columns import columns_of
 from orchestrator_core.db.json import jsonb
 from orchestrator_core.db.locks import LockBusyError, advisory_lock
-from orchestrator_core.db.pool import Database
+from orchestrator_core.db.pool import ConnectionSource
 from orchestrator_core.ledger.keys import advisory_lock_id, check_key
 from orchestrator_core.ledger.messages import describe_error
 from orchestrator_core.ledger.records import LedgerEntry, WriteResult
@@ -97,13 +97,17 @@ WriteFunction = Callable[[str], WriteResult]
 
 class Ledger:
     """Exactly-once-as-far-as-possible external writes, keyed by (thread_id, step, target), in
-    the tables of `db` (which must be open). Thread-safe."""
+    the tables of `db` (which must be open). Thread-safe over a `Database`."""
 
-    def __init__(self, db: Database, *, lock_wait_seconds: float = 120.0) -> None:
+    def __init__(self, db: ConnectionSource, *, lock_wait_seconds: float = 120.0) -> None:
         if lock_wait_seconds <= 0:
             raise ValueError("lock_wait_seconds must be positive")  # 0 means forever to Postgres
         self._db = db
         self._lock_wait_seconds = lock_wait_seconds
+
+    def on(self, db: ConnectionSource) -> Ledger:
+        """The same ledger, writing through `db` (a workflow execution's own connection)."""
+        return Ledger(db, lock_wait_seconds=self._lock_wait_seconds)
 
     def run_once(
         self, *, thread_id: str, step: str, target: str, write: WriteFunction

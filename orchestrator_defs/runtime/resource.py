@@ -49,11 +49,11 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
         url = self.database_url or process_database_url()
         concurrency = settings.orchestrator_batch_concurrency
         self._policy = current_policy()
-        # Per workflow driven at once: its thread lock and records, a ledger write, a query
-        # of a graph node; and one checkpoint connection.
-        self._db = Database(url, max_connections=2 * concurrency + 2, name="dagster-run")
+        # One connection per workflow driven at once (its thread lock, records and ledger
+        # writes), a few for ops and checks; checkpoint writes are short, so half as many.
+        self._db = Database(url, max_connections=concurrency + 4, name="dagster-run")
         self._db.open()
-        self._checkpoints = Checkpoints(url, max_connections=concurrency + 1)
+        self._checkpoints = Checkpoints(url, max_connections=concurrency // 2 + 2)
         self._checkpoints.open()
         self._ledger = Ledger(self._db)
         self._enricher = build_enricher(settings)

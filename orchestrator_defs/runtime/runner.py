@@ -33,6 +33,7 @@ from pydantic import JsonValue
 from pydantic_core import to_jsonable_python
 
 from orchestrator_core.db.locks import LockBusyError, advisory_lock, lock_key
+from orchestrator_core.db.pool import HeldConnection
 from orchestrator_core.ledger.messages import describe_error
 from orchestrator_core.logging import get_logger
 from orchestrator_core.records import approvals, exceptions, runs
@@ -208,7 +209,7 @@ class _Execution:
             return self._park(snapshot, artifacts=[])
         self._begin(plan.attempt_kind)
         before = len(snapshot.values.get("artifacts", [])) if snapshot.values else 0
-        context = WorkflowContext.for_run(services, self.run)
+        context = WorkflowContext.for_run(services, self.run, connection=HeldConnection(self.conn))
         self._stream(plan.input, context, final_attempt=final_attempt)
         snapshot = self.graph.get_state(self._config)
         artifacts = list(snapshot.values.get("artifacts", []))[before:]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
-from orchestrator_core.db.pool import Database
+from orchestrator_core.db.pool import ConnectionSource, HeldConnection
 from orchestrator_core.ledger import Ledger, LedgerEntry, WriteResult
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records.runs import WorkflowRun
@@ -58,7 +58,7 @@ def utc_now() -> datetime:
 class WorkflowServices:
     """Everything a graph node may use besides its run. One per Dagster run (or test)."""
 
-    db: Database
+    db: ConnectionSource
     policy: LoadedPolicy
     hubspot: HubSpotConnector
     airtable: AirtableConnector
@@ -77,8 +77,14 @@ class WorkflowContext(WorkflowServices):
     run: WorkflowRun
 
     @classmethod
-    def for_run(cls, services: WorkflowServices, run: WorkflowRun) -> WorkflowContext:
+    def for_run(
+        cls, services: WorkflowServices, run: WorkflowRun, *, connection: HeldConnection
+    ) -> WorkflowContext:
+        """The context of one execution of `run`: its records and ledger writes go through the
+        execution's own connection (the one holding its thread), so a batch of executions
+        needs one database connection each, not several."""
         shared = {item.name: getattr(services, item.name) for item in fields(WorkflowServices)}
+        shared |= {"db": connection, "ledger": services.ledger.on(connection)}
         return cls(run=run, **shared)
 
     def write_once(
