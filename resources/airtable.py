@@ -5,16 +5,22 @@ during which every request fails. pyairtable neither throttles nor waits that lo
 default retry gives up after about 3 s), so its own retry is switched off and this connector
 throttles each request to the base's budget and, on a 429, waits the penalty out (the
 `Retry-After` when the response has one) before retrying.
+
+One connector is shared by the threads of a process, and their calls are combined
+(`resources/coalescing.py`): concurrent upserts to one table share requests of up to 10
+records, concurrent reads by key share one `filterByFormula` query, and each caller gets its
+own records back (or its own error). A lone call is sent at once, as one request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from resources.coalescing import Batch, Coalescer
 from resources.connections import Connection
 from resources.errors import (
     BadDataError,
@@ -32,7 +38,6 @@ from resources.resilience import (
     RetryPolicy,
     Throttle,
     Timeouts,
-    chunked,
     request_not_sent,
 )
 
@@ -42,7 +47,8 @@ if TYPE_CHECKING:
 VENDOR = "airtable"
 DEFAULT_KEY_FIELD = "HubSpot ID"
 RECORDS_PER_REQUEST = 10  # Airtable's batch limit
-KEYS_PER_LOOKUP = 50  # keys per filterByFormula, keeping the GET URL well under 16k
+KEYS_PER_LOOKUP = 50  # keys per filterByFormula
+FORMULA_MAX_CHARS = 4_000  # and characters, keeping the GET URL well under Airtable's 16k
 PAGE_SIZE = 100
 
 
@@ -62,6 +68,27 @@ class UpsertResult(BaseModel):
     created_ids: tuple[str, ...]
     updated_ids: tuple[str, ...]
     records: tuple[AirtableRecord, ...]
+
+
+class _UpsertLane(NamedTuple):
+    table: str
+    key_field: str
+    typecast: bool
+
+
+class _LookupLane(NamedTuple):
+    table: str
+    key_field: str
+
+
+class _Upsert(NamedTuple):
+    key: str  # the key field's value, as text
+    fields: dict[str, Any]
+
+
+class _Upserted(NamedTuple):
+    record: AirtableRecord
+    created: bool
 
 
 class AirtableConnector:
@@ -98,6 +125,21 @@ class AirtableConnector:
             max_wait_seconds=max(120.0, rate_limit_penalty_seconds * 2),
         )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        # A record's key field value is its identity: two upserts of one key never share a
+        # request. A refused request (422) may be one caller's bad record: each caller's
+        # records are then sent again on their own, so only that caller fails.
+        self._upserts: Coalescer[_UpsertLane, _Upsert, _Upserted] = Coalescer(
+            self._send_upserts,
+            max_items=RECORDS_PER_REQUEST,
+            identity=lambda upsert: upsert.key,
+            isolate=lambda error: isinstance(error, BadDataError),
+        )
+        self._lookups: Coalescer[_LookupLane, str, AirtableRecord | None] = Coalescer(
+            self._send_lookup,
+            max_items=KEYS_PER_LOOKUP,
+            weight=lambda lane, key: len(_key_formula(lane.key_field, key)) + 1,
+            max_weight=FORMULA_MAX_CHARS,
+        )
 
     @classmethod
     def from_connection(
@@ -129,9 +171,10 @@ class AirtableConnector:
     ) -> UpsertResult:
         """Create or update records (field name -> value) matched on `key_field`.
 
-        10 records per request, each request throttled and retried on its own; re-running
-        after a failure is safe (an upsert of the same fields is idempotent). Duplicate keys
-        in `records` keep the last occurrence.
+        10 records per request (shared with concurrent callers' records of the same table),
+        each request throttled and retried on its own; re-running after a failure is safe (an
+        upsert of the same fields is idempotent). Duplicate keys in `records` keep the last
+        occurrence.
         """
         by_key: dict[str, dict[str, Any]] = {}
         for record in records:
@@ -143,55 +186,28 @@ class AirtableConnector:
                     operation="upsert",
                 )
             by_key[str(key)] = dict(record)
-        table_api = self._table(table)
-        created: list[str] = []
-        updated: list[str] = []
-        stored: list[AirtableRecord] = []
-        for chunk in chunked(list(by_key.values()), RECORDS_PER_REQUEST):
-            payload = [{"fields": fields} for fields in chunk]
-
-            def upsert_chunk(payload: list[dict[str, Any]] = payload) -> Any:
-                return table_api.batch_upsert(payload, key_fields=[key_field], typecast=typecast)
-
-            result = self._caller.call(
-                f"upsert {table}", upsert_chunk, throttles=(self.throttle,), write=True
-            )
-            created.extend(result["createdRecords"])
-            updated.extend(result["updatedRecords"])
-            stored.extend(_to_record(item) for item in result["records"])
+        _check_table_name(table)
+        upserted = self._upserts.submit(
+            _UpsertLane(table, key_field, typecast),
+            [_Upsert(key, fields) for key, fields in by_key.items()],
+        )
         return UpsertResult(
-            created_ids=tuple(created), updated_ids=tuple(updated), records=tuple(stored)
+            created_ids=tuple(item.record.id for item in upserted if item.created),
+            updated_ids=tuple(item.record.id for item in upserted if not item.created),
+            records=tuple(item.record for item in upserted),
         )
 
     def find_by_keys(
         self, *, table: str, keys: Sequence[str], key_field: str = DEFAULT_KEY_FIELD
     ) -> dict[str, AirtableRecord]:
-        """Records whose `key_field` equals one of `keys`, by key (absent keys are missing)."""
-        from pyairtable.formulas import EQ, OR, Field, to_formula_str
+        """Records whose `key_field` equals one of `keys`, by key (absent keys are missing).
 
-        table_api = self._table(table)
-        found: dict[str, AirtableRecord] = {}
-        for chunk in chunked(list(dict.fromkeys(str(key) for key in keys)), KEYS_PER_LOOKUP):
-            formula = to_formula_str(OR(*(EQ(Field(key_field), key) for key in chunk)))
-            offset: str | None = None
-            while True:
-                options: dict[str, Any] = {"formula": formula, "page_size": PAGE_SIZE}
-                if offset:
-                    options["offset"] = offset
-
-                def list_page(options: dict[str, Any] = options) -> Any:
-                    return self._api.request("GET", table_api.urls.records, options=options)
-
-                page = self._caller.call(f"list {table}", list_page, throttles=(self.throttle,))
-                for item in page.get("records", []):
-                    record = _to_record(item)
-                    value = record.fields.get(key_field)
-                    if value is not None:
-                        found[str(value)] = record
-                offset = page.get("offset")
-                if not offset:
-                    break
-        return found
+        One `filterByFormula` query per 50 keys, shared with concurrent callers' lookups in
+        the same table and field."""
+        _check_table_name(table)
+        wanted = list(dict.fromkeys(str(key) for key in keys))
+        found = self._lookups.submit(_LookupLane(table, key_field), wanted)
+        return {key: record for key, record in zip(wanted, found, strict=True) if record}
 
     def get_by_key(
         self, *, table: str, key: str, key_field: str = DEFAULT_KEY_FIELD
@@ -230,9 +246,70 @@ class AirtableConnector:
         )
 
     def _table(self, name: str) -> Table:
-        if not name:
-            raise BadDataError("airtable: table name is empty", vendor=VENDOR, operation="table")
+        _check_table_name(name)
         return self._api.table(self.base_id, name)
+
+    def _send_upserts(self, lane: _UpsertLane, batch: Batch[_Upsert]) -> list[_Upserted]:
+        """One `performUpsert` request of up to 10 records, taken once its slot is granted."""
+        table_api = self._table(lane.table)
+
+        def upsert() -> Any:
+            payload = [{"fields": item.fields} for item in batch.items]
+            return table_api.batch_upsert(
+                payload, key_fields=[lane.key_field], typecast=lane.typecast
+            )
+
+        result = self._caller.call(
+            f"upsert {lane.table}", upsert, throttles=(self.throttle,), write=True
+        )
+        stored = [_to_record(item) for item in result["records"]]
+        records = _in_request_order(batch.items, stored, lane.key_field)
+        if records is None:
+            raise TransientConnectorError(
+                f"airtable upsert {lane.table}: the answer has {len(stored)} records for"
+                f" {len(batch.items)} sent",
+                vendor=VENDOR,
+                operation=f"upsert {lane.table}",
+                may_have_applied=True,
+            )
+        created = set(result["createdRecords"])
+        return [_Upserted(record, record.id in created) for record in records]
+
+    def _send_lookup(self, lane: _LookupLane, batch: Batch[str]) -> list[AirtableRecord | None]:
+        """One `filterByFormula` OR-query for the batch's keys (all its pages)."""
+        from pyairtable.formulas import EQ, OR, Field, to_formula_str
+
+        table_api = self._table(lane.table)
+        found: dict[str, AirtableRecord] = {}
+        offset: str | None = None
+        while True:
+
+            def list_page(offset: str | None = offset) -> Any:
+                keys = dict.fromkeys(batch.items)
+                formula = OR(*(EQ(Field(lane.key_field), key) for key in keys))
+                options: dict[str, Any] = {
+                    "formula": to_formula_str(formula),
+                    "page_size": PAGE_SIZE,
+                }
+                if offset:
+                    options["offset"] = offset
+                return self._api.request(
+                    "GET",
+                    table_api.urls.records,
+                    fallback=("POST", table_api.urls.records_post),
+                    options=options,
+                )
+
+            page = self._caller.call(f"list {lane.table}", list_page, throttles=(self.throttle,))
+            for item in page.get("records", []):
+                record = _to_record(item)
+                value = record.fields.get(lane.key_field)
+                if value is not None:
+                    found[str(value)] = record
+            offset = page.get("offset")
+            if not offset:
+                break
+        return [found.get(key) for key in batch.items]
 
     def _classify(self, exc: BaseException, operation: str, write: bool) -> ConnectorError | None:
         import requests
@@ -282,6 +359,31 @@ class AirtableConnector:
                 f"airtable {operation}: invalid request", vendor=VENDOR, operation=operation
             )
         return None
+
+
+def _check_table_name(name: str) -> None:
+    if not name:
+        raise BadDataError("airtable: table name is empty", vendor=VENDOR, operation="table")
+
+
+def _key_formula(key_field: str, key: str) -> str:
+    from pyairtable.formulas import EQ, Field, to_formula_str
+
+    return to_formula_str(EQ(Field(key_field), key))
+
+
+def _in_request_order(
+    sent: Sequence[_Upsert], stored: Sequence[AirtableRecord], key_field: str
+) -> list[AirtableRecord] | None:
+    """The answer's records in the order they were sent, matched on the merge key (unique in
+    a request), else by position (Airtable answers in request order; a typecast key can read
+    back differently, 7001 as 7001.0); None when the answer does not fit what was sent."""
+    if len(stored) != len(sent):
+        return None
+    by_key = {str(record.fields.get(key_field)): record for record in stored}
+    if len(by_key) == len(sent) and all(item.key in by_key for item in sent):
+        return [by_key[item.key] for item in sent]
+    return list(stored)
 
 
 def _to_record(item: Mapping[str, Any]) -> AirtableRecord:

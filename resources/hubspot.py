@@ -5,6 +5,14 @@ Every request goes through two client-side budgets: the private-app limit (100 o
 requests per rolling 10 s) and, for searches, the 4 requests/s search limit. Searches page by
 keyset (sort on `hs_object_id`, filter `GT` the last id seen) rather than by the `after`
 cursor, so they are never stopped by the 10,000-result paging cap.
+
+One connector is shared by the threads of a process, and their `get_object` and
+`update_properties` calls are combined (`resources/coalescing.py`): concurrent reads of one
+object type become one `batch/read` (plus one v4 association batch read per associated type,
+`batch/read` returning no associations), concurrent updates one `batch/update`, 100 inputs
+each. A lone call is sent as before, as one request. An id a batch does not answer under its
+own id (deleted, merged into another record, or refused on its own in a 207) is read or
+written again on its own, so its caller gets exactly what a single call gives.
 """
 
 from __future__ import annotations
@@ -13,14 +21,16 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from resources.coalescing import Batch, Coalescer
 from resources.connections import Connection
 from resources.errors import (
     BadDataError,
     ConnectorError,
+    NotFoundError,
     TransientConnectorError,
     error_for_status,
     parse_retry_after,
@@ -38,6 +48,7 @@ from resources.resilience import (
 )
 
 if TYPE_CHECKING:
+    from hubspot.crm.associations.v4 import BatchApi as AssociationsBatchApi
     from hubspot.crm.objects import BasicApi, BatchApi, SearchApi
     from hubspot.crm.owners import OwnersApi
 
@@ -59,6 +70,9 @@ _TASK_ASSOCIATION = {"contacts": 204, "companies": 192, "deals": 216}
 
 SEARCH_PAGE_MAX = 200
 BATCH_READ_MAX = 100
+BATCH_MAX = 100  # inputs of a batch read, update or association read
+# The 207 error of the v4 association batch read for an object with none of the type.
+_NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
 
 
 class CrmObject(BaseModel):
@@ -74,6 +88,17 @@ class CrmObject(BaseModel):
     archived: bool = False
     # Associated object type (e.g. "contacts") -> ids, when associations were requested.
     associations: dict[str, tuple[str, ...]] = {}
+
+
+class _GetLane(NamedTuple):
+    object_type: CrmObjectType
+    properties: tuple[str, ...]
+    associations: tuple[str, ...]
+
+
+class _Update(NamedTuple):
+    object_id: str
+    properties: dict[str, str]
 
 
 class OwnerTeam(BaseModel):
@@ -130,6 +155,17 @@ class HubSpotConnector:
             "hubspot-search", [RateLimit(search_requests_per_second, 1.0)], vendor=VENDOR
         )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        # A batch refused whole (400, 404) may be one input's fault: each caller's input is
+        # then sent on its own, so only that caller fails.
+        self._gets: Coalescer[_GetLane, str, CrmObject] = Coalescer(
+            self._send_gets, max_items=BATCH_MAX, isolate=_maybe_one_input
+        )
+        self._updates: Coalescer[CrmObjectType, _Update, CrmObject] = Coalescer(
+            self._send_updates,
+            max_items=BATCH_MAX,
+            identity=lambda update: update.object_id,  # one update per id in a batch
+            isolate=_maybe_one_input,
+        )
 
     @classmethod
     def from_connection(cls, connection: Connection, **options: Any) -> HubSpotConnector:
@@ -155,21 +191,12 @@ class HubSpotConnector:
         properties: Sequence[str] = (),
         associations: Sequence[str] = (),
     ) -> CrmObject:
-        """One record by id with the given properties and associated ids."""
+        """One record by id with the given properties and associated ids (associated object
+        types by their plural names, e.g. `companies`). A merged-away id answers with the
+        record it was merged into; a deleted one is a `NotFoundError`."""
         _check_id(object_id, "get")
-        record = self._caller.call(
-            f"get {object_type}",
-            lambda: self._basic_api.get_by_id(
-                object_type,
-                object_id,
-                properties=list(properties) or None,
-                associations=list(associations) or None,
-                archived=False,
-                _request_timeout=self.timeouts.as_tuple(),
-            ),
-            throttles=(self.throttle,),
-        )
-        return _to_crm_object(object_type, record)
+        lane = _GetLane(object_type, tuple(properties), tuple(associations))
+        return self._gets.submit_one(lane, object_id)
 
     def get_owner(self, owner_id: str, *, by_user_id: bool = False) -> Owner:
         """One active owner by id (`GET /crm/v3/owners/{id}`), or by the HubSpot user id that
@@ -288,25 +315,11 @@ class HubSpotConnector:
         properties: Mapping[str, str | None],
     ) -> CrmObject:
         """Set properties on a record (idempotent: the same values can be written again)."""
-        from hubspot.crm.objects import SimplePublicObjectInput
-
         _check_id(object_id, "update")
         if not properties:
             raise ValueError("no properties to update")
-        body = SimplePublicObjectInput(
-            properties={
-                key: "" if value is None else str(value) for key, value in properties.items()
-            }
-        )
-        record = self._caller.call(
-            f"update {object_type}",
-            lambda: self._basic_api.update(
-                object_type, object_id, body, _request_timeout=self.timeouts.as_tuple()
-            ),
-            throttles=(self.throttle,),
-            write=True,
-        )
-        return _to_crm_object(object_type, record)
+        values = {key: "" if value is None else str(value) for key, value in properties.items()}
+        return self._updates.submit_one(object_type, _Update(object_id, values))
 
     def create_note(
         self,
@@ -363,13 +376,192 @@ class HubSpotConnector:
         )
 
     def close(self) -> None:
-        for name in ("_basic_api", "_batch_api", "_search_api", "_owners_api"):
+        names = ("_basic_api", "_batch_api", "_search_api", "_owners_api", "_associations_api")
+        for name in names:
             api = self.__dict__.pop(name, None)
             if api is not None:
                 api.api_client.rest_client.pool_manager.clear()
                 api.api_client.close()
 
     # -- internals -----------------------------------------------------------------------
+
+    def _send_gets(self, lane: _GetLane, batch: Batch[str]) -> list[CrmObject | BaseException]:
+        """One id: `GET /crm/v3/objects/{type}/{id}` with its associations, as always. More:
+        one `batch/read`, then one v4 association batch read per associated type."""
+        from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+        def read() -> Any:
+            ids = list(dict.fromkeys(batch.items))  # taken once the throttle grants a slot
+            if len(ids) == 1:
+                return self._get_by_id(lane, ids[0])
+            request = BatchReadInputSimplePublicObjectId(
+                inputs=[SimplePublicObjectId(id=object_id) for object_id in ids],
+                properties=list(lane.properties),
+                properties_with_history=[],
+            )
+            return self._batch_api.read(
+                lane.object_type, request, archived=False, _request_timeout=self.timeouts.as_tuple()
+            )
+
+        answer = self._caller.call(f"get {lane.object_type}", read, throttles=(self.throttle,))
+        ids = list(dict.fromkeys(batch.items))
+        if len(ids) == 1:
+            return [_to_crm_object(lane.object_type, answer)] * len(batch.items)
+        found = {
+            str(item.id): _to_crm_object(lane.object_type, item)
+            for item in answer.results or []
+            if str(item.id) in ids
+        }
+        unsure: set[str] = set()
+        if lane.associations and found:
+            found, unsure = self._with_associations(lane, found)
+        outcomes: dict[str, CrmObject | BaseException] = {}
+        for object_id in ids:
+            if object_id in found and object_id not in unsure:
+                outcomes[object_id] = found[object_id]
+                continue
+            # Not answered under its own id: deleted, merged into another record, or an error
+            # of its own. The single read answers it exactly as it always has.
+            try:
+                record = self._caller.call(
+                    f"get {lane.object_type}",
+                    partial(self._get_by_id, lane, object_id),
+                    throttles=(self.throttle,),
+                )
+                outcomes[object_id] = _to_crm_object(lane.object_type, record)
+            except ConnectorError as error:
+                outcomes[object_id] = error
+        return [outcomes[object_id] for object_id in batch.items]
+
+    def _get_by_id(self, lane: _GetLane, object_id: str) -> Any:
+        return self._basic_api.get_by_id(
+            lane.object_type,
+            object_id,
+            properties=list(lane.properties) or None,
+            associations=list(lane.associations) or None,
+            archived=False,
+            _request_timeout=self.timeouts.as_tuple(),
+        )
+
+    def _with_associations(
+        self, lane: _GetLane, found: dict[str, CrmObject]
+    ) -> tuple[dict[str, CrmObject], set[str]]:
+        """`found` with the ids each record is associated with, per requested type, from the
+        v4 association batch read (following each record's paging); and the ids whose
+        associations came back with an error other than "none of that type"."""
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        linked: dict[str, dict[str, list[str]]] = {object_id: {} for object_id in found}
+        unsure: set[str] = set()
+        for to_type in lane.associations:
+            pending: list[tuple[str, str | None]] = [(object_id, None) for object_id in found]
+            while pending:
+                request = BatchInputPublicFetchAssociationsBatchRequest(
+                    inputs=[
+                        PublicFetchAssociationsBatchRequest(id=object_id, after=after)
+                        for object_id, after in pending
+                    ]
+                )
+                page = self._caller.call(
+                    f"get {lane.object_type}",
+                    partial(
+                        self._associations_api.get_page,
+                        lane.object_type,
+                        to_type,
+                        request,
+                        _request_timeout=self.timeouts.as_tuple(),
+                    ),
+                    throttles=(self.throttle,),
+                )
+                pending = []
+                for result in page.results or []:
+                    from_id = str(result._from.id)
+                    if from_id not in linked:
+                        continue
+                    targets = linked[from_id].setdefault(to_type, [])
+                    targets.extend(str(target.to_object_id) for target in result.to or [])
+                    after = (
+                        result.paging.next.after if result.paging and result.paging.next else None
+                    )
+                    if after:
+                        pending.append((from_id, str(after)))
+                for error in getattr(page, "errors", None) or []:
+                    if getattr(error, "sub_category", None) == _NO_ASSOCIATIONS:
+                        continue
+                    named = {v for values in (error.context or {}).values() for v in values}
+                    unsure |= (named & set(found)) or set(found)
+        return {
+            object_id: record.model_copy(
+                update={
+                    "associations": {
+                        to_type: tuple(dict.fromkeys(ids))
+                        for to_type, ids in linked[object_id].items()
+                        if ids
+                    }
+                }
+            )
+            for object_id, record in found.items()
+        }, unsure
+
+    def _send_updates(
+        self, object_type: CrmObjectType, batch: Batch[_Update]
+    ) -> list[CrmObject | BaseException]:
+        """One update: `PATCH /crm/v3/objects/{type}/{id}`, as always. More: `batch/update`."""
+        from hubspot.crm.objects import (
+            BatchInputSimplePublicObjectBatchInput,
+            SimplePublicObjectBatchInput,
+        )
+
+        def write() -> Any:
+            updates = batch.items  # taken once the throttle grants a slot
+            if len(updates) == 1:
+                return self._update_one(object_type, updates[0])
+            request = BatchInputSimplePublicObjectBatchInput(
+                inputs=[
+                    SimplePublicObjectBatchInput(id=update.object_id, properties=update.properties)
+                    for update in updates
+                ]
+            )
+            return self._batch_api.update(
+                object_type, request, _request_timeout=self.timeouts.as_tuple()
+            )
+
+        operation = f"update {object_type}"
+        answer = self._caller.call(operation, write, throttles=(self.throttle,), write=True)
+        if len(batch.items) == 1:
+            return [_to_crm_object(object_type, answer)]
+        found = {str(item.id): _to_crm_object(object_type, item) for item in answer.results or []}
+        outcomes: list[CrmObject | BaseException] = []
+        for update in batch.items:
+            if update.object_id in found:
+                outcomes.append(found[update.object_id])
+                continue
+            # Refused on its own in a 207 (or answered under another id): the single update
+            # answers it exactly as it always has (idempotent, so sending it again is safe).
+            try:
+                record = self._caller.call(
+                    operation,
+                    partial(self._update_one, object_type, update),
+                    throttles=(self.throttle,),
+                    write=True,
+                )
+                outcomes.append(_to_crm_object(object_type, record))
+            except ConnectorError as error:
+                outcomes.append(error)
+        return outcomes
+
+    def _update_one(self, object_type: str, update: _Update) -> Any:
+        from hubspot.crm.objects import SimplePublicObjectInput
+
+        return self._basic_api.update(
+            object_type,
+            update.object_id,
+            SimplePublicObjectInput(properties=update.properties),
+            _request_timeout=self.timeouts.as_tuple(),
+        )
 
     def _create_engagement(
         self,
@@ -439,14 +631,19 @@ class HubSpotConnector:
     def _owners_api(self) -> OwnersApi:
         return self._client.crm.owners.owners_api
 
+    @cached_property
+    def _associations_api(self) -> AssociationsBatchApi:
+        return self._client.crm.associations.v4.batch_api
+
     def _classify(self, exc: BaseException, operation: str, write: bool) -> ConnectorError | None:
+        from hubspot.crm.associations.v4 import exceptions as associations
         from hubspot.crm.objects.exceptions import ApiException, ApiTypeError, ApiValueError
         from hubspot.crm.owners import exceptions as owners
         from urllib3.exceptions import HTTPError, MaxRetryError
 
         secrets = (self._token.get_secret_value(),)
         # Each hubspot-api-client API package has its own exception classes.
-        if isinstance(exc, ApiException | owners.ApiException):
+        if isinstance(exc, ApiException | owners.ApiException | associations.ApiException):
             status = int(exc.status or 0)
             if status == 0:
                 return TransientConnectorError(
@@ -484,7 +681,13 @@ class HubSpotConnector:
                 may_have_applied=write and not not_sent,
             )
         if isinstance(
-            exc, ApiTypeError | ApiValueError | owners.ApiTypeError | owners.ApiValueError
+            exc,
+            ApiTypeError
+            | ApiValueError
+            | owners.ApiTypeError
+            | owners.ApiValueError
+            | associations.ApiTypeError
+            | associations.ApiValueError,
         ):
             return BadDataError(
                 f"hubspot {operation}: invalid request: {type(exc).__name__}",
@@ -492,6 +695,11 @@ class HubSpotConnector:
                 operation=operation,
             )
         return None
+
+
+def _maybe_one_input(error: BaseException) -> bool:
+    """Whether a batch refused whole may have been refused for one input's sake."""
+    return isinstance(error, BadDataError | NotFoundError)
 
 
 def _check_id(object_id: str, operation: str) -> None:

@@ -82,6 +82,8 @@ class HubSpotConfig(_Model):
     search_requests_per_second: int = Field(default=4, gt=0)
     # Search paging fails once `after` reaches this many results.
     search_result_cap: int = Field(default=10_000, gt=0)
+    # Associations per object in a page of the v4 association batch read.
+    association_page_size: int = Field(default=500, gt=0)
     faults: FaultShares | None = None
 
 

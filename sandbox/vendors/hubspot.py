@@ -5,6 +5,10 @@
   `idProperty`; a merged-away id answers with the object it was merged into, as HubSpot does.
 - `POST /crm/v3/objects/{type}/batch/read` (≤100 inputs; 207 with errors for unknown ids) and
   `POST /crm/v3/objects/{type}/batch/update`.
+- `POST /crm/v4/associations/{fromType}/{toType}/batch/read` (≤100 inputs, each with an optional
+  `after`): per object its associated ids with their v4 types and labels, `paging.next.after`
+  past `association_page_size` (500) of them; an object with none of the type (or none at all)
+  is a 207 error `crm.associations.NO_ASSOCIATIONS_FOUND`, as HubSpot answers.
 - `POST /crm/v3/objects/{type}/search`: filter groups, one sort, `query`, `limit` ≤ 200, `after`
   paging; paging past `search_result_cap` (10,000 by default) is a 400, as in HubSpot.
 - `PATCH /crm/v3/objects/{type}/{id}`: updates properties, bumps the last-modified property.
@@ -42,6 +46,7 @@ from sandbox.vendors.hubspot_model import (
     association_key,
     association_label,
     association_target,
+    association_types_v4,
     object_type,
     property_text,
     render_object,
@@ -159,6 +164,61 @@ async def batch_update(type_name: str, request: Request, store: StoreDep) -> Jso
         "startedAt": started,
         "completedAt": iso_ms(now()),
     }
+
+
+@router.post("/crm/v4/associations/{from_name}/{to_name}/batch/read")
+async def batch_read_associations(
+    from_name: str, to_name: str, request: Request, store: StoreDep, runtime: RuntimeDep
+) -> JSONResponse:
+    from_type, to_type = object_type(from_name), object_type(to_name)
+    inputs = _inputs(await read_json(request, VENDOR))
+    page_size = runtime.config.hubspot.association_page_size
+    started = iso_ms(now())
+    results: list[JsonObject] = []
+    errors: list[JsonObject] = []
+    for item in inputs:
+        from_id = str(item.get("id", ""))
+        after = str(item.get("after") or "0")
+        start = int(after) if after.isdigit() else 0
+        found = await store.get(VENDOR, from_type, from_id)
+        rows = []
+        if found is not None and not found.data.get("archived"):
+            rows = [
+                row
+                for row in await store.scan_matching(
+                    VENDOR, ASSOCIATIONS, {"fromType": from_type, "fromId": from_id}
+                )
+                if row.data["toType"] == to_type
+            ]
+        if not rows:
+            errors.append(_no_associations(from_type, from_id, to_type))
+            continue
+        result: JsonObject = {
+            "from": {"id": from_id},
+            "to": [
+                {
+                    "toObjectId": row.data["toId"],
+                    "associationTypes": association_types_v4(
+                        from_type,
+                        to_type,
+                        [t["associationTypeId"] for t in row.data["types"]],
+                    ),
+                }
+                for row in rows[start : start + page_size]
+            ],
+        }
+        if start + page_size < len(rows):
+            result["paging"] = {"next": {"after": str(start + page_size)}}
+        results.append(result)
+    answer: JsonObject = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": iso_ms(now()),
+    }
+    if not errors:
+        return JSONResponse(answer)
+    return JSONResponse({**answer, "numErrors": len(errors), "errors": errors}, status_code=207)
 
 
 @router.post("/crm/v3/objects/{type_name}/search")
@@ -437,6 +497,20 @@ def _association_specs(kind: str, raw: Any) -> list[tuple[str, str]]:
                 )
             links.append((target, str(to["id"])))
     return links
+
+
+def _no_associations(from_type: str, from_id: str, to_type: str) -> JsonObject:
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "message": f"No {SINGULAR[to_type]} is associated with {SINGULAR[from_type]} {from_id}.",
+        "context": {
+            "fromObjectId": [from_id],
+            "fromObjectType": [SINGULAR[from_type]],
+            "toObjectType": [SINGULAR[to_type]],
+        },
+    }
 
 
 def _not_found(kind: str, object_id: str) -> Exception:

@@ -156,6 +156,22 @@ def association_label(from_type: str, to_type: str, type_id: int) -> str:
     return label
 
 
+def association_types_v4(from_type: str, to_type: str, type_ids: Iterable[int]) -> list[JsonObject]:
+    """An association's types as the v4 API reports them: the primary one labelled
+    `Primary`, the others unlabelled (null)."""
+    return [
+        {
+            "category": "HUBSPOT_DEFINED",
+            "typeId": type_id,
+            "label": "Primary"
+            if len(ASSOCIATION_TYPE_IDS.get((from_type, to_type), ())) > 1
+            and type_id in _PRIMARY_TYPE_IDS
+            else None,
+        }
+        for type_id in type_ids
+    ]
+
+
 def split_names(values: Iterable[str] | None) -> list[str] | None:
     """Repeated query values, each possibly comma-separated (`properties=a,b&properties=c`)."""
     if values is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +15,8 @@ from resources.errors import (
     NotFoundError,
     TransientConnectorError,
 )
-from resources.hubspot import HubSpotConnector
+from resources.hubspot import CrmObject, HubSpotConnector
+from tests.connectors.concurrency import concurrently
 from tests.vendor_sandbox import SandboxServer, hubspot_for, sandbox_config
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -208,3 +211,207 @@ def test_deactivated_or_unknown_owner_is_not_found(hubspot: HubSpotConnector) ->
         with pytest.raises(NotFoundError) as raised:
             hubspot.get_owner(owner_id)
         assert raised.value.status == 404
+
+
+# -- concurrent callers share batch requests (resources/coalescing.py) -----------------------
+
+CONTACT_PROPERTIES = ["email", "jobtitle"]
+
+
+def read_contact(hubspot: HubSpotConnector, contact_id: str) -> Callable[[], CrmObject]:
+    return lambda: hubspot.get_object(
+        object_type="contacts",
+        object_id=contact_id,
+        properties=CONTACT_PROPERTIES,
+        associations=["companies"],
+    )
+
+
+def update_contact(
+    hubspot: HubSpotConnector, contact_id: str, values: dict[str, str | None]
+) -> Callable[[], CrmObject]:
+    return lambda: hubspot.update_properties(
+        object_type="contacts", object_id=contact_id, properties=values
+    )
+
+
+def paths(sandbox: SandboxServer) -> list[str]:
+    return [r["path"].removeprefix("/hubspot") for r in sandbox.requests("hubspot")]
+
+
+def test_concurrent_reads_become_a_batch_read_and_an_association_read(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    ids = ["7001", "7002", "7003", "7004", "7006", "7007", "7008", "7009", "7010"]
+    hubspot.throttle.pause(0.5)  # the callers arrive while the first one waits for a slot
+
+    results = concurrently([read_contact(hubspot, contact_id) for contact_id in ids])
+
+    assert paths(sandbox) == [
+        "/crm/v3/objects/contacts/batch/read",
+        "/crm/v4/associations/contacts/companies/batch/read",
+    ]
+    # Each caller gets what a call of its own gets.
+    alone = [read_contact(hubspot, contact_id)() for contact_id in ids]
+    assert results == alone
+    assert all(isinstance(r, CrmObject) and r.associations["companies"] for r in results)
+    first = results[0]
+    assert isinstance(first, CrmObject) and first.associations == {"companies": ("9001",)}
+    assert first.properties["email"] == "camille.dubois@northwind.example"
+
+
+def test_merged_deleted_and_unassociated_ids_answer_as_alone(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    # 7005 was merged into 7004; 7078 has no company; 7999999 does not exist.
+    ids = ["7001", "7005", "7078", "7999999"]
+    hubspot.throttle.pause(0.5)
+
+    results = concurrently([read_contact(hubspot, contact_id) for contact_id in ids])
+
+    assert paths(sandbox) == [
+        "/crm/v3/objects/contacts/batch/read",  # 207: 7999999 unknown; 7005 answered as 7004
+        "/crm/v4/associations/contacts/companies/batch/read",  # 207: none for 7078
+        # Not answered under their own ids: read alone, as a lone call reads them.
+        "/crm/v3/objects/contacts/7005",
+        "/crm/v3/objects/contacts/7999999",
+    ]
+    found, merged, unassociated, unknown = results
+    assert isinstance(found, CrmObject) and found.id == "7001"
+    assert merged == read_contact(hubspot, "7005")()
+    assert isinstance(merged, CrmObject) and merged.id == "7004"
+    assert isinstance(unassociated, CrmObject) and unassociated.associations == {}
+    assert unassociated == read_contact(hubspot, "7078")()
+    assert isinstance(unknown, NotFoundError) and unknown.status == 404
+
+
+def test_a_deleted_company_fails_only_its_caller(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    def read(company_id: str) -> Callable[[], CrmObject]:
+        return lambda: hubspot.get_object(
+            object_type="companies",
+            object_id=company_id,
+            properties=["name"],
+            associations=["contacts", "deals"],
+        )
+
+    hubspot.throttle.pause(0.5)
+    northwind, acme, deleted = concurrently([read("9001"), read("9002"), read("9010")])
+
+    assert paths(sandbox) == [
+        "/crm/v3/objects/companies/batch/read",
+        "/crm/v4/associations/companies/contacts/batch/read",
+        "/crm/v4/associations/companies/deals/batch/read",
+        "/crm/v3/objects/companies/9010",
+    ]
+    assert isinstance(deleted, NotFoundError) and deleted.status == 404
+    assert northwind == read("9001")() and acme == read("9002")()
+    assert isinstance(northwind, CrmObject) and northwind.associations["deals"] == ("5001",)
+    assert "7001" in northwind.associations["contacts"]
+
+
+def test_associations_are_followed_page_by_page(sandbox: SandboxServer) -> None:
+    sandbox.configure(sandbox_config(hubspot={"association_page_size": 2}))
+    hubspot = hubspot_for(sandbox)
+    hubspot.throttle.pause(0.5)
+
+    def read(company_id: str) -> Callable[[], CrmObject]:
+        return lambda: hubspot.get_object(
+            object_type="companies", object_id=company_id, associations=["contacts"]
+        )
+
+    results = concurrently([read("9001"), read("9004")])
+
+    reads = [p for p in paths(sandbox) if p.startswith("/crm/v4/")]
+    assert len(reads) >= 2
+    assert results == [read("9001")(), read("9004")()]
+    first = results[0]
+    assert isinstance(first, CrmObject) and len(first.associations["contacts"]) > 2
+
+
+def test_concurrent_updates_become_a_batch_update(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    ids = ["7001", "7002", "7003", "7004", "7006", "7007"]
+    hubspot.throttle.pause(0.5)
+
+    results = concurrently(
+        [update_contact(hubspot, i, {"internal_role": f"role-{i}"}) for i in ids]
+    )
+
+    assert paths(sandbox) == ["/crm/v3/objects/contacts/batch/update"]
+    assert [r.id for r in results if isinstance(r, CrmObject)] == ids
+    for contact_id in ids:
+        updates = sandbox.inspect(
+            "hubspot/property-updates", objectType="contacts", objectId=contact_id
+        )["results"]
+        assert [u["properties"] for u in updates] == [{"internal_role": f"role-{contact_id}"}]
+
+
+def test_a_refused_update_fails_only_its_caller(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    # A batch is refused whole for one input (a read-only property, an unknown id): each
+    # update is then sent on its own, and only the refused ones fail.
+    changes: dict[str, dict[str, str | None]] = {
+        "7001": {"internal_role": "ae"},
+        "7002": {"hs_object_id": "1"},  # read-only
+        "7003": {"internal_role": "csm"},
+        "7999999": {"internal_role": "ae"},  # no such contact
+        "7004": {"internal_role": "se"},
+    }
+    hubspot.throttle.pause(0.5)
+
+    answers = concurrently([update_contact(hubspot, i, values) for i, values in changes.items()])
+    results = dict(zip(changes, answers, strict=True))
+
+    assert isinstance(results["7002"], BadDataError) and results["7002"].status == 400
+    assert isinstance(results["7999999"], NotFoundError) and results["7999999"].status == 404
+    assert all(isinstance(results[i], CrmObject) for i in ("7001", "7003", "7004"))
+    requests = paths(sandbox)
+    assert requests[0] == "/crm/v3/objects/contacts/batch/update"
+    assert sorted(requests[1:]) == sorted(f"/crm/v3/objects/contacts/{i}" for i in changes)
+    updated = sandbox.inspect("hubspot/property-updates", objectType="contacts", objectId="7003")
+    assert [u["properties"] for u in updated["results"]] == [{"internal_role": "csm"}]
+
+
+def test_a_lone_call_is_one_request_as_before(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    assert hubspot._basic_api  # the client built and its modules imported, untimed
+    started = time.monotonic()
+    contact = read_contact(hubspot, "7001")()
+    hubspot.update_properties(
+        object_type="contacts", object_id="7001", properties={"internal_role": "ae"}
+    )
+    elapsed = time.monotonic() - started
+
+    assert contact.associations == {"companies": ("9001",)}
+    assert paths(sandbox) == ["/crm/v3/objects/contacts/7001", "/crm/v3/objects/contacts/7001"]
+    log = sandbox.requests("hubspot")
+    assert [r["method"] for r in log] == ["GET", "PATCH"]
+    served = sum(r["durationMs"] for r in log) / 1000
+    assert elapsed < served + 0.5  # the requests' own time and the client's, no linger
+
+
+def test_a_burst_at_the_real_limits_gets_no_429(
+    hubspot: HubSpotConnector, sandbox: SandboxServer
+) -> None:
+    # 16 threads map 80 contacts as contact_role_mapping does (read with its companies, then
+    # write the role): 160 calls, more than HubSpot's 100 requests per 10 s.
+    def contact(contact_id: str) -> None:
+        found = read_contact(hubspot, contact_id)()
+        hubspot.update_properties(
+            object_type="contacts", object_id=found.id, properties={"internal_role": "ae"}
+        )
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for future in [pool.submit(contact, str(n)) for n in range(7001, 7081)]:
+            future.result()
+
+    log = sandbox.requests("hubspot")
+    assert {r["outcome"] for r in log} == {"ok"}
+    assert len(log) < 60
+    assert time.monotonic() - started < 10  # no wait for the next 10-second window

@@ -8,6 +8,11 @@ import time
 import httpx
 import pytest
 from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.associations.v4 import exceptions as association_errors
 from hubspot.crm.companies import exceptions as company_errors
 from hubspot.crm.contacts import exceptions as contact_errors
 from hubspot.crm.deals import exceptions as deal_errors
@@ -136,6 +141,80 @@ def test_batch_read_reports_unknown_ids_with_207(sandbox: SandboxServer) -> None
     assert {r.properties["amount"] for r in response.results} == {"48000", "9000"}
     assert response.errors[0].category == "OBJECT_NOT_FOUND"
     assert response.errors[0].context == {"ids": ["999999"]}
+
+
+def association_inputs(
+    *pairs: tuple[str, str | None],
+) -> BatchInputPublicFetchAssociationsBatchRequest:
+    return BatchInputPublicFetchAssociationsBatchRequest(
+        inputs=[PublicFetchAssociationsBatchRequest(id=i, after=after) for i, after in pairs]
+    )
+
+
+def test_v4_association_batch_read_with_labels_and_207_for_none(sandbox: SandboxServer) -> None:
+    # 7001 works at 9001; 7078 has no company; 999999 does not exist.
+    answer = client(sandbox).crm.associations.v4.batch_api.get_page(
+        "contacts",
+        "companies",
+        association_inputs(("7001", None), ("7078", None), ("999999", None)),
+    )
+
+    (result,) = answer.results
+    assert result._from.id == "7001"
+    assert result.paging is None
+    (target,) = result.to
+    assert target.to_object_id == "9001"
+    assert {(t.category, t.type_id, t.label) for t in target.association_types} == {
+        ("HUBSPOT_DEFINED", 279, None),
+        ("HUBSPOT_DEFINED", 1, "Primary"),
+    }
+    assert answer.num_errors == 2
+    none = {error.context["fromObjectId"][0]: error for error in answer.errors}
+    assert set(none) == {"7078", "999999"}
+    assert none["7078"].category == "OBJECT_NOT_FOUND"
+    assert none["7078"].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+    assert none["7078"].message == "No company is associated with contact 7078."
+    assert none["7078"].context["toObjectType"] == ["company"]
+
+
+def test_v4_association_batch_read_pages_per_object(sandbox: SandboxServer) -> None:
+    sandbox.configure(hubspot={"association_page_size": 2})
+    api = client(sandbox)
+    expected = [
+        item.id
+        for item in api.crm.companies.basic_api.get_by_id("9001", associations=["contacts"])
+        .associations["contacts"]
+        .results
+    ]
+    seen: list[str] = []
+    pending: list[tuple[str, str | None]] = [("9001", None)]
+    pages = 0
+    while pending:
+        answer = api.crm.associations.v4.batch_api.get_page(
+            "0-2", "contacts", association_inputs(*pending)
+        )
+        pages += 1
+        (result,) = answer.results
+        seen.extend(target.to_object_id for target in result.to)
+        assert len(result.to) <= 2
+        following = result.paging.next if result.paging else None
+        pending = [("9001", following.after)] if following else []
+
+    assert len(expected) > 2
+    assert seen == list(dict.fromkeys(expected))
+    assert pages == -(-len(seen) // 2)
+
+
+def test_v4_association_batch_read_counts_against_the_limit(sandbox: SandboxServer) -> None:
+    sandbox.configure(hubspot={"requests_per_window": 2, "window_seconds": 10})
+    batch_api = client(sandbox, token="limited").crm.associations.v4.batch_api
+    for _ in range(2):
+        batch_api.get_page("contacts", "companies", association_inputs(("7001", None)))
+    with pytest.raises(association_errors.ApiException) as limited:
+        batch_api.get_page("contacts", "companies", association_inputs(("7001", None)))
+
+    assert limited.value.status == 429
+    assert json.loads(limited.value.body)["policyName"] == "TEN_SECONDLY_ROLLING"
 
 
 def test_search_filters_sorts_and_pages(sandbox: SandboxServer) -> None:
