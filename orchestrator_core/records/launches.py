@@ -10,7 +10,9 @@
   gets its own Dagster run at once (run key: the workflow run's key); two or more become
   batches of at most `batch_max` runs (table `run_batches`; run key `batch:<id>`), while fewer
   than `batches_in_flight` batches are unfinished, so a backlog never fills Dagster's run queue
-  ahead of everything else. Runs that wait for a batch slot stay requested for a later tick.
+  ahead of everything else. While a batch of a workflow is unfinished, its next runs wait for
+  the next batch rather than start alone beside it (another process spending the same vendor
+  budget). Runs that wait for a batch slot stay requested for a later tick.
 - **Asked again when lost.** A run (or a whole batch) asked for over `again_after_seconds` ago
   that never started is asked for again, under the same run key, so Dagster launches it once.
   A run belongs to at most one batch, for ever.
@@ -75,7 +77,10 @@ ORDER BY id
 FOR UPDATE SKIP LOCKED
 """
 
-_UNFINISHED_BATCHES = "SELECT count(*) FROM orchestrator.run_batches WHERE finished_at IS NULL"
+_UNFINISHED_BATCHES = (
+    "SELECT workflow, count(*) FROM orchestrator.run_batches WHERE finished_at IS NULL"
+    " GROUP BY workflow"
+)
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,14 @@ def due_launches(
             )
         launches: list[Launch] = [_batch_spec(row) for row in lost]
         rows = sorted(cur.execute(_DUE_RUNS, params).fetchall(), key=lambda row: row["id"])
-        row = cur.execute(_UNFINISHED_BATCHES).fetchone()
-        free_batch_slots = max(0, batches_in_flight - (row["count"] if row else 0))
+        batching = {row["workflow"]: row["count"] for row in cur.execute(_UNFINISHED_BATCHES)}
+        free_batch_slots = max(0, batches_in_flight - sum(batching.values()))
         alone: list[dict[str, Any]] = []
         for group in _by_workflow(rows):
-            if len(group) == 1 or batch_max == 1:  # idle, or batching switched off
+            if batch_max == 1:  # batching switched off
+                alone += group
+                continue
+            if len(group) == 1 and group[0]["workflow"] not in batching:  # idle
                 alone += group
                 continue
             for chunk in _chunks(group, batch_max):

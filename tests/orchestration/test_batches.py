@@ -164,7 +164,10 @@ def test_one_run_per_object_at_a_time_and_in_order(
     dagster_instance: dg.DagsterInstance,
     database_url: str,
     db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_BATCHES_IN_FLIGHT", "1")  # the default
+    get_settings.cache_clear()
     _contacts(database_url, 7001, 7002)
     # A later change of contact 7001 (outside the correlation window): a run of its own.
     ingest_events(
@@ -193,6 +196,10 @@ def test_one_run_per_object_at_a_time_and_in_order(
     db.execute("UPDATE orchestrator.workflow_runs SET status = 'succeeded' WHERE id = %s", (other,))
     assert _tick(dagster_instance) == []
     db.execute("UPDATE orchestrator.workflow_runs SET status = 'succeeded' WHERE id = %s", (first,))
+    # Free now, but its workflow's batch run has not ended: it waits for the next batch rather
+    # than start alone beside it (another process spending the same vendor budget).
+    assert _tick(dagster_instance) == []
+    db.execute("UPDATE orchestrator.run_batches SET finished_at = now()")
     (next_run,) = _tick(dagster_instance)
     assert _config(next_run)["workflow_run_id"] == later  # alone: the only one due
 
