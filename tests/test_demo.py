@@ -75,13 +75,14 @@ def test_demo_runs_every_workflow_and_is_idempotent(orchestrator_home: Path) -> 
 
 def _assert_runs_launched_by_the_sensor(home: Path) -> None:
     """Each workflow run's Dagster run exists, succeeded, and carries the run key and tags the
-    sensor gave it (read from Dagster's own storage, in the same database)."""
+    sensor gave it: its own, or its batch's (read from Dagster's own storage, in the same
+    database)."""
     server = start_embedded(home / "pgdata")
     try:
         with psycopg.connect(server.get_uri("orchestrator")) as conn:
             rows = conn.execute(
                 """
-                SELECT w.run_key, r.status, k.value, o.value,
+                SELECT w.run_key, w.batch_id, r.status, k.value, o.value, b.value,
                        (SELECT string_agg(
                             concat_ws(' ', e.dagster_event_type,
                                       e.event::jsonb ->> 'user_message',
@@ -96,13 +97,19 @@ def _assert_runs_launched_by_the_sensor(home: Path) -> None:
                 LEFT JOIN dagster.run_tags k ON k.run_id = r.run_id AND k.key = 'dagster/run_key'
                 LEFT JOIN dagster.run_tags o ON o.run_id = r.run_id
                      AND o.key = 'orchestrator/workflow_run_id'
+                LEFT JOIN dagster.run_tags b ON b.run_id = r.run_id
+                     AND b.key = 'orchestrator/batch_id'
                 WHERE a.kind = 'start'
                 """
             ).fetchall()
     finally:
         server.cleanup()
     assert len(rows) == 12
-    for run_key, status, tagged_key, workflow_run_tag, failure in rows:
+    for run_key, batch_id, status, tagged_key, workflow_run_tag, batch_tag, failure in rows:
         assert status == "SUCCESS", (run_key, failure)
-        assert tagged_key == run_key
-        assert workflow_run_tag is not None
+        if batch_id is None:
+            assert tagged_key == run_key
+            assert workflow_run_tag is not None
+        else:
+            assert tagged_key == f"batch:{batch_id}"
+            assert batch_tag == str(batch_id)
