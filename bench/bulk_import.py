@@ -519,7 +519,8 @@ def print_throughput(runs: list[Run], ingest: Ingest, contacts: int) -> float:
     ingest_window = ingest.last_accepted - ingest.first_sent
     print(
         f"contacts          {contacts}: {ingest.events} contact.creation events in"
-        f" {ingest.deliveries} signed deliveries of up to {EVENTS_PER_DELIVERY}"
+        f" {ingest.deliveries} signed {'delivery' if ingest.deliveries == 1 else 'deliveries'}"
+        f" of up to {EVENTS_PER_DELIVERY}"
     )
     statuses = Counter(r.status for r in runs)
     outcomes = Counter(r.outcome or "-" for r in runs)
