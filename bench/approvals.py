@@ -18,39 +18,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest_api.signature import sign
-from orchestrator_cli.stack import Ports, running_stack
-from orchestrator_core.settings import Settings
+from bench.common import PORTAL_ID, bench_settings, percentile, signed_delivery, whole_stack
 from orchestrator_core.users import create_user
 
 DEAL_IDS = list(range(5001, 5031))  # the sandbox seed's deals
-PORTAL_ID = 62515
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def park_events() -> list[dict[str, object]]:
@@ -83,12 +65,8 @@ def send(api_url: str, secret: str, events: list[dict[str, object]]) -> None:
     url = f"{api_url}/webhooks/hubspot"
     with httpx.Client(timeout=15.0) as client:
         for event in events:
-            body = orjson.dumps([event]).decode()
-            headers = {
-                "Content-Type": "application/json",
-                **sign(secret=secret, body=body, uri=url),
-            }
-            client.post(url, content=body.encode(), headers=headers).raise_for_status()
+            body, headers = signed_delivery(url, secret, [event])
+            client.post(url, content=body, headers=headers).raise_for_status()
 
 
 def create_decider(database_url: str) -> tuple[str, str]:
@@ -132,13 +110,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=6.0, help="seconds between decisions")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="bench-approvals-"))
-    os.environ["ORCHESTRATOR_HOME"] = str(home)
-    os.environ.pop("DAGSTER_HOME", None)
     secret = "bench-approvals-secret"
-    settings = Settings(orchestrator_home=home, hubspot_webhook_secret=secret)
-    ports = Ports(api=free_port(), dagster=free_port(), sandbox=free_port())
-    with running_stack(settings, ports, webhook_secret=secret) as stack:
+    settings = bench_settings("approvals", secret)
+    with whole_stack(settings, secret) as stack:
         database_url = stack.database.url
         events = park_events()
         send(stack.api_url, secret, events)

@@ -16,44 +16,28 @@ trickle), waits until every resulting run has finished, and prints:
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest_api.signature import sign
-from orchestrator_cli.stack import Ports, running_stack
-from orchestrator_core.settings import Settings
+from bench.common import (
+    PORTAL_ID,
+    bench_settings,
+    cpu_seconds,
+    idle_cpu_rate,
+    percentile,
+    signed_delivery,
+    whole_stack,
+)
 
 COMPANY_IDS = list(range(9001, 9041))  # the sandbox seed's companies
-PORTAL_ID = 62515
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds() -> float:
-    times = psutil.cpu_times()
-    return float(times.user + times.system)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def send_events(api_url: str, secret: str, count: int, interval: float) -> None:
@@ -71,12 +55,8 @@ def send_events(api_url: str, secret: str, count: int, interval: float) -> None:
                 "changeSource": "CRM_UI",
                 "objectId": COMPANY_IDS[index % len(COMPANY_IDS)],
             }
-            body = orjson.dumps([event]).decode()
-            headers = {
-                "Content-Type": "application/json",
-                **sign(secret=secret, body=body, uri=url),
-            }
-            response = client.post("/webhooks/hubspot", content=body.encode(), headers=headers)
+            body, headers = signed_delivery(url, secret, [event])
+            response = client.post("/webhooks/hubspot", content=body, headers=headers)
             response.raise_for_status()
             time.sleep(interval)
 
@@ -131,17 +111,11 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=20.0, help="baseline window")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    os.environ["ORCHESTRATOR_HOME"] = str(home)
-    os.environ.pop("DAGSTER_HOME", None)
     secret = "bench-pipeline-secret"
-    settings = Settings(orchestrator_home=home, hubspot_webhook_secret=secret)
-    ports = Ports(api=free_port(), dagster=free_port(), sandbox=free_port())
-    with running_stack(settings, ports, webhook_secret=secret) as stack:
+    settings = bench_settings("pipeline", secret)
+    with whole_stack(settings, secret) as stack:
         time.sleep(10.0)  # let the daemon and code servers finish starting
-        idle_start = cpu_seconds()
-        time.sleep(args.idle_seconds)
-        idle_rate = (cpu_seconds() - idle_start) / args.idle_seconds
+        idle_rate = idle_cpu_rate(args.idle_seconds)
 
         started = time.monotonic()
         cpu_start = cpu_seconds()

@@ -1,5 +1,6 @@
 """Inspection and control endpoints under `/_sandbox/`: what the clients wrote, how many requests
-each vendor got per second, and runtime control (reset to the seed, change limits and faults).
+each vendor got per second, and runtime control (reset to the seed, change limits and faults,
+bulk-load HubSpot objects, empty the request log).
 
 These are the sandbox's own API (not a vendor's): plain JSON, no auth, no limits, no faults.
 """
@@ -9,17 +10,42 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from psycopg import errors as pg_errors
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from sandbox.clock import iso_ms, now
 from sandbox.config import SandboxConfig, Vendor
 from sandbox.deps import RuntimeDep, StoreDep
 from sandbox.errors import VendorError
 from sandbox.seed import reseed
-from sandbox.state import Record
+from sandbox.state import NewRecord, Record, Store
 from sandbox.vendors import airtable, google_calendar, google_drive, hubspot_model, notion
 
 JsonObject = dict[str, Any]
 
 router = APIRouter(tags=["sandbox"])
+
+# The most objects one bulk insert takes.
+MAX_BULK_OBJECTS = 50_000
+
+
+class BulkObject(BaseModel):
+    """One object of a bulk insert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # None: the next id, as a create through the API gets.
+    id: str | None = None
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+    # Objects to associate with (default association types, both ways): {"companies": ["9001"]}.
+    associations: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class BulkInsert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object_type: str = Field(alias="objectType")
+    objects: list[BulkObject] = Field(min_length=1, max_length=MAX_BULK_OBJECTS)
 
 
 @router.get("/health")
@@ -45,6 +71,15 @@ async def reset(store: StoreDep, runtime: RuntimeDep) -> JsonObject:
     loaded = await reseed(store, runtime.config.seed_dir)
     runtime.restart_counters()
     return {"records": loaded}
+
+
+@router.delete("/requests")
+async def clear_request_log(store: StoreDep, runtime: RuntimeDep) -> JsonObject:
+    """Empty the request log and restart the counters (limits, penalties, fault sequences);
+    every vendor's state stays as it is."""
+    deleted = await store.clear_requests()
+    runtime.restart_counters()
+    return {"deleted": deleted}
 
 
 @router.get("/requests")
@@ -82,6 +117,75 @@ async def requests_per_second(store: StoreDep, vendor: Vendor | None = None) -> 
             for v, second, served, refused in rows
         ]
     }
+
+
+@router.get("/requests/counts")
+async def request_counts(store: StoreDep, vendor: Vendor | None = None) -> JsonObject:
+    """Logged requests per vendor and outcome, over the whole log."""
+    rows = await store.request_counts(vendor)
+    return {
+        "counts": [
+            {"vendor": v, "outcome": outcome, "requests": count} for v, outcome, count in rows
+        ]
+    }
+
+
+@router.post("/hubspot/objects", status_code=201)
+async def hubspot_bulk_insert(body: BulkInsert, store: StoreDep) -> JsonObject:
+    """Insert HubSpot objects straight into the state, in one transaction: what a create through
+    the API stores (its properties, stamps and associations both ways), without a vendor request,
+    so no rate limit counts it and the request log does not show it. Contacts' emails must be
+    new (409 otherwise), as must given ids; association targets must exist (else 400)."""
+    kind = _hubspot_type(body.object_type)
+    required = hubspot_model.REQUIRED_ON_CREATE.get(kind, ())
+    for item in body.objects:
+        if missing := [name for name in required if not item.properties.get(name)]:
+            raise VendorError(400, {"error": f"{kind} need {', '.join(missing)}"})
+    links = {
+        (index, _hubspot_type(name), str(target_id))
+        for index, item in enumerate(body.objects)
+        for name, target_ids in item.associations.items()
+        for target_id in target_ids
+    }
+    async with store.conn.transaction():
+        await _check_targets(store, kind, {(target, i) for _, target, i in links})
+        if kind == "contacts":
+            await _refuse_known_emails(store, body.objects)
+        fresh = iter(await store.next_object_ids(sum(o.id is None for o in body.objects)))
+        ids = [item.id or str(next(fresh)) for item in body.objects]
+        stamp = iso_ms(now())
+        records = [
+            NewRecord(
+                hubspot_model.VENDOR,
+                kind,
+                object_id,
+                hubspot_model.new_object_data(
+                    kind,
+                    object_id,
+                    {k: hubspot_model.property_text(v) for k, v in item.properties.items()},
+                    stamp,
+                ),
+            )
+            for object_id, item in zip(ids, body.objects, strict=True)
+        ]
+        for index, target, target_id in sorted(links):
+            for a_type, a_id, b_type, b_id in (
+                (kind, ids[index], target, target_id),
+                (target, target_id, kind, ids[index]),
+            ):
+                records.append(
+                    NewRecord(
+                        hubspot_model.VENDOR,
+                        hubspot_model.ASSOCIATIONS,
+                        hubspot_model.association_key(a_type, a_id, b_type, b_id),
+                        hubspot_model.association_data(a_type, a_id, b_type, b_id),
+                    )
+                )
+        try:
+            await store.insert_many(records)
+        except pg_errors.UniqueViolation as exc:
+            raise VendorError(409, {"error": f"an id is taken or repeated: {exc}"}) from exc
+    return {"objectType": kind, "ids": ids}
 
 
 @router.get("/hubspot/property-updates")
@@ -203,6 +307,36 @@ async def drive_permissions(
             p.data for p in permissions if file_id is None or p.data["fileId"] == file_id
         ]
     }
+
+
+def _hubspot_type(name: str) -> str:
+    try:
+        return hubspot_model.object_type(name)
+    except VendorError:
+        raise VendorError(400, {"error": f"no HubSpot object type {name!r}"}) from None
+
+
+async def _check_targets(store: Store, kind: str, targets: set[tuple[str, str]]) -> None:
+    for target, target_id in sorted(targets):
+        if not hubspot_model.ASSOCIATION_TYPE_IDS.get((kind, target)):
+            raise VendorError(400, {"error": f"no association type from {kind} to {target}"})
+        if await store.get(hubspot_model.VENDOR, target, target_id) is None:
+            raise VendorError(400, {"error": f"no {target} {target_id} to associate with"})
+
+
+async def _refuse_known_emails(store: Store, objects: list[BulkObject]) -> None:
+    """409 when a contact's email is already taken, by a stored contact or an earlier one."""
+    taken = {
+        str(r.data["properties"].get("email") or "").lower()
+        for r in await store.scan(hubspot_model.VENDOR, "contacts")
+    }
+    for item in objects:
+        email = str(item.properties.get("email") or "").lower()
+        if not email:
+            continue
+        if email in taken:
+            raise VendorError(409, {"error": f"a contact with email {email} exists"})
+        taken.add(email)
 
 
 def _permissions_of(file_id: str, permissions: list[Record]) -> list[JsonObject]:

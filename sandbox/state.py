@@ -146,6 +146,13 @@ class Store:
         assert row is not None
         return int(row[0])
 
+    async def next_object_ids(self, count: int) -> list[int]:
+        """`count` new object ids in one round trip (what a bulk insert takes)."""
+        cursor = await self.conn.execute(
+            "SELECT nextval('sandbox.object_ids') FROM generate_series(1, %s)", (count,)
+        )
+        return [int(row[0]) for row in await cursor.fetchall()]
+
     async def log_request(self, entry: LoggedRequest) -> None:
         await self.conn.execute(
             "INSERT INTO sandbox.requests"
@@ -184,6 +191,20 @@ class Store:
             {"vendor": vendor, "served": list(SERVED_OUTCOMES)},
         )
         return [(row[0], row[1], int(row[2]), int(row[3])) for row in await cursor.fetchall()]
+
+    async def request_counts(self, vendor: str | None) -> list[tuple[str, str, int]]:
+        """(vendor, outcome, requests) over the whole log."""
+        cursor = await self.conn.execute(
+            "SELECT vendor, outcome, count(*) FROM sandbox.requests"
+            " WHERE %(vendor)s::text IS NULL OR vendor = %(vendor)s GROUP BY 1, 2 ORDER BY 1, 2",
+            {"vendor": vendor},
+        )
+        return [(row[0], row[1], int(row[2])) for row in await cursor.fetchall()]
+
+    async def clear_requests(self) -> int:
+        """Empty the request log (the records stay); how many requests it held."""
+        cursor = await self.conn.execute("DELETE FROM sandbox.requests")
+        return cursor.rowcount
 
     async def is_empty(self) -> bool:
         cursor = await self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM sandbox.records)")

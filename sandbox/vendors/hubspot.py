@@ -33,7 +33,6 @@ from sandbox.state import Record, Store
 from sandbox.vendors.common import read_json
 from sandbox.vendors.hubspot_model import (
     ASSOCIATIONS,
-    CREATED_PROPERTY,
     MODIFIED_PROPERTY,
     OWNERS,
     PROPERTY_UPDATES,
@@ -47,6 +46,7 @@ from sandbox.vendors.hubspot_model import (
     association_label,
     association_target,
     association_types_v4,
+    new_object_data,
     object_type,
     property_text,
     render_object,
@@ -300,15 +300,7 @@ async def create_object(type_name: str, request: Request, store: StoreDep) -> Js
                     f" {target_id} does not exist",
                 )
         object_id = str(await store.next_object_id())
-        stamp = iso_ms(now())
-        properties.update(
-            {
-                CREATED_PROPERTY[kind]: stamp,
-                MODIFIED_PROPERTY[kind]: stamp,
-                "hs_object_id": object_id,
-            }
-        )
-        data = {"properties": properties, "createdAt": stamp, "updatedAt": stamp, "archived": False}
+        data = new_object_data(kind, object_id, properties, iso_ms(now()))
         await store.put(VENDOR, kind, object_id, data)
         for target_type, target_id in links:
             await link(store, kind, object_id, target_type, target_id)

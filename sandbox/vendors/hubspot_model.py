@@ -223,6 +223,19 @@ def render_object(
     return body
 
 
+def new_object_data(
+    object_type: str, object_id: str, properties: Mapping[str, str], stamp: str
+) -> JsonObject:
+    """A stored object as a create makes it: the properties plus the ones HubSpot sets."""
+    values = {
+        **properties,
+        CREATED_PROPERTY[object_type]: stamp,
+        MODIFIED_PROPERTY[object_type]: stamp,
+        "hs_object_id": object_id,
+    }
+    return {"properties": values, "createdAt": stamp, "updatedAt": stamp, "archived": False}
+
+
 def property_text(value: Any) -> str:
     """HubSpot stores every property value as a string; booleans as `true`/`false`."""
     if isinstance(value, bool):

@@ -191,6 +191,81 @@ def test_config_is_validated_and_readable(sandbox: SandboxServer) -> None:
     assert sandbox.inspect("config")["hubspot"]["requests_per_window"] == 190
 
 
+def test_bulk_insert_stores_hubspot_objects_without_vendor_requests(
+    sandbox: SandboxServer,
+) -> None:
+    contacts = [
+        {
+            "properties": {"firstname": "Ada", "email": "ada@northwind.example", "jobtitle": "CTO"},
+            "associations": {"companies": ["9001"]},
+        },
+        {"id": "8500", "properties": {"firstname": "Ben", "email": "ben@acme.example"}},
+    ]
+    inserted = sandbox.client.post(
+        "/_sandbox/hubspot/objects", json={"objectType": "contacts", "objects": contacts}
+    )
+    new_id, given_id = inserted.json()["ids"]
+    logged = sandbox.inspect("requests")["requests"]
+    api = hubspot(sandbox)
+    ada = api.crm.contacts.basic_api.get_by_id(
+        new_id, properties=["email", "jobtitle"], associations=["companies"]
+    )
+    ben = api.crm.contacts.basic_api.get_by_id(given_id)
+    company = api.crm.companies.basic_api.get_by_id("9001", associations=["contacts"])
+
+    assert inserted.status_code == 201
+    assert int(new_id) >= 100_000_001  # from the ids a create would take
+    assert given_id == "8500"
+    assert logged == []  # no vendor request, so nothing counted against a limit
+    assert ada.properties["jobtitle"] == "CTO"
+    assert ada.properties["hs_object_id"] == new_id
+    assert ada.properties["createdate"] == ada.properties["lastmodifieddate"]
+    assert {c.id for c in ada.associations["companies"].results} == {"9001"}
+    assert ben.properties["firstname"] == "Ben"
+    assert new_id in [c.id for c in company.associations["contacts"].results]
+
+
+def test_bulk_insert_is_all_or_nothing(sandbox: SandboxServer) -> None:
+    def insert(objects: list[dict[str, object]], object_type: str = "contacts") -> int:
+        body = {"objectType": object_type, "objects": objects}
+        return sandbox.client.post("/_sandbox/hubspot/objects", json=body).status_code
+
+    fresh = {"properties": {"email": "new@northwind.example"}}
+    statuses = [
+        # Camille Dubois (7001) has this email already.
+        insert([fresh, {"properties": {"email": "Camille.Dubois@northwind.example"}}]),
+        insert([fresh, {"properties": {"email": "new@northwind.example"}}]),
+        insert([fresh, {"id": "7002", "properties": {}}]),
+        insert([fresh, {"properties": {}, "associations": {"companies": ["9999"]}}]),
+        insert([{"properties": {}}], object_type="tickets"),
+        insert([{"properties": {}}], object_type="notes"),  # hs_timestamp is required
+    ]
+    contacts = sandbox.inspect("hubspot/contacts")["results"]
+
+    assert statuses == [409, 409, 409, 400, 400, 400]
+    assert "new@northwind.example" not in [c["properties"].get("email") for c in contacts]
+
+
+def test_request_log_empties_and_counters_restart(sandbox: SandboxServer) -> None:
+    sandbox.configure(hubspot={"requests_per_window": 2, "window_seconds": 60})
+    refused = statuses(sandbox, 3)
+    counts = sandbox.inspect("requests/counts")["counts"]
+    cleared = sandbox.client.delete("/_sandbox/requests").json()
+    after = statuses(sandbox, 1)
+
+    assert refused == [200, 200, 429]
+    assert counts == [
+        {"vendor": "hubspot", "outcome": "ok", "requests": 2},
+        {"vendor": "hubspot", "outcome": "rate_limited", "requests": 1},
+    ]
+    assert cleared == {"deleted": 3}
+    assert after == [200]  # the window restarted with the log
+    assert sandbox.inspect("requests/counts", vendor="hubspot")["counts"] == [
+        {"vendor": "hubspot", "outcome": "ok", "requests": 1}
+    ]
+    assert sandbox.inspect("hubspot/contacts")["results"]  # the state stayed
+
+
 def test_unknown_vendor_route_answers_in_the_vendor_shape(sandbox: SandboxServer) -> None:
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False)
     with pytest.raises(APIResponseError) as missing:
