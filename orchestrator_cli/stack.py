@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import click
 import httpx
+import psutil
 
 from orchestrator_cli.context import load_policy_or_exit, migrated_database
 from orchestrator_cli.dagster_instance import dagster_environment, write_instance
@@ -243,6 +244,11 @@ def _wait_healthy(stack: Stack, child: Child) -> None:
 
 
 def _stop_children(stack: Stack) -> None:
+    # Every descendant, seen before anything stops: Dagster's code servers and run workers
+    # start sessions of their own, so stopping a child's process group does not reach them.
+    descendants = [
+        process for child in stack.children if child.alive() for process in _descendants(child)
+    ]
     # Dagster first (no new runs start), then the API and the sandbox the runs use.
     for child in reversed(stack.children):
         if child.alive():
@@ -255,3 +261,24 @@ def _stop_children(stack: Stack) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGKILL)
             child.process.wait()
+    _stop_orphans(descendants)
+
+
+def _descendants(child: Child) -> list[psutil.Process]:
+    try:
+        return list(psutil.Process(child.process.pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _stop_orphans(processes: list[psutil.Process]) -> None:
+    """Stop what outlived its parent (a code server whose heartbeat never timed it out)."""
+    alive = [process for process in processes if process.is_running()]
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, still_alive = psutil.wait_procs(alive, timeout=STOP_TIMEOUT_SECONDS)
+    for process in still_alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(still_alive, timeout=STOP_TIMEOUT_SECONDS)

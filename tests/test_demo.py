@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from orchestrator_core.db.embedded import start_embedded
@@ -47,6 +49,7 @@ def test_demo_runs_every_workflow_and_is_idempotent(orchestrator_home: Path) -> 
     first = _demo(orchestrator_home)
     out = first.stdout
     assert first.returncode == 0, out + first.stderr[-5000:]
+    _assert_nothing_left_running(orchestrator_home)
     assert "01-companies-created.json                        200  stored  8  duplicates  0" in out
     assert "04-redelivery-of-01.json                         200  stored  0  duplicates  3" in out
     assert "06-one-invalid-event.json                        422  stored  2" in out
@@ -71,6 +74,22 @@ def test_demo_runs_every_workflow_and_is_idempotent(orchestrator_home: Path) -> 
     )
     assert "12 workflow runs:" in second.stdout
     assert "every sample reached its expected outcome." in second.stdout
+
+
+def _assert_nothing_left_running(home: Path) -> None:
+    """No process of the stack outlives it (Dagster's code servers carry the instance's
+    directory in their command line, and start sessions of their own)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = [
+            process.pid
+            for process in psutil.process_iter(["cmdline"])
+            if str(home) in " ".join(process.info["cmdline"] or [])
+        ]
+        if not left:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"processes of {home} still running: {left}")
 
 
 def _assert_runs_launched_by_the_sensor(home: Path) -> None:
