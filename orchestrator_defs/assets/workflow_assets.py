@@ -6,8 +6,9 @@ of them (`batch_id`, under load: `orchestrator_defs/runtime/batch.py` drives the
 as a lone run would be driven). A phase's assets are skippable: a run materializes only what
 its graphs actually wrote (a company with bad data writes nothing; a kickoff that parks writes
 only its proposal). Every workflow run's writes are one materialization per asset, carrying the
-HubSpot object, the envelope ids, the workflow run and thread, the policy version and the
-external record ids, so the UI links every record back to its event, in a batch too.
+HubSpot object, the envelope ids, the workflow run and the external record ids, so the UI links
+every record back to its event; a batch writes one materialization per asset listing each
+run's records.
 """
 
 from collections.abc import Iterator, Sequence
@@ -166,7 +167,7 @@ def _work_one(
         tags[APPROVAL_STATUS_TAG] = result.approvals[0].status
     context.instance.add_run_tags(context.run.run_id, tags)
     context.log.info(f"workflow run {config.workflow_run_id}: {result.outcome}")
-    _log_materializations(context, phase, result)
+    _log_materializations(context, phase, [result])
 
 
 def _work_batch(
@@ -193,9 +194,7 @@ def _work_batch(
         final_attempt=final,
         concurrency=get_settings().orchestrator_batch_concurrency,
     )
-    for outcome in outcomes:
-        if outcome.result is not None:
-            _log_materializations(context, phase, outcome.result)
+    _log_materializations(context, phase, [o.result for o in outcomes if o.result is not None])
     with runtime.db.connection() as conn:
         statuses = member_statuses(conn, batch)
     summary = ",".join(f"{status}={count}" for status, count in statuses.items())
@@ -285,49 +284,56 @@ def decision_of(approval: Approval) -> Decision:
 
 
 def _log_materializations(
-    context: dg.AssetExecutionContext, phase: WorkflowPhase, result: DriveResult
+    context: dg.AssetExecutionContext, phase: WorkflowPhase, results: Sequence[DriveResult]
 ) -> None:
-    """One materialization per asset the workflow run wrote, with the records it wrote."""
-    run = result.run
-    by_asset: dict[str, list[Artifact]] = {}
-    for item in result.artifacts:
-        by_asset.setdefault(item["asset"], []).append(item)
+    """One materialization per asset the workflow runs wrote, listing every record each run
+    wrote there with its HubSpot object and events. One event per asset, not per run: the
+    event log's writes are the costly part of a large batch."""
     declared = {output.key for output in phase.outputs}
-    for asset, items in by_asset.items():
-        if asset not in declared:  # e.g. a HubSpot note on a rejection
-            for item in items:
+    written: dict[str, list[tuple[DriveResult, Artifact]]] = {}
+    for result in results:
+        for item in result.artifacts:
+            if item["asset"] not in declared:  # e.g. a HubSpot note on a rejection
                 context.log.info(f"also wrote {item['description']} ({item['external_id']})")
+            written.setdefault(item["asset"], []).append((result, item))
     for output in phase.outputs:
-        written = by_asset.get(output.key)
-        if not written:
+        items = written.get(output.key)
+        if not items:
             continue
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=output.asset_key,
-                metadata={
-                    "workflow_run_id": run.id,
-                    "envelope_ids": list(run.envelope_ids),
-                    "workflow": run.workflow,
-                    "thread_id": run.thread_id,
-                    "hubspot_object": f"{run.object_type}/{run.object_id}",
-                    "outcome": result.outcome,
-                    "policy_version": run.policy_version,
-                    "external_ids": [a["external_id"] for a in written if a["external_id"]],
-                    "records": dg.MetadataValue.json(
-                        [
-                            {
-                                "asset": a["asset"],
-                                "system": a["system"],
-                                "external_id": a["external_id"],
-                                "description": a["description"],
-                                "url": a["url"],
-                            }
-                            for a in written
-                        ]
-                    ),
-                },
-            )
-        )
+        runs = list({result.run.id: result.run for result, _ in items}.values())
+        first = items[0][0]
+        metadata: dict[str, Any] = {
+            "workflow": first.run.workflow,
+            "workflow_runs": len(runs),
+            "hubspot_objects": [f"{run.object_type}/{run.object_id}" for run in runs],
+            "policy_version": first.run.policy_version,
+            "external_ids": [a["external_id"] for _, a in items if a["external_id"]],
+            "records": dg.MetadataValue.json(
+                [
+                    {
+                        "workflow_run_id": result.run.id,
+                        "hubspot_object": f"{result.run.object_type}/{result.run.object_id}",
+                        "envelope_ids": list(result.run.envelope_ids),
+                        "outcome": result.outcome,
+                        "system": a["system"],
+                        "external_id": a["external_id"],
+                        "description": a["description"],
+                        "url": a["url"],
+                    }
+                    for result, a in items
+                ]
+            ),
+        }
+        if len(runs) == 1:  # a lone run: the run itself, as its materializations always said
+            run = runs[0]
+            metadata |= {
+                "workflow_run_id": run.id,
+                "envelope_ids": list(run.envelope_ids),
+                "thread_id": run.thread_id,
+                "hubspot_object": f"{run.object_type}/{run.object_id}",
+                "outcome": first.outcome,
+            }
+        context.log_event(dg.AssetMaterialization(asset_key=output.asset_key, metadata=metadata))
 
 
 PHASE_ASSETS: dict[str, dg.AssetsDefinition] = {
