@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     # (each holds one database connection), and at most this many batches unfinished. One
     # batch at a time by default: each Dagster run keeps its own client-side vendor budget,
     # and two at once would together exceed the vendors' limits.
-    orchestrator_batch_max: int = Field(default=50, ge=1, le=1000)
-    orchestrator_batch_concurrency: int = Field(default=16, ge=1, le=64)
+    orchestrator_batch_max: int = Field(default=100, ge=1, le=1000)
+    orchestrator_batch_concurrency: int = Field(default=24, ge=1, le=64)
     orchestrator_batches_in_flight: int = Field(default=1, ge=1)
 
     # Where the approval deadline schedule posts escalations (a chat or paging webhook).
