@@ -101,7 +101,10 @@ def enforce_approval_deadlines(
     return {"expired": len(expired), "escalated": len(escalated)}
 
 
-@dg.job(description="Expire overdue approvals and escalate those near due.")
+@dg.job(
+    description="Expire overdue approvals and escalate those near due.",
+    executor_def=dg.in_process_executor,  # one op: no process of its own for the step
+)
 def approval_deadlines() -> None:
     enforce_approval_deadlines()
 
