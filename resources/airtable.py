@@ -36,6 +36,7 @@ from resources.resilience import (
     RateLimit,
     ResilientCaller,
     RetryPolicy,
+    SharedBudget,
     Throttle,
     Timeouts,
     request_not_sent,
@@ -105,6 +106,7 @@ class AirtableConnector:
         timeouts: Timeouts,
         retry: RetryPolicy,
         mode: str = "live",
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not key.get_secret_value():
@@ -123,6 +125,8 @@ class AirtableConnector:
             [RateLimit(requests_per_second, 1.0)],
             vendor=VENDOR,
             max_wait_seconds=max(120.0, rate_limit_penalty_seconds * 2),
+            shared=shared_budget,
+            shared_key=f"airtable {self.endpoint_url} {base_id}",
         )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
         # A record's key field value is its identity: two upserts of one key never share a

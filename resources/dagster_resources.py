@@ -39,7 +39,7 @@ from resources.connections import (
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
-from resources.resilience import RetryPolicy, Timeouts
+from resources.resilience import RetryPolicy, SharedBudget, Timeouts
 
 log = get_logger(__name__)
 
@@ -77,8 +77,9 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
             credential_file=Path(key_file) if key_file else None,
         )
 
-    def get_client(self) -> C:
-        """The plain connector, built on first use and kept for the run."""
+    def get_client(self, shared_budget: SharedBudget | None = None) -> C:
+        """The plain connector, built on first use and kept for the run; its throttles take
+        their slots in `shared_budget` too when one is given (the first call decides)."""
         if self._connector is None:
             self._connector = self._build(
                 self.connection(),
@@ -88,6 +89,7 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
                 retry=RetryPolicy(
                     max_attempts=self.max_attempts, max_elapsed_seconds=self.max_elapsed_seconds
                 ),
+                shared_budget=shared_budget,
             )
         return self._connector
 
@@ -97,7 +99,14 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
             self._connector = None
 
     @abstractmethod
-    def _build(self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy) -> C:
+    def _build(
+        self,
+        connection: Connection,
+        *,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        shared_budget: SharedBudget | None,
+    ) -> C:
         """The vendor's connector for `connection`, with this resource's own limits."""
 
 
@@ -112,7 +121,12 @@ class HubSpotResource(VendorResource[HubSpotConnector]):
     search_requests_per_second: int = Field(gt=0)
 
     def _build(
-        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+        self,
+        connection: Connection,
+        *,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        shared_budget: SharedBudget | None,
     ) -> HubSpotConnector:
         return HubSpotConnector.from_connection(
             connection,
@@ -120,6 +134,7 @@ class HubSpotResource(VendorResource[HubSpotConnector]):
             search_requests_per_second=self.search_requests_per_second,
             timeouts=timeouts,
             retry=retry,
+            shared_budget=shared_budget,
         )
 
 
@@ -135,7 +150,12 @@ class AirtableResource(VendorResource[AirtableConnector]):
     rate_limit_penalty_seconds: float = Field(ge=0, description="Wait after a 429 that names none.")
 
     def _build(
-        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+        self,
+        connection: Connection,
+        *,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        shared_budget: SharedBudget | None,
     ) -> AirtableConnector:
         return AirtableConnector.from_connection(
             connection,
@@ -144,6 +164,7 @@ class AirtableResource(VendorResource[AirtableConnector]):
             rate_limit_penalty_seconds=self.rate_limit_penalty_seconds,
             timeouts=timeouts,
             retry=retry,
+            shared_budget=shared_budget,
         )
 
 
@@ -158,7 +179,12 @@ class NotionResource(VendorResource[NotionConnector]):
     requests_per_second: int = Field(gt=0)
 
     def _build(
-        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+        self,
+        connection: Connection,
+        *,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        shared_budget: SharedBudget | None,
     ) -> NotionConnector:
         return NotionConnector.from_connection(
             connection,
@@ -166,6 +192,7 @@ class NotionResource(VendorResource[NotionConnector]):
             requests_per_second=self.requests_per_second,
             timeouts=timeouts,
             retry=retry,
+            shared_budget=shared_budget,
         )
 
 
@@ -185,7 +212,12 @@ class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
     drive_requests_per_minute: int = Field(gt=0)
 
     def _build(
-        self, connection: Connection, *, timeouts: Timeouts, retry: RetryPolicy
+        self,
+        connection: Connection,
+        *,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+        shared_budget: SharedBudget | None,
     ) -> GoogleWorkspaceConnector:
         return GoogleWorkspaceConnector.from_connection(
             connection,
@@ -194,6 +226,7 @@ class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
             drive_requests_per_minute=self.drive_requests_per_minute,
             timeouts=timeouts,
             retry=retry,
+            shared_budget=shared_budget,
         )
 
 

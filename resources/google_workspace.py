@@ -43,6 +43,7 @@ from resources.resilience import (
     RateLimit,
     ResilientCaller,
     RetryPolicy,
+    SharedBudget,
     Throttle,
     Timeouts,
     request_not_sent,
@@ -142,6 +143,7 @@ class GoogleWorkspaceConnector:
         timeouts: Timeouts,
         retry: RetryPolicy,
         mode: str = "live",
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         token = (
             access_token
@@ -157,10 +159,18 @@ class GoogleWorkspaceConnector:
         self.mode = mode
         self.timeouts = timeouts
         self.calendar_throttle = Throttle(
-            "google-calendar", [RateLimit(calendar_requests_per_minute, 60.0)], vendor=VENDOR
+            "google-calendar",
+            [RateLimit(calendar_requests_per_minute, 60.0)],
+            vendor=VENDOR,
+            shared=shared_budget,
+            shared_key=f"google-calendar {self.api_endpoint}",
         )
         self.drive_throttle = Throttle(
-            "google-drive", [RateLimit(drive_requests_per_minute, 60.0)], vendor=VENDOR
+            "google-drive",
+            [RateLimit(drive_requests_per_minute, 60.0)],
+            vendor=VENDOR,
+            shared=shared_budget,
+            shared_key=f"google-drive {self.api_endpoint}",
         )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
         self._local = threading.local()

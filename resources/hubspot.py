@@ -41,6 +41,7 @@ from resources.resilience import (
     RateLimit,
     ResilientCaller,
     RetryPolicy,
+    SharedBudget,
     Throttle,
     Timeouts,
     chunked,
@@ -142,6 +143,7 @@ class HubSpotConnector:
         timeouts: Timeouts,
         retry: RetryPolicy,
         mode: str = "live",
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
         if not token.get_secret_value():
@@ -150,9 +152,20 @@ class HubSpotConnector:
         self.host = host.rstrip("/")
         self.mode = mode
         self.timeouts = timeouts
-        self.throttle = Throttle("hubspot", [RateLimit(requests_per_10s, 10.0)], vendor=VENDOR)
+        # One portal per deployment: its budget is named by the host the token is sent to.
+        self.throttle = Throttle(
+            "hubspot",
+            [RateLimit(requests_per_10s, 10.0)],
+            vendor=VENDOR,
+            shared=shared_budget,
+            shared_key=f"hubspot {self.host}",
+        )
         self.search_throttle = Throttle(
-            "hubspot-search", [RateLimit(search_requests_per_second, 1.0)], vendor=VENDOR
+            "hubspot-search",
+            [RateLimit(search_requests_per_second, 1.0)],
+            vendor=VENDOR,
+            shared=shared_budget,
+            shared_key=f"hubspot-search {self.host}",
         )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
         # A batch refused whole (400, 404) may be one input's fault: each caller's input is

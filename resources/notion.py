@@ -28,6 +28,7 @@ from resources.resilience import (
     RateLimit,
     ResilientCaller,
     RetryPolicy,
+    SharedBudget,
     Throttle,
     Timeouts,
     chunked,
@@ -86,6 +87,7 @@ class NotionConnector:
         retry: RetryPolicy,
         mode: str = "live",
         sop_parent_page_id: str | None = None,
+        shared_budget: SharedBudget | None = None,
     ) -> None:
         secret = token if isinstance(token, SecretStr) else SecretStr(token)
         if not secret.get_secret_value():
@@ -96,7 +98,13 @@ class NotionConnector:
         self.timeouts = timeouts
         # Where SOP pages go when the caller names no parent (NOTION_SOP_PARENT_PAGE_ID).
         self.sop_parent_page_id = sop_parent_page_id
-        self.throttle = Throttle("notion", [RateLimit(requests_per_second, 1.0)], vendor=VENDOR)
+        self.throttle = Throttle(
+            "notion",
+            [RateLimit(requests_per_second, 1.0)],
+            vendor=VENDOR,
+            shared=shared_budget,
+            shared_key=f"notion {self.base_url}",
+        )
         self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
 
     @classmethod

@@ -10,9 +10,11 @@
   of attempts and a bounded total time. A write that may already have taken effect is not
   retried unless the caller says it is idempotent.
 
-A throttle is per process (and per connector object). Several processes sharing one vendor
-budget (parallel Dagster runs) each keep their own; the 429 handling is what keeps them
-correct in that case, at the cost of the vendor's penalty.
+A throttle counts per connector object. Processes that share a vendor budget (two Dagster runs
+working at once) share it through a `SharedBudget` (the product's Postgres, see
+`orchestrator_core.vendor_budgets`): each request then also takes a slot there, and a 429's
+pause holds every process. Without one, the 429 handling is what keeps several processes
+correct, at the cost of the vendor's penalty.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
 from tenacity import (
@@ -88,6 +90,34 @@ class RateLimit:
     per_seconds: float
 
 
+class SharedBudget(Protocol):
+    """Request windows shared with other processes, on one clock (the budget's, not ours)."""
+
+    def take(
+        self, key: str, limits: Sequence[int], windows_ms: Sequence[int]
+    ) -> tuple[int | None, float]:
+        """`(slot id, 0)` when each window (at most `limits[i]` requests in `windows_ms[i]`)
+        has room, else `(None, seconds to wait)`."""
+        ...
+
+    def stamp(self, slot_id: int) -> None:
+        """The slot's request has its answer: count it from now."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold every taker of `key` for `seconds` from now."""
+        ...
+
+
+@dataclass
+class Slot:
+    """What `Throttle.acquire` grants: a place in this process's windows and, with a shared
+    budget, in the shared ones."""
+
+    local: RateItem
+    shared_id: int | None = None
+
+
 class Throttle:
     """A client-side request budget: sliding windows plus a shared pause after a 429.
 
@@ -101,7 +131,10 @@ class Throttle:
     also `margin_seconds` longer than the vendor's, for clock rounding.
 
     `acquire()` blocks until every window has room (and any pause has ended), or raises
-    `RateLimitedError` when that would take longer than `max_wait_seconds`.
+    `RateLimitedError` when that would take longer than `max_wait_seconds`. With `shared`, a
+    slot is taken in this process's windows first (so a process asks the shared budget for
+    no more than its own share), then in the shared budget `shared_key`, whose windows and
+    pauses every process sharing the key honours.
     """
 
     _LEAK_EVERY = 256
@@ -115,20 +148,25 @@ class Throttle:
         max_wait_seconds: float = 120.0,
         margin_seconds: float = 0.01,
         sleep: Callable[[float], None] = time.sleep,
+        shared: SharedBudget | None = None,
+        shared_key: str | None = None,
     ) -> None:
         if not limits:
             raise ValueError("a throttle needs at least one rate limit")
         self.name = name
+        self.shared = shared
+        self.shared_key = shared_key or name
         self.vendor = vendor
         self.limits = tuple(sorted(limits, key=lambda limit: limit.per_seconds))
         self.max_wait_seconds = max_wait_seconds
         self._sleep = sleep
-        self._bucket = InMemoryBucket(
-            [
-                Rate(limit.limit, round((limit.per_seconds + margin_seconds) * 1000))
-                for limit in self.limits
-            ]
-        )
+        rates = [
+            Rate(limit.limit, round((limit.per_seconds + margin_seconds) * 1000))
+            for limit in self.limits
+        ]
+        self._bucket = InMemoryBucket(rates)
+        self._shared_limits = [rate.limit for rate in rates]
+        self._shared_windows_ms = [rate.interval for rate in rates]
         # Guards the bucket: puts, re-stamps and trims happen under it, never concurrently.
         self._lock = threading.Lock()
         self._paused_until = 0.0
@@ -144,21 +182,46 @@ class Throttle:
         return self._admitted
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller of this throttle for `seconds` from now (after a vendor 429)."""
+        """Hold every caller of this throttle (and of its shared budget, in every process) for
+        `seconds` from now (after a vendor 429)."""
         if seconds <= 0:
             return
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        if self.shared is not None:
+            self.shared.pause(self.shared_key, seconds)
 
     def paused_for(self) -> float:
         """Seconds left of the current pause, 0 when none."""
         with self._lock:
             return max(0.0, self._paused_until - time.monotonic())
 
-    def acquire(self) -> RateItem:
+    def acquire(self) -> Slot:
         """A slot in every window (hand it back to `release`); waits as long as needed up
         to `max_wait_seconds`, else raises `RateLimitedError`."""
         deadline = time.monotonic() + self.max_wait_seconds
+        slot = Slot(self._acquire_local(deadline))
+        if self.shared is None:
+            return slot
+        try:
+            slot.shared_id = self._acquire_shared(self.shared, deadline)
+        except BaseException:
+            self.release(slot)
+            raise
+        return slot
+
+    def _acquire_shared(self, shared: SharedBudget, deadline: float) -> int:
+        while True:
+            slot_id, wait = shared.take(
+                self.shared_key, self._shared_limits, self._shared_windows_ms
+            )
+            if slot_id is not None:
+                return slot_id
+            if time.monotonic() + wait > deadline:
+                raise self._exhausted(retry_after=wait)
+            self._sleep(wait)
+
+    def _acquire_local(self, deadline: float) -> RateItem:
         while True:
             pause = self.paused_for()
             if pause > 0:
@@ -180,8 +243,13 @@ class Throttle:
                 raise self._exhausted(retry_after=wait)
             self._sleep(wait)
 
-    def release(self, slot: RateItem) -> None:
+    def release(self, slot: Slot) -> None:
         """The slot's request has its answer (or failed): count it from now."""
+        self._release_local(slot.local)
+        if slot.shared_id is not None and self.shared is not None:
+            self.shared.stamp(slot.shared_id)
+
+    def _release_local(self, slot: RateItem) -> None:
         with self._lock:
             now = _now_ms()
             if now <= slot.timestamp:
@@ -284,7 +352,7 @@ class ResilientCaller:
     def _attempt(
         self, operation: str, fn: Callable[[], T], throttles: Sequence[Throttle], write: bool
     ) -> T:
-        held: list[tuple[Throttle, RateItem]] = []
+        held: list[tuple[Throttle, Slot]] = []
         try:
             for throttle in throttles:
                 held.append((throttle, throttle.acquire()))

@@ -104,12 +104,14 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         notion: NotionResource,
         google_workspace: GoogleWorkspaceResource,
     ) -> Iterator[dg.MaterializeResult[Any]]:
+        # Every process's throttles take their slots in the same vendor budgets.
+        budget = workflow_runtime.request_budget
         runner = WorkflowRunner(
             workflow_runtime.services(
-                hubspot=hubspot.get_client(),
-                airtable=airtable.get_client(),
-                notion=notion.get_client(),
-                google=google_workspace.get_client(),
+                hubspot=hubspot.get_client(budget),
+                airtable=airtable.get_client(budget),
+                notion=notion.get_client(budget),
+                google=google_workspace.get_client(budget),
             ),
             checkpoints=workflow_runtime.checkpoints,
         )

@@ -1,6 +1,7 @@
 """`WorkflowRuntimeResource`: what a Dagster run needs of the product besides the vendors: the
 database (one pool for the run: records, ledger, thread locks), the LangGraph checkpoints (one
-pool), the side-effect ledger, the policy and the enricher, opened once per run. Ops, checks
+pool), the vendor request budgets shared with every other process, the side-effect ledger, the
+policy and the enricher, opened once per run. Ops, checks
 and schedules reach the product's records through `db`; workflow ops build their runner from
 `services(...)` and `checkpoints`. The pools are sized for a batch's concurrent workflows."""
 
@@ -13,6 +14,7 @@ from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.settings import get_settings
+from orchestrator_core.vendor_budgets import PostgresRequestBudget
 from orchestrator_defs.runtime.checkpointer import Checkpoints
 from orchestrator_defs.runtime.database import process_database_url
 from orchestrator_defs.runtime.policy import current_policy
@@ -40,6 +42,7 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
 
     _db: Database | None = PrivateAttr(default=None)
     _checkpoints: Checkpoints | None = PrivateAttr(default=None)
+    _budget: PostgresRequestBudget | None = PrivateAttr(default=None)
     _ledger: Ledger | None = PrivateAttr(default=None)
     _policy: LoadedPolicy | None = PrivateAttr(default=None)
     _enricher: Enricher | None = PrivateAttr(default=None)
@@ -55,10 +58,13 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
         self._db.open()
         self._checkpoints = Checkpoints(url, max_connections=concurrency // 2 + 2)
         self._checkpoints.open()
+        self._budget = PostgresRequestBudget(url)
         self._ledger = Ledger(self._db)
         self._enricher = build_enricher(settings)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._budget is not None:
+            self._budget.close()
         if self._checkpoints is not None:
             self._checkpoints.close()
         if self._db is not None:
@@ -68,6 +74,11 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
     def db(self) -> Database:
         assert self._db is not None, "resource not set up"
         return self._db
+
+    @property
+    def request_budget(self) -> PostgresRequestBudget:
+        assert self._budget is not None, "resource not set up"
+        return self._budget
 
     @property
     def checkpoints(self) -> Checkpoints:
