@@ -11,7 +11,9 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
+from orchestrator_core.db.embedded import SERVER_SETTINGS, start_embedded
 from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
 from tests.support import (
     TEST_PASSWORD,
@@ -135,3 +137,19 @@ def test_a_killed_holder_does_not_keep_the_server_alive_forever(
     while _postmaster_pid(pgdata) is not None:
         assert time.monotonic() < deadline, "the server outlived every live holder"
         time.sleep(0.2)
+
+
+def test_the_embedded_server_allows_the_connections_two_batch_runs_need(tmp_path: Path) -> None:
+    server = start_embedded(tmp_path / "pgdata")
+    try:
+        with psycopg.connect(server.get_uri("postgres")) as conn:
+            row = conn.execute("SHOW max_connections").fetchone()
+        assert row == (SERVER_SETTINGS["max_connections"],)
+        assert int(SERVER_SETTINGS["max_connections"]) >= 200
+    finally:
+        server.cleanup()
+    # Joining the same data directory again does not repeat the settings.
+    server = start_embedded(tmp_path / "pgdata")
+    server.cleanup()
+    conf = (tmp_path / "pgdata" / "postgresql.conf").read_text()
+    assert conf.count("max_connections = 200") == 1

