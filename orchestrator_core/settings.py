@@ -50,12 +50,12 @@ class Settings(BaseSettings):
 
     # Under load, due workflow runs of one workflow are worked in batches: at most this many
     # runs per Dagster run (1 switches batching off), this many of them at once inside it
-    # (each holds one database connection), and at most this many batches unfinished. One
-    # batch at a time by default: each Dagster run keeps its own client-side vendor budget,
-    # and two at once would together exceed the vendors' limits.
+    # (each holds one database connection), and at most this many batches unfinished. Two at
+    # once by default: the next batch's process starts while the last one finishes, and both
+    # take their vendor requests from the same shared budgets (`vendor_budgets`).
     orchestrator_batch_max: int = Field(default=100, ge=1, le=1000)
-    orchestrator_batch_concurrency: int = Field(default=24, ge=1, le=64)
-    orchestrator_batches_in_flight: int = Field(default=1, ge=1)
+    orchestrator_batch_concurrency: int = Field(default=16, ge=1, le=64)
+    orchestrator_batches_in_flight: int = Field(default=2, ge=1)
 
     # Where the approval deadline schedule posts escalations (a chat or paging webhook).
     escalation_webhook_url: str | None = None

@@ -106,10 +106,15 @@ def _assert_runs_launched_by_the_sensor(home: Path) -> None:
                             concat_ws(' ', e.dagster_event_type,
                                       e.event::jsonb ->> 'user_message',
                                       substr(e.event::jsonb -> 'dagster_event'
-                                             ->> 'event_specific_data', 1, 1500)), ' | ')
+                                             ->> 'event_specific_data', 1, 3000)),
+                            E'\n' ORDER BY e.id)
                         FROM dagster.event_logs e
-                        WHERE e.run_id = r.run_id AND e.dagster_event_type IN
-                        ('RUN_FAILURE', 'PIPELINE_FAILURE', 'STEP_FAILURE', 'ENGINE_EVENT'))
+                        WHERE e.run_id = r.run_id AND (
+                            e.dagster_event_type IN
+                                ('RUN_FAILURE', 'PIPELINE_FAILURE', 'STEP_FAILURE')
+                            OR (e.dagster_event_type = 'ENGINE_EVENT'
+                                AND e.event::jsonb -> 'dagster_event'
+                                    -> 'event_specific_data' ->> 'error' IS NOT NULL)))
                 FROM orchestrator.workflow_runs w
                 JOIN orchestrator.workflow_run_attempts a ON a.workflow_run_id = w.id
                 JOIN dagster.runs r ON r.run_id = a.dagster_run_id
@@ -125,7 +130,8 @@ def _assert_runs_launched_by_the_sensor(home: Path) -> None:
         server.cleanup()
     assert len(rows) == 12
     for run_key, batch_id, status, tagged_key, workflow_run_tag, batch_tag, failure in rows:
-        assert status == "SUCCESS", (run_key, failure)
+        # A plain string, so pytest shows the whole error rather than a shortened repr.
+        assert status == "SUCCESS", f"{run_key}: Dagster run {status}\n{failure}"
         if batch_id is None:
             assert tagged_key == run_key
             assert workflow_run_tag is not None
