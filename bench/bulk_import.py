@@ -345,6 +345,20 @@ def vendor_requests(sandbox: httpx.Client) -> dict[str, Counter[str]]:
     return counts
 
 
+def airtable_calls(database_url: str) -> Counter[str]:
+    """Airtable requests per method and table, from the sandbox's request log: which calls
+    the coalescing combines well and which it does not."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            """
+            SELECT method || ' ' || split_part(regexp_replace(path, '^.*/v0/[^/]+/', ''), '/', 1),
+                   count(*)
+            FROM sandbox.requests WHERE vendor = 'airtable' GROUP BY 1
+            """
+        ).fetchall()
+    return Counter({call: int(count) for call, count in rows})
+
+
 def expected_writes(runs: list[Run], policy: LoadedPolicy) -> Counter[str]:
     """Ledger entries per step that the runs' outcomes call for (contact_role_mapping/writes.py):
     a mapped contact gets its role in HubSpot, its Contacts record, its checklist (one entry),
@@ -611,6 +625,7 @@ def main() -> int:
         runs = workflow_runs(database_url)
         jobs = dagster_runs(database_url)
         counts = vendor_requests(sandbox)
+        calls = airtable_calls(database_url)
         config = sandbox.get("/_sandbox/config").raise_for_status().json()
         checks = exactly_once_checks(
             sandbox, database_url, settings.airtable_base_id, runs, policy, len(contact_ids)
@@ -620,6 +635,10 @@ def main() -> int:
         print(f"TIMEOUT after {args.timeout:.0f} s: not every run finished; partial figures follow")
     rate = print_throughput(runs, ingest, len(contact_ids))
     no_penalty = print_vendors(counts, len(contact_ids))
+    print(
+        "airtable calls    "
+        + ", ".join(f"{call} {n} ({n / len(contact_ids):.2f})" for call, n in calls.most_common())
+    )
     print_dagster(jobs, runs)
     done = sum(r.status not in ("requested", "running") for r in runs)
     print(

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # once by default: the next batch's process starts while the last one finishes, and both
     # take their vendor requests from the same shared budgets (`vendor_budgets`).
     orchestrator_batch_max: int = Field(default=100, ge=1, le=1000)
-    orchestrator_batch_concurrency: int = Field(default=16, ge=1, le=64)
+    orchestrator_batch_concurrency: int = Field(default=32, ge=1, le=64)
     orchestrator_batches_in_flight: int = Field(default=2, ge=1)
 
     # Where the approval deadline schedule posts escalations (a chat or paging webhook).
