@@ -345,6 +345,36 @@ def vendor_requests(sandbox: httpx.Client) -> dict[str, Counter[str]]:
     return counts
 
 
+def batch_timing(database_url: str) -> str:
+    """How the batches shared the time: their number, how many were in progress on average
+    while the backlog drained, a batch run's and a workflow attempt's duration (p50)."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            """
+            WITH b AS (SELECT started_at, finished_at FROM orchestrator.run_batches
+                       WHERE started_at IS NOT NULL AND finished_at IS NOT NULL),
+                 a AS (SELECT finished_at - started_at AS took
+                       FROM orchestrator.workflow_run_attempts WHERE finished_at IS NOT NULL)
+            SELECT (SELECT count(*) FROM b),
+                   (SELECT extract(epoch FROM sum(finished_at - started_at))
+                           / nullif(extract(epoch FROM max(finished_at) - min(started_at)), 0)
+                    FROM b),
+                   (SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP
+                           (ORDER BY finished_at - started_at)) FROM b),
+                   (SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY took))
+                    FROM a)
+            """
+        ).fetchone()
+    assert row is not None
+    batches, in_flight, batch_p50, attempt_p50 = row
+    if not batches:
+        return "no batch runs"
+    return (
+        f"{batches} batch runs, {float(in_flight):.2f} in progress on average; a batch run "
+        f"p50 {float(batch_p50):.1f} s, a workflow run in it p50 {float(attempt_p50):.1f} s"
+    )
+
+
 def airtable_calls(database_url: str) -> Counter[str]:
     """Airtable requests per method and table, from the sandbox's request log: which calls
     the coalescing combines well and which it does not."""
@@ -626,6 +656,7 @@ def main() -> int:
         jobs = dagster_runs(database_url)
         counts = vendor_requests(sandbox)
         calls = airtable_calls(database_url)
+        batching = batch_timing(database_url)
         config = sandbox.get("/_sandbox/config").raise_for_status().json()
         checks = exactly_once_checks(
             sandbox, database_url, settings.airtable_base_id, runs, policy, len(contact_ids)
@@ -640,6 +671,7 @@ def main() -> int:
         + ", ".join(f"{call} {n} ({n / len(contact_ids):.2f})" for call, n in calls.most_common())
     )
     print_dagster(jobs, runs)
+    print(f"batches           {batching}")
     done = sum(r.status not in ("requested", "running") for r in runs)
     print(
         f"CPU per workflow  {cpu_used / max(done, 1):.2f} s (machine-wide, idle baseline removed)"

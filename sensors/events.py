@@ -109,6 +109,7 @@ def hubspot_event_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.Run
             again_after_seconds=REQUEST_AGAIN_AFTER_SECONDS,
             batch_max=settings.orchestrator_batch_max,
             batches_in_flight=settings.orchestrator_batches_in_flight,
+            batch_concurrency=settings.orchestrator_batch_concurrency,
         )
     previous = json.loads(context.cursor) if context.cursor else {}
     context.update_cursor(

@@ -9,10 +9,11 @@
 - **Alone when idle, batched under load.** Due runs of one workflow are grouped: a lone run
   gets its own Dagster run at once (run key: the workflow run's key); two or more become
   batches of at most `batch_max` runs (table `run_batches`; run key `batch:<id>`), while fewer
-  than `batches_in_flight` batches are unfinished, so a backlog never fills Dagster's run queue
-  ahead of everything else. While a batch of a workflow is unfinished, its next runs wait for
-  the next batch rather than start alone beside it (another process spending the same vendor
-  budget). Runs that wait for a batch slot stay requested for a later tick.
+  than `batches_in_flight` batches hold a slot, so a backlog never fills Dagster's run queue
+  ahead of everything else. A started batch with no more runs left than it works at once
+  (`batch_concurrency`: its last round) gives its slot up, so the next batch's process starts
+  while it finishes instead of after. While a batch of a workflow is unfinished, its next runs
+  wait for the next batch rather than start alone beside it. Runs that wait for a batch slot stay requested for a later tick.
 - **Asked again when lost.** A run (or a whole batch) asked for over `again_after_seconds` ago
   that never started is asked for again, under the same run key, so Dagster launches it once.
   A run belongs to at most one batch, for ever.
@@ -77,10 +78,17 @@ ORDER BY id
 FOR UPDATE SKIP LOCKED
 """
 
-_UNFINISHED_BATCHES = (
-    "SELECT workflow, count(*) FROM orchestrator.run_batches WHERE finished_at IS NULL"
-    " GROUP BY workflow"
-)
+# Per workflow: its unfinished batches, and those holding a batch slot: not started yet, or with
+# more runs left than one round of the batch's concurrency (`tail`).
+_UNFINISHED_BATCHES = """
+SELECT b.workflow, count(*) AS count,
+       count(*) FILTER (WHERE b.started_at IS NULL OR (
+           SELECT count(*) FROM orchestrator.workflow_runs w
+           WHERE w.batch_id = b.id AND w.status IN ('requested', 'running')) > %(tail)s
+       ) AS holding
+FROM orchestrator.run_batches b WHERE b.finished_at IS NULL
+GROUP BY b.workflow
+"""
 
 
 @dataclass(frozen=True)
@@ -130,13 +138,15 @@ def due_launches(
     again_after_seconds: float,
     batch_max: int,
     batches_in_flight: int,
+    batch_concurrency: int,
 ) -> list[Launch]:
     """The runs (and batches) to ask Dagster for now, marked asked for; see the module doc."""
-    if batch_max < 1 or batches_in_flight < 1:
-        raise ValueError("batch_max and batches_in_flight must be at least 1")
+    if batch_max < 1 or batches_in_flight < 1 or batch_concurrency < 1:
+        raise ValueError("batch_max, batches_in_flight and batch_concurrency must be at least 1")
     params = {
         "limit": limit,
         "again_after": again_after_seconds,
+        "tail": batch_concurrency,
         # Enough to fill every batch slot; without batching, lone runs are not slot-bound.
         "per_workflow": limit if batch_max == 1 else batch_max * batches_in_flight,
     }
@@ -150,8 +160,9 @@ def due_launches(
             )
         launches: list[Launch] = [_batch_spec(row) for row in lost]
         rows = sorted(cur.execute(_DUE_RUNS, params).fetchall(), key=lambda row: row["id"])
-        batching = {row["workflow"]: row["count"] for row in cur.execute(_UNFINISHED_BATCHES)}
-        free_batch_slots = max(0, batches_in_flight - sum(batching.values()))
+        unfinished = cur.execute(_UNFINISHED_BATCHES, params).fetchall()
+        batching = {row["workflow"] for row in unfinished}
+        free_batch_slots = max(0, batches_in_flight - sum(row["holding"] for row in unfinished))
         alone: list[dict[str, Any]] = []
         for group in _by_workflow(rows):
             if batch_max == 1:  # batching switched off

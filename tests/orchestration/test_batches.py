@@ -159,6 +159,39 @@ def test_batch_size_and_batches_in_flight_are_bounded(
     assert third.tags["orchestrator/batch_size"] == "2"
 
 
+def test_a_batch_in_its_last_round_gives_its_slot_to_the_next(
+    batching: None,
+    dagster_instance: dg.DagsterInstance,
+    database_url: str,
+    db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One batch slot; a batch works 2 of its 4 runs at once.
+    monkeypatch.setenv("ORCHESTRATOR_BATCHES_IN_FLIGHT", "1")
+    monkeypatch.setenv("ORCHESTRATOR_BATCH_CONCURRENCY", "2")
+    get_settings.cache_clear()
+    _contacts(database_url, *range(7001, 7009))  # 8 contacts: two batches of 4
+
+    (first,) = _tick(dagster_instance)
+    batch = _config(first)["batch_id"]
+    members = _run_ids(db, "contact_role_mapping")[:4]
+    db.execute("UPDATE orchestrator.run_batches SET started_at = now() WHERE id = %s", (batch,))
+    db.execute(
+        "UPDATE orchestrator.workflow_runs SET status = 'running' WHERE id = ANY(%s)", (members,)
+    )
+    assert _tick(dagster_instance) == []  # 4 runs left: more than one round
+
+    db.execute(
+        "UPDATE orchestrator.workflow_runs SET status = 'succeeded' WHERE id = ANY(%s)",
+        (members[:2],),
+    )
+    (second,) = _tick(dagster_instance)  # 2 left: its last round, the next batch starts
+    assert second.tags["orchestrator/batch_size"] == "4"
+    assert db.execute(
+        "SELECT count(*) FROM orchestrator.run_batches WHERE finished_at IS NULL"
+    ).fetchone() == (2,)
+
+
 def test_one_run_per_object_at_a_time_and_in_order(
     batching: None,
     dagster_instance: dg.DagsterInstance,
@@ -166,7 +199,7 @@ def test_one_run_per_object_at_a_time_and_in_order(
     db: psycopg.Connection[Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ORCHESTRATOR_BATCHES_IN_FLIGHT", "1")  # the default
+    monkeypatch.setenv("ORCHESTRATOR_BATCHES_IN_FLIGHT", "1")
     get_settings.cache_clear()
     _contacts(database_url, 7001, 7002)
     # A later change of contact 7001 (outside the correlation window): a run of its own.

@@ -64,7 +64,12 @@ class WorkflowHarness:
         """One event-sensor pass: route received envelopes, return the runs to launch."""
         dispatch_received(self.db, self.policy, limit=500)
         launches = due_launches(
-            self.db, limit=500, again_after_seconds=60, batch_max=1, batches_in_flight=1
+            self.db,
+            limit=500,
+            again_after_seconds=60,
+            batch_max=1,
+            batches_in_flight=1,
+            batch_concurrency=1,
         )
         return [launch for launch in launches if isinstance(launch, RunRequestSpec)]
 
