@@ -13,7 +13,8 @@
   ahead of everything else. A started batch with no more runs left than it works at once
   (`batch_concurrency`: its last round) gives its slot up, so the next batch's process starts
   while it finishes instead of after. While a batch of a workflow is unfinished, its next runs
-  wait for the next batch rather than start alone beside it. Runs that wait for a batch slot stay requested for a later tick.
+  wait for the next batch rather than start alone beside it. Runs that wait for a batch slot
+  stay requested for a later tick.
 - **Asked again when lost.** A run (or a whole batch) asked for over `again_after_seconds` ago
   that never started is asked for again, under the same run key, so Dagster launches it once.
   A run belongs to at most one batch, for ever.
