@@ -677,6 +677,13 @@ def main() -> int:
         f"CPU per workflow  {cpu_used / max(done, 1):.2f} s (machine-wide, idle baseline removed)"
     )
     print_ceilings(ceilings(config, runs, len(contact_ids), policy), rate)
+    # The binding ceiling counts written records only; the lookups spend the same budget.
+    base_rate = config["airtable"]["requests_per_second"]
+    used = counts.get("airtable", Counter()).total() * rate / len(contact_ids)
+    print(
+        f"airtable budget   {used:.2f} of {base_rate:g} requests/s spent while the backlog"
+        f" drained ({100 * used / base_rate:.0f} %), lookups included"
+    )
     for name, ok, detail in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
     passed = settled and no_penalty and all(ok for _, ok, _ in checks)
