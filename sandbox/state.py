@@ -108,6 +108,21 @@ class Store:
         )
         return [_record(row) for row in await cursor.fetchall()]
 
+    async def scan_containing_any(
+        self, vendor: str, collection: str, patterns: Sequence[JsonObject]
+    ) -> list[Record]:
+        """Records whose data contains at least one of `patterns` (jsonb `@>`, through the GIN
+        index on `data`), oldest first."""
+        if not patterns:
+            return []
+        clauses = " OR ".join(["data @> %s"] * len(patterns))
+        cursor = await self.conn.execute(
+            f"SELECT {_COLUMNS} FROM sandbox.records"
+            f" WHERE vendor = %s AND collection = %s AND ({clauses}) ORDER BY seq",
+            (vendor, collection, *(Jsonb(pattern) for pattern in patterns)),
+        )
+        return [_record(row) for row in await cursor.fetchall()]
+
     async def insert(
         self, vendor: str, collection: str, record_id: str, data: JsonObject
     ) -> Record | None:

@@ -19,7 +19,9 @@ Empty values (null, "", [], false) clear a field, and answers omit empty fields,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
@@ -30,7 +32,7 @@ from sandbox.config import SandboxConfig
 from sandbox.deps import RuntimeDep, StoreDep
 from sandbox.errors import airtable_error
 from sandbox.state import Record, Store
-from sandbox.vendors.airtable_formula import compile_formula
+from sandbox.vendors.airtable_formula import compile_formula, equality_terms
 from sandbox.vendors.common import random_id, read_json
 
 JsonObject = dict[str, Any]
@@ -188,10 +190,20 @@ async def _list(
         raise airtable_error(
             422, "INVALID_REQUEST_UNKNOWN", f"pageSize must be between 1 and {MAX_PAGE_SIZE}"
         )
-    records = await store.scan(VENDOR, records_collection(base, table))
+    collection = records_collection(base, table)
     if formula:
         predicate = compile_formula(formula)
+        # A lookup by key reads only the records holding one of its values (an index), not
+        # the whole table; the formula still decides.
+        terms = equality_terms(formula)
+        if terms and await _field_type(store, collection, terms[0]) in _SCALAR_TYPES:
+            patterns = _field_patterns(*terms)
+            records = await store.scan_containing_any(VENDOR, collection, patterns)
+        else:
+            records = await store.scan(VENDOR, collection)
         records = [r for r in records if predicate(r.data["fields"], r.id)]
+    else:
+        records = await store.scan(VENDOR, collection)
     # Stable sorts, last key first, give the multi-key order.
     for field, direction in reversed(sort):
         records.sort(key=_by_field(field), reverse=direction.lower() == "desc")
@@ -224,6 +236,7 @@ async def _write_many(
         # One writer at a time per table, so two concurrent upserts cannot both create.
         await store.lock(f"airtable:{base}/{table}")
         writer = await _TableWriter.open(store, base, table, typecast)
+        await writer.load(items, merge_on)
         for item in items:
             fields = _fields(item)
             if "id" in item:
@@ -263,6 +276,7 @@ async def _write_one(
     body = await read_json(request, VENDOR)
     async with store.conn.transaction():
         writer = await _TableWriter.open(store, base, table, bool(body.get("typecast")))
+        await writer.load([{"id": record_id}], None)
         record = await writer.update(record_id, _fields(body), replace=replace)
         await writer.save_schema()
     return render(record)
@@ -286,9 +300,29 @@ class _TableWriter:
     async def open(cls, store: Store, base: str, table: str, typecast: bool) -> _TableWriter:
         meta = await store.get(VENDOR, TABLES, records_collection(base, table))
         schema = meta.data if meta else {"base": base, "name": table, "fieldTypes": {}}
-        writer = cls(store, base, table, typecast, schema)
-        writer.records = await store.scan(VENDOR, writer.collection)
-        return writer
+        return cls(store, base, table, typecast, schema)
+
+    async def load(self, items: Sequence[JsonObject], merge_on: list[str] | None) -> None:
+        """Read the records this request can touch: those it names by id, and those that
+        hold one of its merge values in the first merge field (as text or as a number, so a
+        typecast value is found too). The whole table only when a value cannot be looked up
+        that way. Records created by the request are added as it goes."""
+        ids = [str(item["id"]) for item in items if "id" in item]
+        by_id = [await self.store.get(VENDOR, self.collection, record_id) for record_id in ids]
+        self.records = [record for record in by_id if record is not None]
+        merging = [_fields(item) for item in items if "id" not in item]
+        if not merging or not merge_on:
+            return
+        values = [fields.get(merge_on[0]) for fields in merging]
+        scalar = self.schema["fieldTypes"].get(merge_on[0]) in _SCALAR_TYPES
+        if not scalar or not all(isinstance(v, str | int | float) and v != "" for v in values):
+            self.records = await self.store.scan(VENDOR, self.collection)
+            return
+        known = {record.id for record in self.records}
+        candidates = await self.store.scan_containing_any(
+            VENDOR, self.collection, _field_patterns(merge_on[0], values)
+        )
+        self.records += [record for record in candidates if record.id not in known]
 
     def match(self, merge_on: list[str], fields: Mapping[str, Any]) -> Record | None:
         missing = [name for name in merge_on if _empty(fields.get(name))]
@@ -468,6 +502,42 @@ def _typecast(value: Any, kind: str) -> Any:
         case "multipleValues":
             return [value]
     return None
+
+
+# Field types whose stored values are one string or one number, which jsonb containment
+# compares as the formulas and merges do.
+_SCALAR_TYPES = ("text", "number")
+
+
+async def _field_type(store: Store, collection: str, field: str) -> str | None:
+    meta = await store.get(VENDOR, TABLES, collection)
+    types: dict[str, str] = meta.data.get("fieldTypes", {}) if meta else {}
+    return types.get(field)
+
+
+def _field_patterns(field: str, values: Sequence[Any]) -> list[JsonObject]:
+    """jsonb containment patterns matching `field` holding any of `values`, as text or as a
+    number (what a typecast or a formula's comparison would also treat as equal)."""
+    variants: list[Any] = []
+    for value in values:
+        variants.append(value)
+        if isinstance(value, str):
+            number = _as_float(value)
+            if number is not None and math.isfinite(number):
+                variants.append(number)
+        elif isinstance(value, int | float) and math.isfinite(value):
+            variants += [str(value), repr(float(value))]
+            if float(value).is_integer():
+                variants.append(str(int(value)))
+    unique = list(dict.fromkeys(json.dumps(v) for v in variants))
+    return [{"fields": {field: json.loads(v)}} for v in unique]
+
+
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _same(stored: Any, wanted: Any) -> bool:

@@ -55,6 +55,41 @@ def compile_formula(formula: str) -> Callable[[Fields, str], bool]:
     return predicate
 
 
+def equality_terms(formula: str) -> tuple[str, list[str | float]] | None:
+    """`(field, values)` when `formula` is `{F}=v` or `OR({F}=v1, {F}=v2, …)` (one field, each
+    value a non-empty string or a number), the lookups by key that connectors send; else None.
+    The records the formula accepts are then among those whose `F` holds one of the values
+    (as text or as a number), which an index can find without reading the whole table."""
+    try:
+        tokens = _tokenize(formula)
+    except FormulaError:
+        return None
+    inner = tokens[:-1]
+    if len(inner) >= 2 and inner[0] == _Token("name", "OR") and inner[1] == _Token("op", "("):
+        if inner[-1] != _Token("op", ")"):
+            return None
+        inner = inner[2:-1]
+    field: str | None = None
+    values: list[str | float] = []
+    for start in range(0, len(inner), 4):
+        term = inner[start : start + 4]
+        separator_ok = len(term) == 3 or (len(term) == 4 and term[3] == _Token("op", ","))
+        if not separator_ok or term[0].kind != "field" or term[1] != _Token("op", "="):
+            return None
+        if field is not None and term[0].text != field:
+            return None
+        field = term[0].text
+        if term[2].kind == "num":
+            values.append(float(term[2].text))
+        elif term[2].kind == "str" and term[2].text:
+            values.append(term[2].text)
+        else:
+            return None
+    if field is None or (len(inner) - 3) % 4:
+        return None
+    return field, values
+
+
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     i = 0

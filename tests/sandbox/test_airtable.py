@@ -199,3 +199,27 @@ def test_requests_per_second_shows_the_throttle(sandbox: SandboxServer) -> None:
 
     assert sum(s["served"] for s in seconds) == 5
     assert sum(s["refused"] for s in seconds) == 3
+
+
+def test_lookups_and_upserts_by_key_find_text_and_numbers_alike(sandbox: SandboxServer) -> None:
+    # Lookups by key and upserts read only the records holding the key (an index); what they
+    # find must be what reading the whole table finds, numbers and typecast text included.
+    table = api(sandbox).table(BASE, "Companies")
+    table.batch_upsert(company_rows(30), key_fields=["HubSpot ID"])
+
+    by_text = table.all(
+        formula=OR(EQ(Field("HubSpot ID"), "9003"), EQ(Field("HubSpot ID"), "9007"))
+    )
+    by_number = table.all(formula=EQ(Field("Employees"), 250))
+    by_number_as_text = table.all(formula="{Employees}='120'")
+    assert sorted(r["fields"]["HubSpot ID"] for r in by_text) == ["9003", "9007"]
+    assert [r["fields"]["HubSpot ID"] for r in by_number] == ["9025"]
+    assert [r["fields"]["HubSpot ID"] for r in by_number_as_text] == ["9012"]
+    assert table.all(formula=EQ(Field("HubSpot ID"), "nope")) == []
+
+    # A number merged onto a text key with typecast updates the record, never creates one.
+    result = table.batch_upsert(
+        [{"fields": {"HubSpot ID": 9004, "Name": "Four"}}], key_fields=["HubSpot ID"], typecast=True
+    )
+    assert result["createdRecords"] == []
+    assert len(sandbox.inspect(f"airtable/{BASE}/Companies")["records"]) == 30
