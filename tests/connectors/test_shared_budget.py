@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator_core.vendor_budgets import PostgresRequestBudget
 from resources.airtable import AirtableConnector
+from resources.errors import RateLimitedError
 from resources.resilience import RateLimit, Throttle
 from tests.vendor_sandbox import SandboxServer, airtable_for, sandbox_config
 
@@ -37,15 +38,15 @@ def companies(count: int, *, start: int) -> list[dict[str, Any]]:
     return [{"HubSpot ID": str(start + i), "Name": f"Company {i}"} for i in range(count)]
 
 
-def upsert_from_two_processes(connectors: list[AirtableConnector]) -> None:
-    # 12 requests of 10 records each, sent at once by both.
+def upsert_from_two_processes(connectors: list[AirtableConnector]) -> list[BaseException]:
+    """12 requests of 10 records each, sent at once by both; what each raised, if anything."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [
             pool.submit(connector.upsert_records, table=TABLE, records=companies(120, start=n))
             for n, connector in zip((1000, 5000), connectors, strict=True)
         ]
-        for future in futures:
-            assert len(future.result().records) == 120
+        errors = [future.exception() for future in futures]
+    return [error for error in errors if error is not None]
 
 
 def test_two_processes_sharing_a_budget_stay_under_the_base_limit_together(
@@ -53,7 +54,7 @@ def test_two_processes_sharing_a_budget_stay_under_the_base_limit_together(
 ) -> None:
     connectors = [airtable_for(sandbox, shared_budget=budget) for budget in budgets]
 
-    upsert_from_two_processes(connectors)
+    assert upsert_from_two_processes(connectors) == []
 
     seconds = sandbox.per_second("airtable")
     assert sum(second["refused"] for second in seconds) == 0
@@ -62,13 +63,15 @@ def test_two_processes_sharing_a_budget_stay_under_the_base_limit_together(
 
 
 def test_without_a_shared_budget_two_processes_overrun_the_base(sandbox: SandboxServer) -> None:
-    # The control: each process alone keeps to 5/s, together they send up to 10/s.
+    # The control: each process alone keeps to 5/s, together they send up to 10/s (and may
+    # run out of retries on the 429s: what is asserted is that the base refused requests).
     sandbox.configure(sandbox_config(airtable={"penalty_seconds": 0.2}))
     connectors = [airtable_for(sandbox), airtable_for(sandbox)]
 
-    upsert_from_two_processes(connectors)
+    errors = upsert_from_two_processes(connectors)
 
     assert sum(second["refused"] for second in sandbox.per_second("airtable")) > 0
+    assert all(isinstance(error, RateLimitedError) for error in errors)
 
 
 def test_a_pause_after_a_429_holds_every_process(
