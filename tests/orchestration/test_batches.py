@@ -55,6 +55,54 @@ def _config(request: dg.RunRequest) -> dict[str, Any]:
     return config
 
 
+def _park_deal_at_approval(
+    instance: dg.DagsterInstance, database_url: str, db: psycopg.Connection[Any]
+) -> tuple[int, approvals.Approval]:
+    """Deal 5002's procurement run, launched and parked at a pending approval (recorded as the
+    runner records it)."""
+    ingest_events(database_url, [hubspot_event("deal.creation", objectId=5002)])
+    (launch,) = _tick(instance)
+    parked_id: int = _config(launch)["workflow_run_id"]
+    run = runs.begin_attempt(
+        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", job_name="test", kind="start"
+    )
+    approval = approvals.request_approval(
+        db,
+        run=run,
+        interrupt_id="interrupt-1",
+        request=approvals.ApprovalRequest(
+            kind="procurement",
+            proposal={"amount": "125000"},
+            reason="above the threshold",
+            policy_snapshot={},
+            approver_role="admin",
+            due_at=datetime.now(UTC) + timedelta(days=2),
+            requested_by=None,
+        ),
+        dagster_run_id="dagster-1",
+    )
+    runs.park(
+        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", state_summary={}, message="x"
+    )
+    return parked_id, approval
+
+
+def _change_deal_amount(database_url: str, amount: str, *, hours_later: int) -> None:
+    """A later change of deal 5002 (outside the correlation window: a run of its own)."""
+    ingest_events(
+        database_url,
+        [
+            hubspot_event(
+                "deal.propertyChange",
+                objectId=5002,
+                propertyName="amount",
+                propertyValue=amount,
+                occurredAt=1_795_510_800_000 + hours_later * HOUR_MS,
+            )
+        ],
+    )
+
+
 def _run_ids(db: psycopg.Connection[Any], workflow: str) -> list[int]:
     rows = db.execute(
         "SELECT id FROM orchestrator.workflow_runs WHERE workflow = %s ORDER BY id", (workflow,)
@@ -257,43 +305,9 @@ def test_a_decided_approval_holds_its_object_until_its_continuation_runs(
     db: psycopg.Connection[Any],
 ) -> None:
     # Deal 5002's procurement run parks at an approval (recorded as the runner records it).
-    ingest_events(database_url, [hubspot_event("deal.creation", objectId=5002)])
-    (launch,) = _tick(dagster_instance)
-    parked_id = _config(launch)["workflow_run_id"]
-    run = runs.begin_attempt(
-        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", job_name="test", kind="start"
-    )
-    approval = approvals.request_approval(
-        db,
-        run=run,
-        interrupt_id="interrupt-1",
-        request=approvals.ApprovalRequest(
-            kind="procurement",
-            proposal={"amount": "125000"},
-            reason="above the threshold",
-            policy_snapshot={},
-            approver_role="admin",
-            due_at=datetime.now(UTC) + timedelta(days=2),
-            requested_by=None,
-        ),
-        dagster_run_id="dagster-1",
-    )
-    runs.park(
-        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", state_summary={}, message="x"
-    )
+    parked_id, approval = _park_deal_at_approval(dagster_instance, database_url, db)
     # A pending approval does not hold the deal: its later change is launched.
-    ingest_events(
-        database_url,
-        [
-            hubspot_event(
-                "deal.propertyChange",
-                objectId=5002,
-                propertyName="amount",
-                propertyValue="130000",
-                occurredAt=1_795_510_800_000 + HOUR_MS,
-            )
-        ],
-    )
+    _change_deal_amount(database_url, "130000", hours_later=1)
     (later,) = _tick(dagster_instance)
     db.execute(
         "UPDATE orchestrator.workflow_runs SET status = 'succeeded' WHERE id = %s",
@@ -302,18 +316,7 @@ def test_a_decided_approval_holds_its_object_until_its_continuation_runs(
 
     # Decided: the next change of the deal waits until the continuation has taken over.
     decide_approval(database_url, approval.id, verdict="approve", decider=OPERATOR)
-    ingest_events(
-        database_url,
-        [
-            hubspot_event(
-                "deal.propertyChange",
-                objectId=5002,
-                propertyName="amount",
-                propertyValue="140000",
-                occurredAt=1_795_510_800_000 + 2 * HOUR_MS,
-            )
-        ],
-    )
+    _change_deal_amount(database_url, "140000", hours_later=2)
     assert _tick(dagster_instance) == []
     (continuation,) = list(
         approval_sensor(dg.build_sensor_context(instance=dagster_instance)) or []
@@ -347,42 +350,8 @@ def test_a_continuation_waits_while_another_run_of_its_object_is_in_flight(
     database_url: str,
     db: psycopg.Connection[Any],
 ) -> None:
-    ingest_events(database_url, [hubspot_event("deal.creation", objectId=5002)])
-    (launch,) = _tick(dagster_instance)
-    parked_id = _config(launch)["workflow_run_id"]
-    run = runs.begin_attempt(
-        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", job_name="test", kind="start"
-    )
-    approval = approvals.request_approval(
-        db,
-        run=run,
-        interrupt_id="interrupt-1",
-        request=approvals.ApprovalRequest(
-            kind="procurement",
-            proposal={"amount": "125000"},
-            reason="above the threshold",
-            policy_snapshot={},
-            approver_role="admin",
-            due_at=datetime.now(UTC) + timedelta(days=2),
-            requested_by=None,
-        ),
-        dagster_run_id="dagster-1",
-    )
-    runs.park(
-        db, workflow_run_id=parked_id, dagster_run_id="dagster-1", state_summary={}, message="x"
-    )
-    ingest_events(
-        database_url,
-        [
-            hubspot_event(
-                "deal.propertyChange",
-                objectId=5002,
-                propertyName="amount",
-                propertyValue="130000",
-                occurredAt=1_795_510_800_000 + HOUR_MS,
-            )
-        ],
-    )
+    _, approval = _park_deal_at_approval(dagster_instance, database_url, db)
+    _change_deal_amount(database_url, "130000", hours_later=1)
     (later,) = _tick(dagster_instance)  # launched: the approval is still pending
     decide_approval(database_url, approval.id, verdict="approve", decider=OPERATOR)
 
