@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     orchestrator_batch_concurrency: int = Field(default=32, ge=1, le=64)
     orchestrator_batches_in_flight: int = Field(default=2, ge=1)
 
+    # The KPI marts analysts open (DuckDB); default ORCHESTRATOR_HOME/analytics/kpis.duckdb.
+    analytics_path: Path | None = None
+    # When the Dagster schedule rebuilds the marts (cron, UTC); hourly by default.
+    analytics_schedule: str = "0 * * * *"
+    # Threads dbt builds the marts with (models built at once); DuckDB uses every core anyway.
+    analytics_dbt_threads: int = Field(default=2, ge=1, le=16)
+
     # Where the approval deadline schedule posts escalations (a chat or paging webhook).
     escalation_webhook_url: str | None = None
 
@@ -110,6 +117,13 @@ class Settings(BaseSettings):
         parse(value)  # "5/minute", "10 per hour": a ValueError names the bad value
         return value
 
+    @field_validator("analytics_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"not a 5-field cron expression: {value!r}")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -119,6 +133,14 @@ class Settings(BaseSettings):
     def home(self) -> Path:
         """ORCHESTRATOR_HOME as an absolute path."""
         return self.orchestrator_home.expanduser().resolve()
+
+    @property
+    def kpis_path(self) -> Path:
+        """The KPI marts' DuckDB file, as an absolute path."""
+        configured = self.analytics_path
+        if configured is None:
+            return self.home / "analytics" / "kpis.duckdb"
+        return configured.expanduser().resolve()
 
 
 @lru_cache(maxsize=1)
