@@ -41,5 +41,6 @@ def load_postgres_scanner(conn: duckdb.DuckDBPyConnection) -> None:
 
 def connect(path: Path | str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that cannot download anything, timestamps shown in UTC."""
-    config: dict[str, Any] = {**NO_DOWNLOADS, "TimeZone": "UTC"}
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    conn = duckdb.connect(str(path), read_only=read_only, config=dict(NO_DOWNLOADS))
+    conn.execute("SET TimeZone = 'UTC'")  # a setting of the built-in ICU: not a connect option
+    return conn
