@@ -22,6 +22,7 @@ from ingest_api.routes import (
     events,
     exceptions,
     health,
+    kpis,
     queue,
     runs,
     users,
@@ -71,6 +72,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(exceptions.router)
     app.include_router(approvals.router)
     app.include_router(audit.router)
+    app.include_router(kpis.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(health.router)

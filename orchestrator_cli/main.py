@@ -14,6 +14,7 @@ import click
 # Subcommand name → "module:attribute" of its click command.
 SUBCOMMANDS: dict[str, str] = {
     "serve": "orchestrator_cli.serve:serve",
+    "analytics": "orchestrator_cli.analytics:analytics",
     "users": "orchestrator_cli.users:users",
     "audit": "orchestrator_cli.audit:audit",
     "db": "orchestrator_cli.db:db",

@@ -49,6 +49,7 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     # Kickoffs need an operator, procurement an admin: the approval's approver_role decides.
     ("PATCH", "/api/approvals/{approval_id}/decision"): OPERATORS,
     ("GET", "/api/audit"): AUDITORS,
+    ("GET", "/api/kpis"): EVERYONE,
     ("GET", "/api/users"): ADMINS,
     ("POST", "/api/users"): ADMINS,
     ("PATCH", "/api/users/{user_id}"): ADMINS,

@@ -14,6 +14,7 @@ import duckdb
 from orchestrator_core.analytics.extension import connect
 
 DEFAULT_DAYS = 30
+MAX_PERIOD_DAYS = 731  # two years of daily series in one answer
 
 # Each query takes some of $start, $end (dates, inclusive) and $workflow (null: every
 # workflow). Spend is per cost centre for the fiscal year of $end, whatever the workflow.
@@ -151,10 +152,13 @@ class Period:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+        if (self.end - self.start).days >= MAX_PERIOD_DAYS:
+            raise ValueError(f"the period is longer than {MAX_PERIOD_DAYS} days")
 
     @classmethod
     def ending(cls, end: date, days: int = DEFAULT_DAYS) -> Period:
-        return cls(start=end - timedelta(days=days - 1), end=end)
+        """The `days` days up to `end` (fewer at the calendar's start)."""
+        return cls(start=end - timedelta(days=min(days - 1, (end - date.min).days)), end=end)
 
 
 @dataclass(frozen=True)
@@ -195,21 +199,31 @@ def read_build_info(conn: duckdb.DuckDBPyConnection) -> BuildInfo:
 
 
 def open_marts(path: Path) -> duckdb.DuckDBPyConnection | None:
-    """A read-only connection to the published marts; None before the first build."""
+    """A read-only connection to the published marts that can reach nothing else (no other
+    file, no attach, settings locked); None before the first build."""
     if not path.is_file():
         return None
-    return connect(path, read_only=True)
+    conn = connect(path, read_only=True)
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")
+    return conn
 
 
-def read_kpis(path: Path, period: Period | None = None, workflow: str | None = None) -> Kpis | None:
-    """The headline KPIs over `period` (default: the 30 days up to the build's day); None when
-    the marts were never built."""
+def read_kpis(
+    path: Path,
+    start: date | None = None,
+    end: date | None = None,
+    workflow: str | None = None,
+) -> Kpis | None:
+    """The headline KPIs from `start` to `end` (default: the 30 days up to the build's day);
+    None when the marts were never built. ValueError when the period ends before it starts."""
     conn = open_marts(path)
     if conn is None:
         return None
     try:
         build = read_build_info(conn)
-        period = period or Period.ending(build.built_at.date())
+        last = end or build.built_at.date()
+        period = Period(start=start, end=last) if start else Period.ending(last)
         params = {"start": period.start, "end": period.end, "workflow": workflow}
         figures = {name: _rows(conn, sql, params) for name, sql in HEADLINE_QUERIES.items()}
     finally:
