@@ -70,7 +70,7 @@ def _utc(moment: datetime) -> str:
 
 def _figure(value: Any) -> str:
     if value is None:
-        return "–"
+        return "-"
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, Decimal):
@@ -81,7 +81,7 @@ def _figure(value: Any) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+    return "-" if value is None else f"{value * 100:.1f} %"
 
 
 def _json_default(value: object) -> object:
@@ -124,7 +124,7 @@ def analytics_kpis(
     runs, approvals, exceptions, latency = kpis.runs, kpis.approvals, kpis.exceptions, kpis.latency
     scope = f"workflow {workflow}" if workflow else "all workflows"
     lines = [
-        f"KPIs {kpis.period.start} – {kpis.period.end} (UTC days), {scope}",
+        f"KPIs {kpis.period.start} - {kpis.period.end} (UTC days), {scope}",
         f"data as of {_utc(kpis.build.built_at)} (policy {kpis.build.policy_version})",
         "",
         "workflow runs",
@@ -148,7 +148,7 @@ def analytics_kpis(
         f"  (open at build: {_figure(exceptions['open_at_build'])})",
         f"  hours to resolve    p50 {_figure(exceptions['p50_hours_to_resolve'])}",
         "event → run",
-        f"  events × runs       {_figure(latency['events'])}",
+        f"  events x runs       {_figure(latency['events'])}",
         f"  to start  p50 / p95 {_figure(latency['p50_seconds_to_start'])} s"
         f" / {_figure(latency['p95_seconds_to_start'])} s",
         f"  to finish p50 / p95 {_figure(latency['p50_seconds_to_finish'])} s"

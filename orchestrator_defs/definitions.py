@@ -1,9 +1,11 @@
-"""The code location's single `Definitions`: workflow assets and jobs, the lineage and audit
-assets, the sensors and the resources, merged from the modules that define them."""
+"""The workflow code location's single `Definitions`: workflow assets and jobs, the lineage
+and audit assets, the sensors and the resources, merged from the modules that define them.
+
+The analytics models are a code location of their own (`analytics_definitions.py`): every
+workflow run is a new process importing this module, and dagster-dbt with dbt's manifest would
+add about a second to each of them."""
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
@@ -14,36 +16,35 @@ from orchestrator_defs.approval_deadlines import (
     approval_deadlines_schedule,
 )
 from orchestrator_defs.assets.approval_gates import GATES
-from orchestrator_defs.assets.lineage import audit_tables, hubspot_events
+from orchestrator_defs.assets.lineage import audit_tables, hubspot_deliveries, hubspot_events
 from orchestrator_defs.assets.outputs import PHASES
 from orchestrator_defs.assets.workflow_assets import PHASE_ASSETS
 from orchestrator_defs.jobs import JOBS
+from orchestrator_defs.runtime.database import configured_database_url
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
 from resources.dagster_resources import connector_resources
 from sensors import SENSORS
-
-
-def _runtime_resource(settings: Settings) -> WorkflowRuntimeResource:
-    if settings.database_url is None:
-        return WorkflowRuntimeResource()  # the embedded server
-    if os.environ.get("DATABASE_URL"):
-        # An EnvVar, so that the Dagster UI never shows the URL's password.
-        return WorkflowRuntimeResource(database_url=dg.EnvVar("DATABASE_URL"))
-    return WorkflowRuntimeResource(database_url=settings.database_url.get_secret_value())
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     workflow_outputs = [output.asset_key for phase in PHASES for output in phase.outputs]
     return dg.Definitions.merge(
         dg.Definitions(
-            assets=[hubspot_events, *PHASE_ASSETS.values(), *audit_tables(workflow_outputs)],
+            assets=[
+                hubspot_events,
+                hubspot_deliveries,
+                *PHASE_ASSETS.values(),
+                *audit_tables(workflow_outputs),
+            ],
             asset_checks=list(GATES.values()),
             jobs=[*JOBS.values(), approval_deadlines],
         ),
         dg.Definitions(sensors=SENSORS, schedules=[approval_deadlines_schedule]),
         dg.Definitions(
             resources={
-                "workflow_runtime": _runtime_resource(settings),
+                "workflow_runtime": WorkflowRuntimeResource(
+                    database_url=configured_database_url(settings)
+                ),
                 "escalation_notifier": EscalationNotifier(
                     webhook_url=settings.escalation_webhook_url
                 ),

@@ -20,6 +20,7 @@ from orchestrator_core.policy.vocabulary import WorkflowName
 
 router = APIRouter(prefix="/api", tags=["analytics"], dependencies=[Depends(authorize)])
 
+
 class KpiBuildPublic(BaseModel):
     """When the marts were built: rows created before `built_at` (UTC) are counted."""
 
@@ -75,7 +76,7 @@ class ExceptionKpis(BaseModel):
 
 
 class LatencyKpis(BaseModel):
-    """HubSpot events received in the period × the workflow runs they started."""
+    """HubSpot events received in the period, each with a workflow run it started."""
 
     events: int
     started: int

@@ -61,7 +61,9 @@ class BuildFailed(RuntimeError):
 
     def __init__(self, failures: list[NodeResult]) -> None:
         self.failures = failures
-        lines = [f"{f.resource_type} {f.name}: {f.status} {f.message or ''}".rstrip() for f in failures]
+        lines = [
+            f"{f.resource_type} {f.name}: {f.status} {f.message or ''}".rstrip() for f in failures
+        ]
         super().__init__("the marts were not published:\n  " + "\n  ".join(lines))
 
 
@@ -121,7 +123,7 @@ def run_dbt_build(
             *vars_argument(variables),
         ]  # fmt: skip
         output: list[str] = []
-        with subprocess.Popen(
+        with subprocess.Popen(  # noqa: S603 - this environment's dbt, our arguments
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         ) as process:
             assert process.stdout is not None

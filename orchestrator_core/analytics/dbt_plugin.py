@@ -10,6 +10,6 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from orchestrator_core.analytics.extension import load_postgres_scanner
 
 
-class Plugin(BasePlugin):  # type: ignore[misc]  # dbt-duckdb ships no type hints
+class Plugin(BasePlugin):
     def configure_connection(self, conn: Any) -> None:
         load_postgres_scanner(conn)

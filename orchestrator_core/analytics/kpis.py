@@ -103,7 +103,8 @@ HEADLINE_QUERIES: dict[str, str] = {
         ),
         opened AS (
             SELECT opened_date AS day, count(*) AS exceptions_opened FROM marts.fct_exceptions
-            WHERE opened_date BETWEEN $start AND $end AND ($workflow IS NULL OR workflow = $workflow)
+            WHERE opened_date BETWEEN $start AND $end
+              AND ($workflow IS NULL OR workflow = $workflow)
             GROUP BY opened_date
         ),
         resolved AS (
@@ -186,7 +187,9 @@ class Kpis:
     series: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _rows(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> list[dict[str, Any]]:
     used = {name: value for name, value in params.items() if f"${name}" in sql}
     cursor = conn.execute(sql, used)
     names = [column[0] for column in cursor.description or ()]

@@ -84,11 +84,13 @@ def ensure_manifest() -> Path:
             return MANIFEST_PATH
         env = {**os.environ, "DBT_LOG_PATH": str(MANIFEST_PATH.parent)}
         env.pop("KPI_DUCKDB_PATH", None)  # parsing opens no database
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - this environment's dbt, fixed arguments
             [dbt_executable(), "parse", "--quiet", "--no-use-colors",
              "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
             env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"dbt parse of {DBT_PROJECT_DIR} failed:\n{done.stdout}{done.stderr}")
+            raise RuntimeError(
+                f"dbt parse of {DBT_PROJECT_DIR} failed:\n{done.stdout}{done.stderr}"
+            )
     return MANIFEST_PATH
