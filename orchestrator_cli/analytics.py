@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,9 @@ from orchestrator_cli.context import (
     quiet_unless_asked,
 )
 from orchestrator_core.policy.vocabulary import WORKFLOW_NAMES
+
+if TYPE_CHECKING:
+    from orchestrator_core.analytics.kpis import Kpis
 
 
 @click.group()
@@ -92,37 +95,10 @@ def _json_default(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-@analytics.command("kpis")
-@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="first UTC day")
-@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="last UTC day (included)")
-@click.option("--workflow", type=click.Choice(WORKFLOW_NAMES), help="one workflow only")
-@click.option("--json", "as_json", is_flag=True, help="print everything as JSON, with the series")
-def analytics_kpis(
-    start: datetime | None, end: datetime | None, workflow: str | None, as_json: bool
-) -> None:
-    """The headline KPIs over a period (default: the 30 days up to the last build)."""
-    from orchestrator_core.analytics.kpis import read_kpis
-
-    settings = load_settings()
-    quiet_unless_asked(settings)
-    try:
-        kpis = read_kpis(
-            settings.kpis_path,
-            start.date() if start else None,
-            end.date() if end else None,
-            workflow,
-        )
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--from/--to") from None
-    if kpis is None:
-        raise click.ClickException(
-            f"no analytics marts at {settings.kpis_path} yet: run `orchestrator analytics build`"
-        )
-    if as_json:
-        click.echo(json.dumps(asdict(kpis), default=_json_default, indent=2))
-        return
+def render_kpis(kpis: Kpis) -> str:
+    """The headline KPIs as a readable block of text."""
     runs, approvals, exceptions, latency = kpis.runs, kpis.approvals, kpis.exceptions, kpis.latency
-    scope = f"workflow {workflow}" if workflow else "all workflows"
+    scope = f"workflow {kpis.workflow}" if kpis.workflow else "all workflows"
     lines = [
         f"KPIs {kpis.period.start} - {kpis.period.end} (UTC days), {scope}",
         f"data as of {_utc(kpis.build.built_at)} (policy {kpis.build.policy_version})",
@@ -168,7 +144,39 @@ def analytics_kpis(
             for row in kpis.spend
         ),
     ]
-    click.echo("\n".join(lines))
+    return "\n".join(lines)
+
+
+@analytics.command("kpis")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="first UTC day")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="last UTC day (included)")
+@click.option("--workflow", type=click.Choice(WORKFLOW_NAMES), help="one workflow only")
+@click.option("--json", "as_json", is_flag=True, help="print everything as JSON, with the series")
+def analytics_kpis(
+    start: datetime | None, end: datetime | None, workflow: str | None, as_json: bool
+) -> None:
+    """The headline KPIs over a period (default: the 30 days up to the last build)."""
+    from orchestrator_core.analytics.kpis import read_kpis
+
+    settings = load_settings()
+    quiet_unless_asked(settings)
+    try:
+        kpis = read_kpis(
+            settings.kpis_path,
+            start.date() if start else None,
+            end.date() if end else None,
+            workflow,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from/--to") from None
+    if kpis is None:
+        raise click.ClickException(
+            f"no analytics marts at {settings.kpis_path} yet: run `orchestrator analytics build`"
+        )
+    if as_json:
+        click.echo(json.dumps(asdict(kpis), default=_json_default, indent=2))
+        return
+    click.echo(render_kpis(kpis))
 
 
 @analytics.command("sql")

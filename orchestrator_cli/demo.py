@@ -16,6 +16,7 @@ import httpx
 
 from ingest_api.signature import sign
 from orchestrator_cli.context import clean_exit_on_signals, load_settings, quiet_unless_asked
+from orchestrator_cli.demo_analytics import build_marts_through_dagster, kpis_text
 from orchestrator_cli.demo_report import (
     Progress,
     check_expectations,
@@ -73,6 +74,7 @@ def demo(
         progress = _wait_settled(stack, timeout)
         print_summary(progress, stack)
         failures = check_expectations(progress, expectations) if expectations else []
+        failures += _analytics(stack, settings.kpis_path)
         for failure in failures:
             click.echo(f"  NOT AS EXPECTED: {failure}", err=True)
         if expectations and not failures:
@@ -83,6 +85,25 @@ def demo(
         while True:
             stack.check_alive()
             time.sleep(1.0)
+
+
+def _analytics(stack: Stack, kpis_path: Path) -> list[str]:
+    """Rebuild the KPI marts through Dagster and print the headline KPIs; what went wrong."""
+    click.echo("\nbuilding the KPI marts (Dagster job analytics_build, dbt project dbt_audit/) ...")
+    try:
+        run = build_marts_through_dagster(stack.dagster_url)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        return [f"analytics build: {exc}"]
+    click.echo(f"  Dagster run {stack.dagster_url}/runs/{run.run_id}: {run.status}")
+    if not run.succeeded:
+        return [f"analytics build run {run.run_id} ended {run.status}"]
+    text = kpis_text(kpis_path)
+    if text is None:
+        return [f"analytics build succeeded but no marts at {kpis_path}"]
+    click.echo("\n" + text)
+    click.echo(f"\n  marts (DuckDB)              {kpis_path}")
+    click.echo(f"  KPIs API                    {stack.api_url}/api/kpis")
+    return []
 
 
 def _send(client: httpx.Client, path: Path, secret: str) -> None:
