@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ingest_api.auth.access import authorize
 from ingest_api.deps import SettingsDep
 from ingest_api.errors import ApiError
-from orchestrator_core.analytics.kpis import DEFAULT_DAYS, read_kpis
+from orchestrator_core.analytics.kpis import DEFAULT_DAYS, Period, read_kpis
 from orchestrator_core.policy.vocabulary import WorkflowName
 
 router = APIRouter(prefix="/api", tags=["analytics"], dependencies=[Depends(authorize)])
@@ -148,6 +148,8 @@ async def get_kpis(
     writes, spend) with a daily series, and when the marts were built. 404 before the first
     analytics build."""
     try:
+        if start is not None and end is not None:
+            Period(start=start, end=end)  # refused before the marts are even opened
         kpis = await run_in_threadpool(read_kpis, settings.kpis_path, start, end, workflow)
     except ValueError as exc:  # `to` before `from` (given or defaulted), or too long a period
         raise ApiError(422, "invalid_period", f"from={start}, to={end}: {exc}") from None

@@ -75,7 +75,8 @@ HEADLINE_QUERIES: dict[str, str] = {
           AND ($workflow IS NULL OR workflow = $workflow)
     """,
     "vendor_writes": """
-        SELECT vendor, sum(writes) AS writes, sum(writes) FILTER (WHERE status = 'failed') AS failed
+        SELECT vendor, sum(writes) AS writes,
+               coalesce(sum(writes) FILTER (WHERE status = 'failed'), 0) AS failed
         FROM marts.vendor_writes_daily
         WHERE write_date BETWEEN $start AND $end AND ($workflow IS NULL OR workflow = $workflow)
         GROUP BY vendor ORDER BY vendor
