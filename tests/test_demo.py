@@ -6,6 +6,7 @@ a second time on the same home, every delivery is a duplicate and nothing new ru
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -56,6 +57,10 @@ def test_demo_runs_every_workflow_and_is_idempotent(orchestrator_home: Path) -> 
     assert "every sample reached its expected outcome." in out
     assert "12 workflow runs:" in out
     assert "approvals waiting for a decision" in out
+    # The demo ends by rebuilding the KPI marts through Dagster and showing the KPIs.
+    assert re.search(r"Dagster run http://\S+/runs/[0-9a-f-]+: SUCCESS", out), out[-3000:]
+    assert "workflow runs\n  requested           12\n" in out
+    assert (orchestrator_home / "analytics" / "kpis.duckdb").is_file()
     # The console is for the summary; the services log to files.
     logs = orchestrator_home / "logs"
     assert {p.name for p in logs.iterdir()} >= {

@@ -73,9 +73,10 @@ def test_every_model_is_an_asset_downstream_of_the_audit_tables() -> None:
         assert parent in defined, f"{parent} is not an asset of the workflow location"
     # The lineage runs on: audit tables are downstream of the workflow outputs, marts of
     # staging models.
-    assert dg.AssetKey(["airtable", "accounts"]) in graph.get(
-        dg.AssetKey(["audit", "side_effects"])
-    ).parent_keys
+    assert (
+        dg.AssetKey(["airtable", "accounts"])
+        in graph.get(dg.AssetKey(["audit", "side_effects"])).parent_keys
+    )
     assert graph.get(dg.AssetKey(["analytics", "fct_workflow_runs"])).parent_keys == {
         dg.AssetKey(["analytics", "stg_workflow_runs"]),
         dg.AssetKey(["analytics", "stg_run_attempts"]),

@@ -1,0 +1,106 @@
+"""`orchestrator analytics build | kpis | sql | path` against the test database: progress per
+model, the headline KPIs as text and JSON, read-only SQL, and clear errors before a build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from click.testing import CliRunner, Result
+
+from orchestrator_cli.main import cli
+from orchestrator_core.settings import get_settings
+
+Conn = psycopg.Connection[Any]
+
+
+def analytics(database_url: str, kpis: Path, *args: str) -> Result:
+    get_settings.cache_clear()  # settings are read once per process
+    try:
+        return CliRunner().invoke(
+            cli,
+            ["analytics", *args],
+            env={"DATABASE_URL": database_url, "ANALYTICS_PATH": str(kpis)},
+        )
+    finally:
+        get_settings.cache_clear()
+
+
+def _two_runs(db: Conn) -> None:
+    db.execute(
+        "INSERT INTO orchestrator.workflow_runs (run_key, workflow, thread_id, trigger, status,"
+        " policy_version, policy_hash, requested_at, started_at, finished_at)"
+        " SELECT 'k' || n, 'contact_role_mapping', 'contact_role_mapping/none/' || n, '{}',"
+        " s, 'v', 'h', now() - interval '1 hour', now() - interval '1 hour',"
+        " now() - interval '1 hour' + make_interval(secs => n * 10)"
+        " FROM (VALUES (1, 'succeeded'), (2, 'failed')) AS r (n, s)"
+    )
+
+
+def test_before_a_build_every_reader_says_how_to_build(
+    db: Conn, database_url: str, tmp_path: Path
+) -> None:
+    kpis = tmp_path / "kpis.duckdb"
+    for command in (["kpis"], ["sql", "SELECT 1"]):
+        result = analytics(database_url, kpis, *command)
+        assert result.exit_code == 1, result.output
+        assert "orchestrator analytics build" in result.output
+    where = analytics(database_url, kpis, "path")
+    assert where.exit_code == 0
+    assert where.stdout.strip() == str(kpis)
+    assert "not built yet" in where.output
+
+
+def test_build_then_read_the_kpis_query_the_marts_and_find_the_file(
+    db: Conn, database_url: str, tmp_path: Path
+) -> None:
+    _two_runs(db)
+    kpis = tmp_path / "analytics" / "kpis.duckdb"
+
+    built = analytics(database_url, kpis, "build")
+    assert built.exit_code == 0, built.output
+    assert "ok   model stg_workflow_runs" in built.output  # one progress line per model
+    assert "ok   test  unique_fct_workflow_runs_workflow_run_id" in built.output
+    assert f"published {kpis}: 26 models" in built.output
+    assert kpis.is_file()
+
+    text = analytics(database_url, kpis, "kpis")
+    assert text.exit_code == 0, text.output
+    assert "succeeded / failed  1 / 1  (success 50.0 % of finished runs)" in text.output
+    assert "duration p50 / p95  15.00 s / 19.50 s" in text.output
+
+    as_json = analytics(database_url, kpis, "kpis", "--json", "--workflow", "deal_kickoff")
+    figures = json.loads(as_json.stdout)
+    assert figures["workflow"] == "deal_kickoff" and figures["runs"]["total"] == 0
+    assert len(figures["series"]) == 30
+
+    query = analytics(
+        database_url,
+        kpis,
+        "sql",
+        "SELECT status, count(*) AS runs FROM marts.fct_workflow_runs"
+        " GROUP BY status ORDER BY status",
+    )
+    assert query.exit_code == 0, query.output
+    assert query.output.splitlines()[2:] == ["failed     1", "succeeded  1", "(2 rows)"]
+    rows = json.loads(analytics(database_url, kpis, "sql", "--json", "SELECT 1 AS one").stdout)
+    assert rows == [{"one": 1}]
+
+    # Read-only: no table written, no file read or written, no database attached.
+    for statement in (
+        "CREATE TABLE marts.x AS SELECT 1",
+        f"COPY marts.fct_workflow_runs TO '{tmp_path / 'out.csv'}'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"ATTACH '{tmp_path / 'other.duckdb'}' AS other",
+    ):
+        refused = analytics(database_url, kpis, "sql", statement)
+        assert refused.exit_code == 1 and "query refused" in refused.output, statement
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+
+    where = analytics(database_url, kpis, "path")
+    assert where.stdout.strip() == str(kpis) and "data as of" in where.output
+
+    bad = analytics(database_url, kpis, "kpis", "--from", "2026-03-01", "--to", "2026-02-01")
+    assert bad.exit_code == 2 and "before it starts" in bad.output
