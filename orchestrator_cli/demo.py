@@ -66,7 +66,7 @@ def demo(
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
     expectations = load_expectations(samples_dir / "expected.yaml")
     with clean_exit_on_signals(), running_stack(settings, ports) as stack:
-        click.echo(describe(stack) + "\n")
+        click.echo(describe(stack, settings) + "\n")
         with httpx.Client(base_url=stack.api_url, timeout=15.0) as client:
             for path in sorted(samples_dir.glob("*.json")):
                 _send(client, path, stack.webhook_secret)

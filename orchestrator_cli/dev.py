@@ -9,9 +9,10 @@ import click
 from orchestrator_cli.context import clean_exit_on_signals, load_settings, quiet_unless_asked
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
 from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
+from orchestrator_core.settings import Settings
 
 
-def describe(stack: Stack) -> str:
+def describe(stack: Stack, settings: Settings) -> str:
     embedded = stack.database.embedded
     lines = [
         f"database         {embedded.pgdata if embedded else 'DATABASE_URL'}",
@@ -22,6 +23,10 @@ def describe(stack: Stack) -> str:
         lines.append(f"API login        {DEV_ADMIN_EMAIL}, password in {stack.admin_password_file}")
     if stack.sandboxed:
         lines.append(f"vendor sandbox   {stack.sandbox_url}  (for {', '.join(stack.sandboxed)})")
+    lines.append(
+        f"KPI marts        {settings.kpis_path}  (dbt, schedule '{settings.analytics_schedule}'"
+        " UTC; now: orchestrator analytics build)"
+    )
     lines.append(f"logs             {stack.logs_dir}")
     return "\n".join(lines)
 
@@ -34,7 +39,7 @@ def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
     quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
     with clean_exit_on_signals(), running_stack(settings, ports) as stack:
-        click.echo(describe(stack))
+        click.echo(describe(stack, settings))
         click.echo("\nRunning; Ctrl-C stops everything.")
         while True:
             stack.check_alive()
