@@ -83,6 +83,7 @@ def test_definitions_snapshot() -> None:
     repo = defs.get_repository_def()
     assert {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()} == {
         "hubspot/events",
+        "hubspot/deliveries",
         "airtable/accounts",
         "notion/sop_links",
         "hubspot/contact_roles",
@@ -100,6 +101,9 @@ def test_definitions_snapshot() -> None:
         "audit/side_effects",
         "audit/exceptions",
         "audit/approvals",
+        "audit/workflow_run_attempts",
+        "audit/budget_commitments",
+        "audit/audit_log",
     }
     assert {job.name for job in repo.get_all_jobs() if not job.name.startswith("__")} == {
         "company_intake",
