@@ -82,6 +82,9 @@ def staged_build(
     target = target.expanduser().resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with fasteners.InterProcessLock(str(target.parent / f".{target.name}.lock")):
+        # What a build killed outright (SIGKILL, power loss) left behind; no build runs now.
+        for leftover in target.parent.glob(f".{target.stem}.building-*"):
+            leftover.unlink(missing_ok=True)
         staged = StagedBuild(
             path=target.parent / f".{target.stem}.building-{uuid.uuid4().hex[:8]}.duckdb",
             target=target,

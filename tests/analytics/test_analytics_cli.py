@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 from click.testing import CliRunner, Result
 
 from orchestrator_cli.main import cli
+from orchestrator_core.analytics.project import ensure_manifest
 from orchestrator_core.settings import get_settings
 
 Conn = psycopg.Connection[Any]
@@ -104,3 +106,28 @@ def test_build_then_read_the_kpis_query_the_marts_and_find_the_file(
 
     bad = analytics(database_url, kpis, "kpis", "--from", "2026-03-01", "--to", "2026-02-01")
     assert bad.exit_code == 2 and "before it starts" in bad.output
+
+    _every_model_and_column_is_documented(kpis)
+
+
+def _every_model_and_column_is_documented(kpis: Path) -> None:
+    """What `dbt docs generate` shows analysts: each built table and each of its columns has a
+    description in the project (a new column without one fails here)."""
+    manifest = json.loads(ensure_manifest().read_text())
+    documented = {
+        (node["schema"], node["name"]): node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    with duckdb.connect(str(kpis), read_only=True) as conn:
+        built = conn.sql(
+            "SELECT table_schema, table_name, list(column_name ORDER BY ordinal_position)"
+            " FROM information_schema.columns WHERE table_schema IN ('staging', 'marts')"
+            " GROUP BY ALL"
+        ).fetchall()
+    assert {(schema, table) for schema, table, _ in built} == set(documented)
+    for schema, table, columns in built:
+        node = documented[(schema, table)]
+        assert node["description"].strip(), f"{table} has no description"
+        described = {name for name, column in node["columns"].items() if column["description"]}
+        assert set(columns) == described, f"{table}: {set(columns) ^ described}"
