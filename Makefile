@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/connectors.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/analytics.py
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
