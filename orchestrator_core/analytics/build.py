@@ -162,9 +162,9 @@ def build_marts(
     """Build every model and test from `database_url` and publish the file at `target`.
 
     Raises `BuildFailed` (nothing published) when a model or test failed."""
-    as_of = read_as_of(database_url)
     source = PostgresSource.from_url(database_url)
-    with staged_build(target, as_of=as_of, policy_version=policy.version) as staged:
+    with staged_build(target, policy_version=policy.version) as staged:
+        as_of = staged.as_of = read_as_of(database_url)
         results = run_dbt_build(
             staged, dbt_vars(policy, as_of), source, threads=threads, on_node=on_node
         )

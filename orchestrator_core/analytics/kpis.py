@@ -204,13 +204,30 @@ def read_build_info(conn: duckdb.DuckDBPyConnection) -> BuildInfo:
 
 def open_marts(path: Path) -> duckdb.DuckDBPyConnection | None:
     """A read-only connection to the published marts that can reach nothing else (no other
-    file, no attach, settings locked); None before the first build."""
+    file, no attach, settings locked); None before the first build.
+
+    Each call gets a DuckDB instance of its own, with the file attached read-only: a
+    `duckdb.connect(path)` would share one instance per file within the process, so concurrent
+    readers would share its locked settings, and a reader would keep the replaced file while
+    any other connection to it is open."""
     if not path.is_file():
         return None
-    conn = connect(path, read_only=True)
-    conn.execute("SET enable_external_access = false")
-    conn.execute("SET lock_configuration = true")
+    conn = connect(":memory:", read_only=False)
+    try:
+        conn.execute(f"ATTACH {_literal(str(path))} AS kpis (READ_ONLY)")
+        conn.execute("USE kpis")
+        conn.execute("SET enable_external_access = false")
+        conn.execute("SET lock_configuration = true")
+    except duckdb.IOException:
+        conn.close()
+        if not path.is_file():  # gone between the check and the attach
+            return None
+        raise
     return conn
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def read_kpis(

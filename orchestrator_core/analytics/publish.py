@@ -32,8 +32,9 @@ class StagedBuild:
 
     path: Path
     target: Path
-    as_of: datetime
     policy_version: str
+    # The build's cut-off, read by the caller once the build holds the lock.
+    as_of: datetime | None = None
     started: float = field(default_factory=time.monotonic)
     models: int = 0
     tests_passed: int = 0
@@ -42,6 +43,7 @@ class StagedBuild:
 
 
 def _write_build_info(build: StagedBuild) -> None:
+    assert build.as_of is not None, "the build's cut-off was never read"
     seconds = round(time.monotonic() - build.started, 3)
     conn = connect(build.path, read_only=False)
     try:
@@ -76,9 +78,11 @@ def _remove(path: Path) -> None:
 
 @contextlib.contextmanager
 def staged_build(
-    target: Path, *, as_of: datetime, policy_version: str, partial: bool = False
+    target: Path, *, policy_version: str, partial: bool = False
 ) -> Iterator[StagedBuild]:
-    """Yield a new file to build into; publish it over `target` if the block succeeds."""
+    """Yield a new file to build into; publish it over `target` if the block succeeds. The
+    block sets the build's cut-off (`as_of`) after the lock is taken, so a build that waited
+    for another reads the data as of its own start."""
     target = target.expanduser().resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with fasteners.InterProcessLock(str(target.parent / f".{target.name}.lock")):
@@ -88,7 +92,6 @@ def staged_build(
         staged = StagedBuild(
             path=target.parent / f".{target.stem}.building-{uuid.uuid4().hex[:8]}.duckdb",
             target=target,
-            as_of=as_of,
             policy_version=policy_version,
             partial=partial and target.exists(),
         )

@@ -96,10 +96,10 @@ def analytics_marts(
     every one passed."""
     url = analytics.url()
     policy = current_policy()
-    as_of = read_as_of(url)
     with staged_build(
-        analytics.target(), as_of=as_of, policy_version=policy.version, partial=context.is_subset
+        analytics.target(), policy_version=policy.version, partial=context.is_subset
     ) as staged:
+        as_of = staged.as_of = read_as_of(url)
         env = dbt_environment(staged.path, PostgresSource.from_url(url).environment())
         env["KPI_DBT_THREADS"] = str(get_settings().analytics_dbt_threads)
         # dbt's target (compiled SQL, run results, log) in a scratch directory, not piling up

@@ -4,6 +4,7 @@ the Postgres connection string given to DuckDB never holds the password."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,8 @@ AS_OF = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def _build(target: Path, value: int, *, fail: bool = False) -> None:
-    with staged_build(target, as_of=AS_OF, policy_version="v1") as staged:
+    with staged_build(target, policy_version="v1") as staged:
+        staged.as_of = AS_OF
         with duckdb.connect(str(staged.path)) as conn:
             conn.execute("CREATE SCHEMA marts")
             conn.execute(f"CREATE TABLE marts.figure AS SELECT {value} AS value")
@@ -53,6 +55,44 @@ def test_a_build_replaces_the_file_only_when_it_succeeds(tmp_path: Path) -> None
     fresh.close()
     # Nothing is left beside the published file but the lock.
     assert sorted(p.name for p in target.parent.iterdir()) == [".kpis.duckdb.lock", "kpis.duckdb"]
+
+
+def test_readers_in_one_process_read_at_once_and_each_sees_the_build_it_opened(
+    tmp_path: Path,
+) -> None:
+    """Concurrent requests of one API process: each reader is its own DuckDB instance, so
+    readers never share settings, and a reader opened after a rebuild sees the new file even
+    while an older reader is still open."""
+    target = tmp_path / "kpis.duckdb"
+    _build(target, 1)
+    errors: list[BaseException] = []
+    values: list[int] = []
+
+    def read() -> None:
+        try:
+            for _ in range(10):
+                conn = open_marts(target)
+                assert conn is not None
+                values.append(_value(conn))
+                conn.close()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and values == [1] * 80
+
+    old = open_marts(target)
+    assert old is not None
+    _build(target, 2)
+    new = open_marts(target)
+    assert new is not None
+    assert (_value(old), _value(new)) == (1, 2)
+    old.close()
+    new.close()
 
 
 def test_a_killed_build_s_leftovers_go_with_the_next_build(tmp_path: Path) -> None:
