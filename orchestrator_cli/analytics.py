@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import click
+import psycopg
+import sqlalchemy.exc
 
 from orchestrator_cli.context import (
     load_policy_or_exit,
     load_settings,
-    migrated_database,
     quiet_unless_asked,
+    resolved_database,
 )
 from orchestrator_core.policy.vocabulary import WORKFLOW_NAMES
 
@@ -34,6 +36,7 @@ def analytics_build() -> None:
     """Build every model and run every dbt test into a new file, then publish it over the
     marts (readers never see a half-built file; a failure keeps the last good one)."""
     from orchestrator_core.analytics.build import BuildFailed, NodeResult, build_marts
+    from orchestrator_core.db.migrate import current_revision, head_revision
 
     settings = load_settings()
     quiet_unless_asked(settings)
@@ -47,8 +50,15 @@ def analytics_build() -> None:
 
     target = settings.kpis_path
     click.echo(f"building the KPI marts into {target} (dbt project dbt_audit/)")
-    with migrated_database(settings) as database:
+    # Read only: a build never moves the schema under running services (no migration).
+    with resolved_database(settings) as database:
         try:
+            revision, head = current_revision(database.url), head_revision()
+            if revision != head:
+                raise click.ClickException(
+                    f"the database is at schema revision {revision} (head {head}): run"
+                    " `orchestrator db upgrade` (or start `orchestrator serve`) first"
+                )
             report = build_marts(
                 database.url,
                 policy,
@@ -61,6 +71,10 @@ def analytics_build() -> None:
             raise click.ClickException(
                 "analytics build failed; the marts already published (if any) are unchanged"
             ) from None
+        except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+            # libpq's message names the server, never the password.
+            reason = getattr(exc, "orig", None) or exc
+            raise click.ClickException(f"cannot read the product's database: {reason}") from None
     click.echo(
         f"published {report.path}: {report.models} models, {report.tests} tests passed,"
         f" {report.seconds:.1f} s; data as of {_utc(report.built_at)}"

@@ -4,15 +4,18 @@ model, the headline KPIs as text and JSON, read-only SQL, and clear errors befor
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
 from click.testing import CliRunner, Result
+from psycopg import sql
 
 from orchestrator_cli.main import cli
 from orchestrator_core.analytics.project import ensure_manifest
+from orchestrator_core.db.urls import with_database
 from orchestrator_core.settings import get_settings
 
 Conn = psycopg.Connection[Any]
@@ -53,6 +56,35 @@ def test_before_a_build_every_reader_says_how_to_build(
     assert where.exit_code == 0
     assert where.stdout.strip() == str(kpis)
     assert "not built yet" in where.output
+
+
+def test_a_build_refuses_an_unreachable_or_unmigrated_database_clearly(
+    admin_url: str, tmp_path: Path
+) -> None:
+    kpis = tmp_path / "kpis.duckdb"
+    closed = "postgresql://postgres:s3cret-pw@127.0.0.1:9/orchestrator"
+    unreachable = analytics(closed, kpis, "build")
+    assert unreachable.exit_code == 1
+    assert "cannot read the product's database" in unreachable.output
+    assert "s3cret-pw" not in unreachable.output
+    # A database without the product's schema: the build names the fix, migrates nothing.
+    name = f"analytics_empty_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        empty = with_database(admin_url, name)
+        unmigrated = analytics(empty, kpis, "build")
+        assert unmigrated.exit_code == 1
+        assert "schema revision None (head" in unmigrated.output
+        assert "orchestrator db upgrade" in unmigrated.output
+        with psycopg.connect(empty) as conn:
+            assert conn.execute(
+                "SELECT to_regclass('orchestrator.alembic_version')"
+            ).fetchone() == (None,)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    assert not kpis.exists()
 
 
 def test_build_then_read_the_kpis_query_the_marts_and_find_the_file(
