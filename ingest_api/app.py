@@ -24,10 +24,12 @@ from ingest_api.routes import (
     health,
     kpis,
     queue,
+    replays,
     runs,
     users,
     webhooks,
 )
+from orchestrator_core.policy.current import CurrentPolicy
 from orchestrator_core.settings import Settings
 
 
@@ -61,6 +63,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.policy = CurrentPolicy(settings.policy_path)
     app.state.jwt_secret = secret
     app.state.login_limiter = LoginLimiter(settings)
     install_error_handlers(app)
@@ -70,6 +73,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(queue.router)
     app.include_router(exceptions.router)
+    app.include_router(replays.router)
     app.include_router(approvals.router)
     app.include_router(audit.router)
     app.include_router(kpis.router)

@@ -12,6 +12,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ingest_api.errors import ApiError
+from orchestrator_core.policy import LoadedPolicy, PolicyError
+from orchestrator_core.policy.current import CurrentPolicy
 from orchestrator_core.settings import Settings
 
 
@@ -44,5 +46,20 @@ async def get_connection(
         yield conn
 
 
+def get_policy(request: Request) -> LoadedPolicy:
+    """The policy in force now (re-read when the file changes); 503 while it is invalid."""
+    current: CurrentPolicy = request.app.state.policy
+    try:
+        return current.get()
+    except (PolicyError, OSError) as exc:
+        raise ApiError(
+            503,
+            "policy_unavailable",
+            f"the policy file cannot be used now ({type(exc).__name__}); fix it and retry"
+            " (`orchestrator policy check`)",
+        ) from None
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PolicyDep = Annotated[LoadedPolicy, Depends(get_policy)]
 ConnectionDep = Annotated[AsyncConnection[Any], Depends(get_connection)]

@@ -28,6 +28,14 @@ REFUSAL_STATUS: dict[RefusalCode, int] = {
     "forbidden": 403,
     "four_eyes": 403,
     "user_not_found": 404,
+    "empty_selection": 422,
+    "invalid_selection": 422,
+    "selection_too_large": 422,
+    "nothing_to_replay": 409,
+    "action_not_offered": 422,
+    "invalid_value": 422,
+    "already_resolved": 409,
+    "action_in_progress": 409,
 }
 
 
@@ -86,7 +94,7 @@ async def _api_error(_: Request, exc: Exception) -> JsonResponse:
 
 async def _refused(_: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, Refused)
-    return error_response(REFUSAL_STATUS[exc.code], exc.code, exc.message)
+    return error_response(REFUSAL_STATUS[exc.code], exc.code, exc.message, details=exc.details)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JsonResponse:

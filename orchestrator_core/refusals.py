@@ -6,7 +6,7 @@ status in `ingest_api/errors.py`, the CLI to a message and an exit status).
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 RefusalCode: TypeAlias = Literal[
     # accounts
@@ -23,13 +23,26 @@ RefusalCode: TypeAlias = Literal[
     "already_decided",
     "expired",
     "invalid_edits",
+    # replays
+    "empty_selection",
+    "invalid_selection",
+    "selection_too_large",
+    "nothing_to_replay",
+    # exception actions
+    "action_not_offered",
+    "invalid_value",
+    "already_resolved",
+    "action_in_progress",
 ]
 
 
 class Refused(Exception):
     """The rules refuse the operation; `code` says why, `message` says it to a person."""
 
-    def __init__(self, code: RefusalCode, message: str) -> None:
+    def __init__(
+        self, code: RefusalCode, message: str, *, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code: RefusalCode = code
         self.message = message
+        self.details = details

@@ -22,6 +22,11 @@ BATCH_OUTCOME_TAG = "orchestrator/batch_outcome"
 PHASE_TAG = "orchestrator/phase"
 # Dagster's run queue launches higher priorities first: a person's decision before a backlog.
 PRIORITY_TAG = "dagster/priority"
+# A replayed workflow run: its replay and the original run it replays; a retry an operator
+# asked for: how many so far.
+REPLAY_ID_TAG = "orchestrator/replay_id"
+REPLAY_OF_TAG = "orchestrator/replay_of"
+RETRY_TAG = "orchestrator/retry"
 APPROVAL_ID_TAG = "approval/id"
 APPROVAL_STATUS_TAG = "approval/status"
 THREAD_TAG = "langgraph/thread_id"

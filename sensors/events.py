@@ -42,7 +42,7 @@ def run_request(launch: Launch) -> dg.RunRequest:
 
 def lone_request(spec: RunRequestSpec) -> dg.RunRequest:
     return dg.RunRequest(
-        run_key=spec.run_key,
+        run_key=spec.dagster_run_key,
         job_name=job_name_for(spec.workflow, "start"),
         run_config={
             "ops": {
@@ -72,6 +72,7 @@ def batch_request(batch: BatchSpec) -> dg.RunRequest:
             tags.BATCH_SIZE_TAG: str(len(batch.workflow_run_ids)),
             # Behind lone runs and approvals in the run queue: a backlog never holds them up.
             tags.PRIORITY_TAG: "-1",
+            **({tags.REPLAY_ID_TAG: str(batch.replay_id)} if batch.replay_id else {}),
         },
     )
 
@@ -89,6 +90,9 @@ def run_tags(spec: RunRequestSpec) -> dict[str, str]:
         tags.SUBSCRIPTION_TYPE_TAG: ",".join(spec.subscription_types) or tags.NONE,
         tags.CORRELATION_TAG: spec.correlation_id or tags.NONE,
         tags.POLICY_VERSION_TAG: spec.policy_version,
+        **({tags.REPLAY_ID_TAG: str(spec.replay_id)} if spec.replay_id else {}),
+        **({tags.REPLAY_OF_TAG: str(spec.replay_of)} if spec.replay_of else {}),
+        **({tags.RETRY_TAG: str(spec.retries)} if spec.retries else {}),
     }
 
 

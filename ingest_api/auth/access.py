@@ -44,6 +44,11 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/queue"): EVERYONE,
     ("GET", "/api/exceptions/open"): EVERYONE,
     ("PATCH", "/api/exceptions/{exception_id}/resolve"): OPERATORS,
+    ("GET", "/api/exceptions/{exception_id}"): EVERYONE,
+    ("POST", "/api/exceptions/{exception_id}/actions/{action}"): OPERATORS,
+    ("POST", "/api/replays"): OPERATORS,
+    ("GET", "/api/replays"): EVERYONE,
+    ("GET", "/api/replays/{replay_id}"): EVERYONE,
     ("GET", "/api/approvals/pending"): EVERYONE,
     ("GET", "/api/approvals/{approval_id}"): EVERYONE,
     # Kickoffs need an operator, procurement an admin: the approval's approver_role decides.

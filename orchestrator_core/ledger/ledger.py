@@ -27,13 +27,17 @@ Exactly-once limits:
   second execution in: keep writes bounded by connector timeouts well under those limits.
 - The key names the side effect, not its content: once it succeeded, a re-execution with
   different data returns the old result. Put whatever must produce a new write into `target`.
+- A replayed run (a new thread) passes `reuse_from`, the threads of the runs it replays: a
+  succeeded entry there for the same step and target is copied to the new thread (with
+  `reused_from`) and returned, and `write` is not called. Only writes that must not happen
+  twice are reused; idempotent upserts are written again (`records/replay_writes.py`).
 - Do not call `run_once` from inside a write function: the inner call needs a second pooled
   connection, and the same key would wait for its own lock until `lock_wait_seconds`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -76,6 +80,20 @@ UPDATE orchestrator.side_effects SET status = 'failed', error = %(error)s, updat
 WHERE id = %(id)s
 RETURNING {_COLUMNS}
 """
+# The newest succeeded entry of the key's step and target in the replayed threads, copied to the
+# replaying thread (nothing when the thread has its own entry for the key already).
+_REUSE = f"""
+INSERT INTO orchestrator.side_effects AS s
+    (thread_id, step, target, status, attempts, external_id, result, reused_from)
+SELECT %(thread_id)s, step, target, 'succeeded', 0, external_id, result, id
+FROM orchestrator.side_effects
+WHERE thread_id = ANY(%(reuse_from)s::text[]) AND step = %(step)s AND target = %(target)s
+  AND status = 'succeeded'
+ORDER BY id DESC
+LIMIT 1
+ON CONFLICT ON CONSTRAINT side_effects_key DO NOTHING
+RETURNING {_COLUMNS}
+"""
 _LIST = f"SELECT {_COLUMNS} FROM orchestrator.side_effects WHERE thread_id = %s ORDER BY id"
 
 
@@ -110,15 +128,28 @@ class Ledger:
         return Ledger(db, lock_wait_seconds=self._lock_wait_seconds)
 
     def run_once(
-        self, *, thread_id: str, step: str, target: str, write: WriteFunction
+        self,
+        *,
+        thread_id: str,
+        step: str,
+        target: str,
+        write: WriteFunction,
+        reuse_from: Sequence[str] = (),
     ) -> LedgerEntry:
-        """Run `write(idempotency_key)` unless this key already succeeded; return the entry.
+        """Run `write(idempotency_key)` unless this key already succeeded, or (with
+        `reuse_from`) the same step and target succeeded in one of those threads; return the
+        entry.
 
         Exceptions from `write` are recorded (status failed) and re-raised unchanged.
         """
         check_key(thread_id=thread_id, step=step, target=target)
         key = {"thread_id": thread_id, "step": step, "target": target}
         with self._db.connection() as conn, self._held(conn, key):
+            if reuse_from:
+                reused = _entry(conn, _REUSE, {**key, "reuse_from": list(reuse_from)})
+                if reused is not None:
+                    log.info("side effect reused", **key, reused_from=reused.reused_from)
+                    return reused
             claimed = _entry(conn, _CLAIM, key)
             if claimed is None:
                 done = _entry(conn, _GET, key)

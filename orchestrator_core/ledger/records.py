@@ -47,6 +47,8 @@ class LedgerEntry:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    # A replayed run's write taken from the ledger entry of the run it replays (not written).
+    reused_from: int | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -166,28 +166,27 @@ def _audit(
     audit.append_all(conn, entries)
 
 
+def trigger_event(row: dict[str, Any], rule: str) -> dict[str, Any]:
+    """An envelope as a run's trigger lists it (the graphs read `source_id` and the values)."""
+    return {
+        "envelope_id": row["id"],
+        "event_id": row["event_id"],
+        "subscription_type": row["subscription_type"],
+        "property_name": row["property_name"],
+        "property_value": row["property_value"],
+        "change_source": row["change_source"],
+        "source_id": row["source_id"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "rule": rule,
+    }
+
+
 def _run_row(
     workflow: str, members: Sequence[tuple[dict[str, Any], str]], policy: LoadedPolicy
 ) -> dict[str, Any]:
     first = members[0][0]
     run_key = run_key_for_events(workflow, first["id"])
-    trigger = {
-        "source": "hubspot",
-        "events": [
-            {
-                "envelope_id": row["id"],
-                "event_id": row["event_id"],
-                "subscription_type": row["subscription_type"],
-                "property_name": row["property_name"],
-                "property_value": row["property_value"],
-                "change_source": row["change_source"],
-                "source_id": row["source_id"],
-                "occurred_at": row["occurred_at"].isoformat(),
-                "rule": rule,
-            }
-            for row, rule in members
-        ],
-    }
+    trigger = {"source": "hubspot", "events": [trigger_event(row, rule) for row, rule in members]}
     return {
         "run_key": run_key,
         "workflow": workflow,

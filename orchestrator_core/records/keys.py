@@ -17,6 +17,12 @@ def run_key_for_request(workflow: str, parent_run_id: int) -> str:
     return f"{workflow}:from-run-{parent_run_id}"
 
 
+def run_key_for_replay(workflow: str, replay_id: int, first_envelope_id: int) -> str:
+    """The run key of a replayed run: one per replay and group of envelopes (its last part
+    names its own LangGraph thread)."""
+    return f"{workflow}:replay-{replay_id}-{first_envelope_id}"
+
+
 def thread_id_for(workflow: str, object_type: str | None, object_id: int | None, key: str) -> str:
     """The LangGraph thread of a workflow run: readable, and unique because `key` is."""
     subject = f"{object_type}-{object_id}" if object_type else "none"

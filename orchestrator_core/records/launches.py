@@ -57,7 +57,8 @@ EXISTS (
 _DUE_RUNS = f"""
 SELECT * FROM (
     SELECT r.id, r.run_key, r.workflow, r.thread_id, r.portal_id, r.object_type, r.object_id,
-           r.correlation_id, r.envelope_ids, r.trigger, r.policy_version,
+           r.correlation_id, r.envelope_ids, r.trigger, r.policy_version, r.retries,
+           r.replay_id, r.replay_of,
            row_number() OVER (PARTITION BY r.workflow ORDER BY r.id) AS rank
     FROM orchestrator.workflow_runs r
     WHERE r.status = 'requested' AND r.batch_id IS NULL
@@ -108,6 +109,16 @@ class RunRequestSpec:
     event_ids: tuple[int, ...]
     subscription_types: tuple[str, ...]
     policy_version: str
+    # how often an operator asked for the failed run again, and the replay it belongs to
+    retries: int = 0
+    replay_id: int | None = None
+    replay_of: int | None = None
+
+    @property
+    def dagster_run_key(self) -> str:
+        """The run key Dagster dedups on: a retry asked for by an operator is a new Dagster
+        run of the same workflow run (which resumes from its checkpoint)."""
+        return self.run_key if self.retries == 0 else f"{self.run_key}#retry-{self.retries}"
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,8 @@ class BatchSpec:
     workflow: str
     phase: str
     workflow_run_ids: tuple[int, ...]
+    # the replay all its runs belong to, if they belong to one
+    replay_id: int | None = None
 
     @property
     def run_key(self) -> str:
@@ -206,6 +219,8 @@ def _new_batch(cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) 
         (rows[0]["workflow"], ids),
     ).fetchone()
     assert created is not None
+    replays = {row["replay_id"] for row in rows}
+    created["replay_id"] = replays.pop() if len(replays) == 1 else None
     cur.execute(
         "UPDATE orchestrator.workflow_runs SET batch_id = %s, last_requested_at = now(),"
         " updated_at = now() WHERE id = ANY(%s)",
@@ -220,6 +235,7 @@ def _batch_spec(row: dict[str, Any]) -> BatchSpec:
         workflow=row["workflow"],
         phase=row["phase"],
         workflow_run_ids=tuple(row["workflow_run_ids"]),
+        replay_id=row.get("replay_id"),
     )
 
 
@@ -238,4 +254,7 @@ def _run_spec(row: dict[str, Any]) -> RunRequestSpec:
         event_ids=tuple(e["event_id"] for e in events),
         subscription_types=tuple(dict.fromkeys(e["subscription_type"] for e in events)),
         policy_version=row["policy_version"],
+        retries=row["retries"],
+        replay_id=row["replay_id"],
+        replay_of=row["replay_of"],
     )

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 import psycopg
+from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 from pydantic import JsonValue
 
@@ -66,10 +67,24 @@ class WorkflowRun:
     updated_at: datetime
     # The batch that worked (or will work) this run, when it was not launched on its own.
     batch_id: int | None
+    # A replayed run: its replay, and the original run it replays (never itself a replay).
+    replay_id: int | None = None
+    replay_of: int | None = None
+    # Values an operator supplied (an accepted role, a corrected domain), used by the graph
+    # instead of what it would infer.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    # How often an operator asked for this failed run again from its checkpoint.
+    retries: int = 0
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def lineage_id(self) -> int:
+        """The original run of a replayed run, else the run itself: names derived from it (a
+        procurement request id, a purchase order number) stay the same on a replay."""
+        return self.replay_of if self.replay_of is not None else self.id
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -140,6 +155,11 @@ WITH agg AS (
     FROM orchestrator.event_envelopes e
     JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[e.id]
     WHERE e.id = ANY(%(ids)s::bigint[])
+      -- a run replayed since (for this envelope) no longer speaks for it
+      AND NOT EXISTS (
+          SELECT 1 FROM orchestrator.workflow_runs n
+          WHERE n.replay_of = coalesce(r.replay_of, r.id) AND n.id > r.id
+            AND n.envelope_ids @> ARRAY[e.id])
     GROUP BY e.id, e.status, e.correlation_id
 )
 UPDATE orchestrator.event_envelopes AS e
@@ -156,6 +176,11 @@ def _refresh_envelopes(conn: psycopg.Connection[Any], run: WorkflowRun) -> list[
     if not run.envelope_ids:
         return []
     changed = conn.execute(_REFRESH_ENVELOPES, {"ids": run.envelope_ids}).fetchall()
+    return _envelope_entries(changed, run)
+
+
+def _envelope_entries(changed: Sequence[Any], run: WorkflowRun) -> list[audit.AuditEntry]:
+    """`event.status_changed` for each (id, previous, status, correlation id) refreshed."""
     return [
         audit.AuditEntry(
             actor=audit.SYSTEM,
@@ -171,7 +196,8 @@ def _refresh_envelopes(conn: psycopg.Connection[Any], run: WorkflowRun) -> list[
     ]
 
 
-# The audit action of a change to each status (`requested` is `run.launched`, at creation).
+# The audit action of a change to each status (`requested` is `run.launched` at creation, and
+# `run.retry_requested` when an operator asks for a failed run again: `request_retry`).
 _STATUS_ACTIONS: dict[str, str] = {
     "running": "run.started",
     "awaiting_approval": "run.parked",
@@ -355,6 +381,58 @@ def fail(
         )
 
 
+async def request_retry(
+    conn: AsyncConnection[Any], *, workflow_run_id: int, actor: str, reason: str
+) -> WorkflowRun:
+    """Ask for a failed run again, as `actor`: it becomes `requested`, and the event sensor
+    launches it under a new Dagster run key (`<run key>#retry-<n>`); the runner resumes its
+    thread from the last checkpoint, so finished steps are not run again. Audited
+    (`run.retry_requested`, then its envelopes' status changes) in the same transaction."""
+    async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "WITH old AS (SELECT id AS old_id, status AS previous_status"
+            " FROM orchestrator.workflow_runs WHERE id = %(id)s FOR UPDATE)"
+            " UPDATE orchestrator.workflow_runs SET status = 'requested', retries = retries + 1,"
+            " error = NULL, finished_at = NULL, last_requested_at = NULL, batch_id = NULL,"
+            " updated_at = now()"
+            f" FROM old WHERE id = old.old_id AND previous_status = 'failed'"
+            f" RETURNING previous_status, {RUN_COLUMNS}",
+            {"id": workflow_run_id},
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise ValueError(f"workflow run {workflow_run_id} is not failed")
+        previous = row.pop("previous_status")
+        run = WorkflowRun(**row)
+        changed: list[Any] = []
+        if run.envelope_ids:
+            await cur.execute(_LOCK_ENVELOPES, {"ids": run.envelope_ids})
+            changed = await (
+                await conn.execute(_REFRESH_ENVELOPES, {"ids": run.envelope_ids})
+            ).fetchall()
+        entries = [
+            audit.AuditEntry(
+                actor=actor,
+                action="run.retry_requested",
+                entity_type="workflow_run",
+                entity_id=run.id,
+                before={"status": previous},
+                after={
+                    "status": run.status,
+                    "workflow": run.workflow,
+                    "retries": run.retries,
+                    "reason": reason,
+                },
+                correlation_id=run.correlation_id,
+                policy_version=run.policy_version,
+            ),
+            *_envelope_entries(changed, run),
+        ]
+        for entry in entries:
+            await audit.append_async(conn, entry)
+        return run
+
+
 def note_attempt_error(
     conn: psycopg.Connection[Any], *, workflow_run_id: int, dagster_run_id: str, error: str
 ) -> None:
@@ -364,6 +442,19 @@ def note_attempt_error(
         " WHERE dagster_run_id = %s AND workflow_run_id = %s",
         (error, dagster_run_id, workflow_run_id),
     )
+
+
+# The original of the newest child of `workflow` on the object asked for by a run of the
+# parent's lineage (the original parent or an earlier replay of it).
+_EARLIER_CHILD = """
+SELECT coalesce(c.replay_of, c.id) FROM orchestrator.workflow_runs c
+WHERE c.workflow = %(workflow)s AND c.object_type = %(object_type)s
+  AND c.object_id = %(object_id)s
+  AND c.parent_id IN (SELECT p.id FROM orchestrator.workflow_runs p
+                      WHERE p.id = %(lineage)s OR p.replay_of = %(lineage)s)
+ORDER BY c.id DESC
+LIMIT 1
+"""
 
 
 def request_child_run(
@@ -378,7 +469,11 @@ def request_child_run(
     policy: LoadedPolicy,
 ) -> int:
     """Ask for another workflow (e.g. a kickoff from company intake); at most one per parent
-    and workflow, so a re-executed step asks once. Returns the requested run's id."""
+    and workflow, so a re-executed step asks once. Returns the requested run's id.
+
+    A replayed parent asks for a replayed child: it belongs to the parent's replay and replays
+    the child an earlier run of the parent's lineage asked for, so the child's writes that
+    must not happen twice (the calendar event) are taken from the ledger, not repeated."""
     run_key = run_key_for_request(workflow, parent.id)
     trigger = {
         "source": "workflow",
@@ -389,15 +484,28 @@ def request_child_run(
         "events": parent.events,
     }
     with conn.transaction(), conn.cursor() as cur:
+        replay_of = None
+        if parent.replay_id is not None:
+            earlier = cur.execute(
+                _EARLIER_CHILD,
+                {
+                    "workflow": workflow,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "lineage": parent.lineage_id,
+                },
+            ).fetchone()
+            replay_of = earlier[0] if earlier else None
         cur.execute(
             """
             INSERT INTO orchestrator.workflow_runs (
                 run_key, workflow, thread_id, portal_id, object_type, object_id, correlation_id,
-                envelope_ids, trigger, parent_id, status, policy_version, policy_hash
+                envelope_ids, trigger, parent_id, status, policy_version, policy_hash,
+                replay_id, replay_of
             ) VALUES (
                 %(run_key)s, %(workflow)s, %(thread_id)s, %(portal_id)s, %(object_type)s,
                 %(object_id)s, %(correlation_id)s, %(envelope_ids)s, %(trigger)s, %(parent_id)s,
-                'requested', %(policy_version)s, %(policy_hash)s
+                'requested', %(policy_version)s, %(policy_hash)s, %(replay_id)s, %(replay_of)s
             )
             ON CONFLICT (run_key) DO NOTHING
             RETURNING id
@@ -415,6 +523,8 @@ def request_child_run(
                 "parent_id": parent.id,
                 "policy_version": policy.version,
                 "policy_hash": policy.content_hash,
+                "replay_id": parent.replay_id,
+                "replay_of": replay_of,
             },
         )
         created = cur.fetchone()
@@ -439,6 +549,19 @@ def request_child_run(
             ),
         )
     return int(created[0])
+
+
+def lineage_threads(conn: psycopg.Connection[Any], run: WorkflowRun) -> list[str]:
+    """The threads of the runs `run` replays: its original and the original's other replays,
+    newest first (empty for a run that is not a replay)."""
+    if run.replay_of is None:
+        return []
+    rows = conn.execute(
+        "SELECT thread_id FROM orchestrator.workflow_runs"
+        " WHERE (id = %(root)s OR replay_of = %(root)s) AND id <> %(id)s ORDER BY id DESC",
+        {"root": run.replay_of, "id": run.id},
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def find_runs(

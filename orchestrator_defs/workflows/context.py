@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from orchestrator_core.db.pool import ConnectionSource, HeldConnection
 from orchestrator_core.ledger import Ledger, LedgerEntry, WriteResult
 from orchestrator_core.policy import LoadedPolicy
-from orchestrator_core.records.runs import WorkflowRun
+from orchestrator_core.records.replay_writes import reused_on_replay
+from orchestrator_core.records.runs import WorkflowRun, lineage_threads
 from resources.airtable import AirtableConnector
 from resources.enrichment.enricher import Enricher
 from resources.google_workspace import GoogleWorkspaceConnector
@@ -94,8 +95,17 @@ class WorkflowContext(WorkflowServices):
 
         `write` receives the idempotency key (pass it to the vendor where it can dedup) and
         returns the vendor's id and a JSON-able result; a re-executed step gets the recorded
-        entry back without calling `write` again.
+        entry back without calling `write` again. A replayed run gets the entry of the run it
+        replays back for a write that must not happen twice (`replay_writes`).
         """
+        reuse_from: list[str] = []
+        if self.run.replay_of is not None and reused_on_replay(self.run.workflow, step):
+            with self.db.connection() as conn:
+                reuse_from = lineage_threads(conn, self.run)
         return self.ledger.run_once(
-            thread_id=self.run.thread_id, step=step, target=target, write=write
+            thread_id=self.run.thread_id,
+            step=step,
+            target=target,
+            write=write,
+            reuse_from=reuse_from,
         )

@@ -38,7 +38,7 @@ def open_request(state: ProcurementState, runtime: Runtime[WorkflowContext]) -> 
     ctx = runtime.context
     deal = state["deal"]
     budget = state["budget"]
-    request_id = f"PR-{deal['id']}-{ctx.run.id}"
+    request_id = f"PR-{deal['id']}-{ctx.run.lineage_id}"
     table = ctx.options.tables.procurement
     fields: dict[str, Any] = {
         "Request ID": request_id,
@@ -83,7 +83,7 @@ def create_purchase_order(state: ProcurementState, runtime: Runtime[WorkflowCont
     deal = state["deal"]
     budget = state["budget"]
     amount, issues = approved_amount(Decimal(deal["amount"]), state["decision"])
-    number = f"PO-{deal['id']}-{ctx.run.id}"
+    number = f"PO-{deal['id']}-{ctx.run.lineage_id}"
     table = ctx.options.tables.purchase_orders
     # The budget year is fixed when the order is written and kept in the ledger, so a
     # re-execution on New Year's Day charges the year the order says.

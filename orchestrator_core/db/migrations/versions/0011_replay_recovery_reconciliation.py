@@ -82,6 +82,10 @@ def upgrade() -> None:
         " WHERE replay_id IS NOT NULL"
     )
     op.execute(
+        "CREATE INDEX workflow_runs_replay_of ON orchestrator.workflow_runs (replay_of)"
+        " WHERE replay_of IS NOT NULL"
+    )
+    op.execute(
         "ALTER TABLE orchestrator.side_effects"
         " ADD COLUMN reused_from bigint REFERENCES orchestrator.side_effects (id)"
     )
@@ -210,10 +214,13 @@ def downgrade() -> None:
             DROP COLUMN origin
         """
     )
-    op.execute("UPDATE orchestrator.event_envelopes SET status = 'processed' WHERE status = 'covered'")
+    op.execute(
+        "UPDATE orchestrator.event_envelopes SET status = 'processed' WHERE status = 'covered'"
+    )
     op.execute(_status_check(ENVELOPE_STATUSES[:-1]))
     op.execute("ALTER TABLE orchestrator.side_effects DROP COLUMN reused_from")
     op.execute("DROP INDEX orchestrator.workflow_runs_replay")
+    op.execute("DROP INDEX orchestrator.workflow_runs_replay_of")
     op.execute(
         """
         ALTER TABLE orchestrator.workflow_runs
