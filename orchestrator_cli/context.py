@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import click
+from psycopg import AsyncConnection
 
 from orchestrator_core.db.migrate import upgrade
 from orchestrator_core.db.server import Database, resolve_database
@@ -15,6 +19,8 @@ from orchestrator_core.db.urls import redact
 from orchestrator_core.logging import configure_logging, get_logger
 from orchestrator_core.policy import LoadedPolicy, PolicyError, load_policy
 from orchestrator_core.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 log = get_logger(__name__)
 
@@ -71,6 +77,25 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
         upgrade(database.url)
         log.info("database ready", url=redact(database.url), embedded=database.embedded is not None)
         yield database
+
+
+def with_async_connection(work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run `work` on an autocommit async connection to the migrated database, as the API's
+    requests do (the core's API-side records are async); quiet unless LOG_LEVEL is set."""
+    settings = load_settings()
+    quiet_unless_asked(settings)
+    with migrated_database(settings) as database:
+
+        async def main() -> T:
+            async with await AsyncConnection.connect(database.url, autocommit=True) as conn:
+                return await work(conn)
+
+        return asyncio.run(main())
+
+
+def cli_actor() -> str:
+    """How the audit log names whoever runs a command: the operating-system user."""
+    return f"cli:{getpass.getuser()}"
 
 
 @contextmanager

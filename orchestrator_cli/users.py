@@ -3,8 +3,6 @@ never from an argument (arguments end up in shell history and `ps`)."""
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,7 +10,7 @@ from typing import Any, TypeVar
 import click
 from psycopg import AsyncConnection
 
-from orchestrator_cli.context import load_settings, migrated_database, quiet_unless_asked
+from orchestrator_cli.context import cli_actor, with_async_connection
 from orchestrator_core.roles import ROLES
 from orchestrator_core.users import User, UserError, change_user, create_user, list_users
 
@@ -23,24 +21,11 @@ _role_option = click.option(
 _email_option = click.option("--email", required=True, help="The account's email address.")
 
 
-def cli_actor() -> str:
-    """How the audit log names whoever runs this command: the operating-system user."""
-    return f"cli:{getpass.getuser()}"
-
-
 def _run(work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
-    settings = load_settings()
-    quiet_unless_asked(settings)
-    with migrated_database(settings) as database:
-
-        async def main() -> T:
-            async with await AsyncConnection.connect(database.url, autocommit=True) as conn:
-                return await work(conn)
-
-        try:
-            return asyncio.run(main())
-        except UserError as exc:
-            raise click.ClickException(exc.message) from None
+    try:
+        return with_async_connection(work)
+    except UserError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def _read_password() -> str:

@@ -1,18 +1,21 @@
-"""GET /api/exceptions/open, PATCH /api/exceptions/{id}/resolve: what needs a person."""
+"""What needs a person: GET /api/exceptions/open, GET /api/exceptions/{id} (with the fix
+actions it offers), POST /api/exceptions/{id}/actions/{action} (one-click fixes), PATCH
+/api/exceptions/{id}/resolve (a note)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ingest_api.auth.access import ActorDep, authorize
-from ingest_api.deps import ConnectionDep, SettingsDep
+from ingest_api.deps import ConnectionDep, PolicyDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.queries.exceptions import list_open_exceptions
+from orchestrator_core.records.exception_actions import ActionName, act, exception_with_actions
 from orchestrator_core.records.exceptions import ExceptionAlreadyResolved, resolve_exception
 from orchestrator_core.settings import Settings
 
@@ -120,6 +123,102 @@ async def resolve(
     if row is None:
         raise ApiError(404, "not_found", f"no exception with id {exception_id}")
     return _exception(row, settings)
+
+
+class OfferedActionPublic(BaseModel):
+    action: str
+    description: str
+    params: dict[str, str]  # parameter → what it must hold
+
+
+class ExceptionActionPublic(BaseModel):
+    id: int
+    exception_id: int
+    action: str
+    actor: str
+    params: dict[str, Any]
+    # pending while the run carrying its effect goes on; succeeded (the exception resolved)
+    # or failed (it stays open, with the error)
+    status: str
+    workflow_run_id: int | None
+    replay_id: int | None
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ExceptionDetail(ExceptionPublic):
+    run_status: str | None  # of the run that raised it
+    actions_role: str  # the role acting on it needs
+    actions: list[OfferedActionPublic]  # what applies now (none while one is pending)
+    action_history: list[ExceptionActionPublic]
+
+
+class ActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None = Field(
+        None, description="apply_value: the value to set (checked like the workflow does)"
+    )
+    reason: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None = Field(
+        None, description="dismiss: why (required)"
+    )
+    note: Annotated[str, StringConstraints(max_length=MAX_NOTE)] | None = None
+
+
+@router.get("/exceptions/{exception_id}", response_model=ExceptionDetail)
+async def exception_detail(
+    conn: ConnectionDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    exception_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> ExceptionDetail:
+    """One exception, the fix actions it offers now and the actions taken on it."""
+    row = await exception_with_actions(conn, exception_id, policy)
+    if row is None:
+        raise ApiError(404, "not_found", f"no exception with id {exception_id}")
+    return ExceptionDetail.model_validate(
+        {**row, "dagster_url": dagster_run_url(settings, row["dagster_run_id"])}
+    )
+
+
+@router.post(
+    "/exceptions/{exception_id}/actions/{action}",
+    response_model=ExceptionActionPublic,
+    responses={202: {"description": "the fix runs; the action is pending until its run ends"}},
+    description=(
+        "Fix an exception in one click: `retry`, `replay`, `accept_suggestion`, `apply_value`"
+        " (body `value`) or `dismiss` (body `reason`); `GET /api/exceptions/{id}` lists those"
+        " that apply. A fix that runs a workflow answers 202 with the pending action; the"
+        " exception is resolved when that run succeeds. The same request again answers the"
+        " same action; another action while one is pending, or on a resolved exception, 409."
+    ),
+)
+async def exception_action(
+    conn: ConnectionDep,
+    policy: PolicyDep,
+    actor: ActorDep,
+    exception_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    action: ActionName,
+    response: Response,
+    body: ActionRequest | None = None,
+) -> ExceptionActionPublic:
+    params = (body or ActionRequest()).model_dump(exclude_none=True)
+    row = await act(
+        conn,
+        policy,
+        exception_id,
+        action,
+        params,
+        actor=actor.recorded_as,
+        actor_role=actor.role,
+    )
+    if row is None:
+        raise ApiError(404, "not_found", f"no exception with id {exception_id}")
+    if row["status"] == "pending":
+        response.status_code = 202
+    return ExceptionActionPublic.model_validate(row)
 
 
 def _exception(row: dict[str, Any], settings: Settings) -> ExceptionPublic:

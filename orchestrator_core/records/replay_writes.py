@@ -31,6 +31,8 @@ class WriteStep:
     kind: WriteKind
     what: str
     per_object: bool = False
+    # written only by a run carrying an operator's fix (an exception action), never planned
+    only_with_fix: bool = False
 
 
 def _steps(*steps: WriteStep) -> dict[str, WriteStep]:
@@ -39,6 +41,9 @@ def _steps(*steps: WriteStep) -> dict[str, WriteStep]:
 
 WRITE_STEPS: dict[str, dict[str, WriteStep]] = {
     "company_intake": _steps(
+        WriteStep(
+            "apply_fix", "reapply", "operator's fix of HubSpot company properties", False, True
+        ),
         WriteStep("mirror_account", "reapply", "Airtable Accounts row (upsert on HubSpot ID)"),
         WriteStep("attach_sop", "reuse", "Notion SOP page copied from its template", True),
         WriteStep("link_sop", "reapply", "SOP link on the Accounts row (upsert)"),

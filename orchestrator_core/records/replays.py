@@ -385,7 +385,7 @@ def _writes(group: _Group, ledger: Sequence[dict[str, Any]]) -> tuple[PlannedWri
         )
     written = {step for step, _ in found}
     for step, known in WRITE_STEPS.get(group.workflow, {}).items():
-        if step not in written:
+        if step not in written and not known.only_with_fix:
             writes.append(PlannedWrite(step=step, what=known.what, action="new"))
     return tuple(writes)
 
@@ -575,3 +575,7 @@ def _run_row(
         "replay_of": planned.replay_of,
         "overrides": jsonb(overrides),
     }
+
+
+# TEMPORARY alias while the reconciliation code moves to `Refused` (removed before commit).
+ReplayRefused = Refused

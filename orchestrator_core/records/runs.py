@@ -30,6 +30,7 @@ from orchestrator_core.db.columns import columns_of
 from orchestrator_core.db.json import jsonb
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records.keys import run_key_for_request, thread_id_for
+from orchestrator_core.records.settlement import settle_actions
 
 RunStatus: TypeAlias = Literal["requested", "running", "awaiting_approval", "succeeded", "failed"]
 AttemptKind: TypeAlias = Literal["start", "resume", "continuation"]
@@ -241,6 +242,8 @@ def _update_run(
         conn.execute(_LOCK_ENVELOPES, {"ids": run.envelope_ids})
     entries = _refresh_envelopes(conn, run)
     if previous != run.status:
+        # actions on exceptions this run carried: settled now that it ended
+        entries += settle_actions(conn, run)
         status_change = audit.AuditEntry(
             actor=audit.SYSTEM,
             action=_STATUS_ACTIONS[run.status],

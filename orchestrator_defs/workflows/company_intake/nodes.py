@@ -17,6 +17,7 @@ from orchestrator_defs.workflows.company_intake.state import (
     enrichment_of,
     label_of,
 )
+from orchestrator_defs.workflows.company_intake.writes import apply_operator_fix
 from orchestrator_defs.workflows.context import WorkflowContext
 from resources.enrichment.enricher import RuleEnricher
 from resources.enrichment.errors import EnrichmentError
@@ -47,10 +48,11 @@ def fetch_company(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) 
             "missing": True,
             "issues": [missing_object_issue("company", company_id, step="fetch_company")],
         }
+    fix = apply_operator_fix(ctx, company.id)
     return {
         # A merged-away id answers with the surviving company: act on that one.
         "company_id": company.id,
-        "company": dict(company.properties),
+        "company": {**company.properties, **fix},
         "associations": {name: list(ids) for name, ids in company.associations.items()},
     }
 

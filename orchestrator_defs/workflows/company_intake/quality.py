@@ -84,13 +84,29 @@ _AFTER_FIX = (
 class Finding:
     problem: DataQualityProblem
     blocking: bool
+    # the normalised value the enricher found for the field, which an operator may accept
+    # (`accept_suggestion` on the exception): the domain from the website, a name
+    suggested: str | None = None
 
 
 def assess(enrichment: CompanyEnrichment) -> list[Finding]:
     """The enricher's problems, each marked blocking or not (see the module docstring)."""
     return [
-        Finding(problem, blocking=_blocks(problem, enrichment)) for problem in enrichment.problems
+        Finding(
+            problem,
+            blocking=_blocks(problem, enrichment),
+            suggested=_suggested(problem, enrichment),
+        )
+        for problem in enrichment.problems
     ]
+
+
+def _suggested(problem: DataQualityProblem, enrichment: CompanyEnrichment) -> str | None:
+    if problem.field == "domain" and problem.code in _DOMAIN_CODES:
+        return enrichment.domain
+    if problem.code == ProblemCode.NAME_LOOKS_LIKE_DOMAIN:
+        return enrichment.name
+    return None
 
 
 def _blocks(problem: DataQualityProblem, enrichment: CompanyEnrichment) -> bool:
@@ -126,5 +142,6 @@ def quality_issue(
             "code": problem.code.value,
             "blocking": finding.blocking,
             "enricher_message": problem.message,
+            **({"suggested_value": finding.suggested} if finding.suggested else {}),
         },
     )

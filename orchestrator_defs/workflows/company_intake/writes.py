@@ -27,6 +27,23 @@ from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import artifact
 
 
+def apply_operator_fix(ctx: WorkflowContext, company_id: str) -> dict[str, str]:
+    """The property values an operator supplied to fix this company (an exception's accepted
+    suggestion or applied value), written to HubSpot first (an idempotent update, through
+    the ledger), so the source of truth is fixed and the intake reads what it wrote."""
+    fix: dict[str, str] = dict(ctx.run.overrides.get("properties") or {})
+    if fix:
+
+        def update(_key: str) -> WriteResult:
+            updated = ctx.hubspot.update_properties(
+                object_type="companies", object_id=company_id, properties=fix
+            )
+            return WriteResult(external_id=updated.id, result={"properties": fix})
+
+        ctx.write_once(step="apply_fix", target=f"hubspot:companies:{company_id}", write=update)
+    return fix
+
+
 def mirror_account(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> Update:
     ctx = runtime.context
     intake = ctx.policy.policy.company_intake

@@ -67,6 +67,11 @@ def infer_role(state: RoleMappingState, runtime: Runtime[WorkflowContext]) -> Up
         update["inference_fallback"] = f"{ctx.enricher.name}: {type(exc).__name__}"
     decision = mapping.role_for(inference.function, inference.seniority)
     update |= {"inference": inference.model_dump(mode="json"), "role": decision.role}
+    chosen = ctx.run.overrides.get("role")
+    if chosen:
+        # An operator decided the role (an exception's accepted suggestion or applied value):
+        # it stands, and there is nothing left to review.
+        return update | {"role": str(chosen), "role_source": "operator"}
     if inference.needs_review:
         update |= {
             "held": "needs_review",

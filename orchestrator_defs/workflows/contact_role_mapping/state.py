@@ -47,6 +47,8 @@ class RoleMappingState(WorkflowState, total=False):
     inference: dict[str, Any]
     inference_fallback: str
     role: str
+    # "operator" when a person chose the role (an exception's fix), instead of the inference
+    role_source: str
     # Why nothing is written: "needs_review" (low confidence) or "no_title".
     held: str
     contact_record_id: str
