@@ -23,6 +23,9 @@ SUBCOMMANDS: dict[str, str] = {
     "doctor": "orchestrator_cli.doctor:doctor",
     "enrich": "orchestrator_cli.enrich:enrich",
     "policy": "orchestrator_cli.policy:policy",
+    "reconcile": "orchestrator_cli.reconcile:reconcile",
+    "recover": "orchestrator_cli.recover:recover",
+    "replay": "orchestrator_cli.replay:replay",
     "sandbox": "orchestrator_cli.sandbox:sandbox",
     "status": "orchestrator_cli.status:status",
 }

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
+from orchestrator_core.records.exceptions import NewException, open_exception
 from orchestrator_defs.runtime.runner import WorkflowFailed
 from resources.hubspot import HubSpotConnector
 from tests.conftest import JWT_SECRET
@@ -315,7 +316,6 @@ def test_procurement_exceptions_need_the_admin_that_decides_procurement(
     harness: WorkflowHarness, api: TestClient, db: psycopg.Connection[Any]
 ) -> None:
     run = harness.start([event("deal.creation", 5001)], "procurement_approval")
-    from orchestrator_core.records.exceptions import NewException, open_exception  # noqa: PLC0415
 
     exception = open_exception(
         db,

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from orchestrator_core.records.launches import RunRequestSpec
 from orchestrator_defs.runtime.runner import WorkflowFailed
+from sensors.events import run_tags
 from tests.conftest import JWT_SECRET
 from tests.support import signed_in
 from tests.vendor_sandbox import BASE_ID, airtable_for, sandbox_config
@@ -373,7 +374,6 @@ def test_an_unknown_replay_is_404(api: TestClient) -> None:
 def test_replays_are_launched_with_their_replay_tags(
     harness: WorkflowHarness, api: TestClient
 ) -> None:
-    from sensors.events import run_tags
 
     run = harness.start([event("company.creation", 9001)], "company_intake")
     harness.drive(run)
