@@ -54,6 +54,10 @@ class RunPublic(BaseModel):
     correlation_id: uuid.UUID | None
     envelope_ids: list[int]
     parent_id: int | None  # the run that requested this one, if not an event
+    # a replayed run: its replay and the original run it replays
+    replay_id: int | None
+    replay_of: int | None
+    retries: int  # how often an operator asked for it again after it failed
     # the Dagster run working on it now (or last), and its page in the Dagster UI
     dagster_run_id: str | None
     dagster_url: str | None
@@ -136,6 +140,9 @@ async def list_workflow_runs(
     ] = None,
     requested_from: Annotated[datetime | None, Query(description="requested at ≥")] = None,
     requested_to: Annotated[datetime | None, Query(description="requested at <")] = None,
+    replay_id: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="the runs of this replay")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
         int | None, Query(ge=1, description="cursor from the previous page")
@@ -150,6 +157,7 @@ async def list_workflow_runs(
         envelope_id=envelope_id,
         requested_from=requested_from,
         requested_to=requested_to,
+        replay_id=replay_id,
     )
     rows = await list_runs(conn, filters=filters, limit=limit + 1, before_id=before_id)
     page = rows[:limit]

@@ -17,7 +17,7 @@ from orchestrator_core.queries.filters import where
 RUN_LIST_COLUMNS = (
     "id, workflow, status, outcome, outcome_message, thread_id, portal_id, object_type,"
     " object_id, correlation_id, envelope_ids, parent_id, dagster_run_id, policy_version,"
-    " error, requested_at, started_at, finished_at, updated_at"
+    " error, requested_at, started_at, finished_at, updated_at, replay_id, replay_of, retries"
 )
 RUN_DETAIL_COLUMNS = (
     RUN_LIST_COLUMNS + ", trigger, steps, state_summary, policy_hash, last_requested_at"
@@ -35,6 +35,7 @@ class RunFilter:
     envelope_id: int | None = None  # runs whose envelope_ids contain it
     requested_from: datetime | None = None  # requested_at ≥
     requested_to: datetime | None = None  # requested_at <
+    replay_id: int | None = None  # the runs of one replay
 
 
 async def list_runs(
@@ -50,6 +51,7 @@ async def list_runs(
         ("envelope_ids @> ARRAY[%s]::bigint[]", filters.envelope_id),
         ("requested_at >= %s", filters.requested_from),
         ("requested_at < %s", filters.requested_to),
+        ("replay_id = %s", filters.replay_id),
         ("id < %s", before_id),
     )
     async with conn.cursor(row_factory=dict_row) as cur:

@@ -159,6 +159,8 @@ def test_a_replay_reapplies_the_airtable_upsert_once_and_makes_no_second_notion_
     assert progress == {"runs": 1, "by_status": {"succeeded": 1}, "finished": 1, "done": True}
     envelope = api.get(f"/api/events/{run.envelope_ids[0]}").json()
     assert envelope["status"] == "processed"
+    (listed,) = api.get("/api/runs", params={"replay_id": replay["id"]}).json()["items"]
+    assert (listed["id"], listed["replay_of"], listed["retries"]) == (replayed, run.id, 0)
 
 
 def test_a_replay_of_a_failed_run_processes_its_event(
