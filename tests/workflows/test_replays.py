@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
-from orchestrator_core.records.launches import RunRequestSpec
+from orchestrator_core.records.launches import BatchSpec, RunRequestSpec, due_launches
 from orchestrator_defs.runtime.runner import WorkflowFailed
-from sensors.events import run_tags
+from sensors.events import batch_request, run_tags
 from tests.conftest import JWT_SECRET
 from tests.support import signed_in
 from tests.vendor_sandbox import BASE_ID, airtable_for, sandbox_config
@@ -392,3 +392,31 @@ def test_replays_are_launched_with_their_replay_tags(
         == spec.run_key
         == f"company_intake:replay-{replay['id']}-{run.envelope_ids[0]}"
     )
+
+
+def test_a_large_replay_goes_through_batch_runs_tagged_with_the_replay(
+    harness: WorkflowHarness, api: TestClient, db: psycopg.Connection[Any]
+) -> None:
+    harness.ingest([event("company.creation", 9100 + n) for n in range(12)])
+    harness.dispatch()
+    db.execute("UPDATE orchestrator.workflow_runs SET status = 'succeeded', outcome = 'mirrored'")
+
+    replay = api.post(
+        "/api/replays",
+        json={"objects": [{"object_type": "company", "object_id": 9100 + n} for n in range(12)]},
+    ).json()["replay"]
+    launches = due_launches(
+        db,
+        limit=100,
+        again_after_seconds=60,
+        batch_max=5,
+        batches_in_flight=2,
+        batch_concurrency=2,
+    )
+
+    assert [len(b.workflow_run_ids) for b in launches if isinstance(b, BatchSpec)] == [5, 5]
+    assert all(isinstance(b, BatchSpec) for b in launches)
+    request = batch_request(launches[0])  # type: ignore[arg-type]
+    assert request.tags["orchestrator/replay_id"] == str(replay["id"])
+    progress = api.get(f"/api/replays/{replay['id']}").json()["progress"]
+    assert progress == {"runs": 12, "by_status": {"requested": 12}, "finished": 0, "done": False}
