@@ -5,6 +5,7 @@ whose request was lost, and a disabled workflow. Here every run is launched on i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from pathlib import Path
@@ -15,7 +16,9 @@ import orjson
 import psycopg
 import pytest
 
+from orchestrator_core.records import runs
 from orchestrator_core.settings import get_settings
+from orchestrator_defs import tags
 from sensors import events as event_sensor_module
 from sensors.events import hubspot_event_sensor
 from tests.support import hubspot_event, ingest_events
@@ -172,6 +175,27 @@ def test_a_lost_request_is_asked_for_again_with_the_same_run_key(
     )
     third, _ = _tick(dagster_instance, cursor)
     assert third == []
+
+
+def test_a_retried_run_gets_a_new_run_key_and_a_replay_its_tags(
+    dagster_instance: dg.DagsterInstance, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    ingest_events(database_url, [hubspot_event("company.creation", objectId=9001)])
+    (first,), cursor = _tick(dagster_instance)
+    db.execute("UPDATE orchestrator.workflow_runs SET status = 'failed'")
+
+    async def retry() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await runs.request_retry(conn, workflow_run_id=1, actor="user:o@x", reason="test")
+
+    asyncio.run(retry())
+    (retried,), cursor = _tick(dagster_instance, cursor)
+
+    # the daemon dedups on run keys: a retry is a new key for the same workflow run
+    assert retried.run_key == f"{first.run_key}#retry-1"
+    assert retried.tags["orchestrator/retry"] == "1"
+    assert retried.tags[tags.WORKFLOW_RUN_TAG] == first.tags[tags.WORKFLOW_RUN_TAG]
+    assert retried.run_config == first.run_config
 
 
 def test_an_envelope_committed_late_is_not_skipped(
