@@ -49,6 +49,7 @@ check: lint typecheck fast
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/connectors.py
+	$(BIN)/python bench/reconcile.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/analytics.py
 

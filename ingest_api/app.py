@@ -19,6 +19,7 @@ from ingest_api.routes import (
     approvals,
     audit,
     auth,
+    drifts,
     events,
     exceptions,
     health,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(queue.router)
     app.include_router(exceptions.router)
     app.include_router(replays.router)
+    app.include_router(drifts.router)
     app.include_router(approvals.router)
     app.include_router(audit.router)
     app.include_router(kpis.router)

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     # Where the approval deadline schedule posts escalations (a chat or paging webhook).
     escalation_webhook_url: str | None = None
 
+    # Recovery of missed webhooks (docs/recovery.md): when the schedule checks HubSpot (cron,
+    # UTC), how far back a first pass looks, and how far behind now every pass stops (HubSpot's
+    # search index and webhook deliveries lag a change by seconds).
+    recovery_schedule: str = "*/15 * * * *"
+    recovery_first_lookback_hours: int = Field(default=24, gt=0)
+    recovery_settle_seconds: int = Field(default=60, ge=0)
+
+    # Reconciliation of HubSpot with its mirrors (docs/reconciliation.md): when the schedule
+    # runs a pass (cron, UTC; daily by default), and the Airtable field of type "Last modified
+    # time" the mirror tables carry (how a hand edit is told from our last write).
+    reconcile_schedule: str = "0 3 * * *"
+    airtable_last_modified_field: str = "Last modified"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Business rules (routing, thresholds, approvers, templates): see policies/default.yaml.
@@ -88,6 +101,8 @@ class Settings(BaseSettings):
     hubspot_host: str | None = None  # default https://api.hubapi.com
     hubspot_requests_per_10s: int = Field(default=100, gt=0)  # 100 Free/Starter, 190 Pro/Ent.
     hubspot_search_requests_per_second: int = Field(default=4, gt=0)
+    # The portal's id (recovered envelopes carry it); unset: the portal of the webhooks stored.
+    hubspot_portal_id: int | None = Field(default=None, gt=0)
     airtable_api_key: SecretStr | None = None
     airtable_endpoint_url: str | None = None  # default https://api.airtable.com
     airtable_base_id: str = "appOrchestratorOps"
@@ -117,7 +132,7 @@ class Settings(BaseSettings):
         parse(value)  # "5/minute", "10 per hour": a ValueError names the bad value
         return value
 
-    @field_validator("analytics_schedule")
+    @field_validator("analytics_schedule", "recovery_schedule", "reconcile_schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
         if len(value.split()) != 5:

@@ -20,6 +20,12 @@ from orchestrator_defs.assets.lineage import audit_tables, hubspot_deliveries, h
 from orchestrator_defs.assets.outputs import PHASES
 from orchestrator_defs.assets.workflow_assets import PHASE_ASSETS
 from orchestrator_defs.jobs import JOBS
+from orchestrator_defs.reconciliation import (
+    reconcile_mirrors,
+    reconcile_mirrors_check,
+    reconcile_schedule,
+)
+from orchestrator_defs.recovery import recover_missed_webhooks, recovery_schedule
 from orchestrator_defs.runtime.database import configured_database_url
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
 from resources.dagster_resources import connector_resources
@@ -36,10 +42,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *PHASE_ASSETS.values(),
                 *audit_tables(workflow_outputs),
             ],
-            asset_checks=list(GATES.values()),
-            jobs=[*JOBS.values(), approval_deadlines],
+            asset_checks=[*GATES.values(), reconcile_mirrors_check],
+            jobs=[*JOBS.values(), approval_deadlines, recover_missed_webhooks, reconcile_mirrors],
         ),
-        dg.Definitions(sensors=SENSORS, schedules=[approval_deadlines_schedule]),
+        dg.Definitions(
+            sensors=SENSORS,
+            schedules=[
+                approval_deadlines_schedule,
+                recovery_schedule(settings.recovery_schedule),
+                reconcile_schedule(settings.reconcile_schedule),
+            ],
+        ),
         dg.Definitions(
             resources={
                 "workflow_runtime": WorkflowRuntimeResource(

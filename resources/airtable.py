@@ -14,7 +14,7 @@ own records back (or its own error). A lone call is sent at once, as one request
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -218,6 +218,38 @@ class AirtableConnector:
     ) -> AirtableRecord | None:
         """The record whose `key_field` equals `key`, or None."""
         return self.find_by_keys(table=table, keys=[key], key_field=key_field).get(str(key))
+
+    def list_records(
+        self, *, table: str, fields: Sequence[str] | None = None, page_size: int = PAGE_SIZE
+    ) -> Iterator[AirtableRecord]:
+        """Every record of `table` (only `fields`, when named), lazily, one throttled request
+        per page of up to 100 records (Airtable's largest page), each page retried on its own."""
+        _check_table_name(table)
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
+        table_api = self._table(table)
+        offset: str | None = None
+        while True:
+
+            def list_page(offset: str | None = offset) -> Any:
+                options: dict[str, Any] = {"page_size": page_size}
+                if fields is not None:
+                    options["fields"] = list(fields)
+                if offset:
+                    options["offset"] = offset
+                return self._api.request(
+                    "GET",
+                    table_api.urls.records,
+                    fallback=("POST", table_api.urls.records_post),
+                    options=options,
+                )
+
+            page = self._caller.call(f"list {table}", list_page, throttles=(self.throttle,))
+            for item in page.get("records", []):
+                yield _to_record(item)
+            offset = page.get("offset")
+            if not offset:
+                return
 
     def ping(self, *, timeout: float = 3.0) -> None:
         """One cheap authenticated call (`GET /v0/meta/whoami`); raises a ConnectorError."""

@@ -1,5 +1,6 @@
-"""HubSpot CRM through `hubspot-api-client`: read, batch read, search since a watermark,
-update, notes and tasks on a record, and owners (the users records are assigned to).
+"""HubSpot CRM through `hubspot-api-client`: read, batch read, search since a watermark or in
+a time window (recovery of missed webhooks), update, notes and tasks on a record, and owners
+(the users records are assigned to).
 
 Every request goes through two client-side budgets: the private-app limit (100 or 190
 requests per rolling 10 s) and, for searches, the 4 requests/s search limit. Searches page by
@@ -89,6 +90,16 @@ class CrmObject(BaseModel):
     archived: bool = False
     # Associated object type (e.g. "contacts") -> ids, when associations were requested.
     associations: dict[str, tuple[str, ...]] = {}
+
+
+class SearchPage(BaseModel):
+    """One page of a CRM search: HubSpot's total for the query, the records, the next cursor."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    results: tuple[CrmObject, ...]
+    after: str | None = None
 
 
 class _GetLane(NamedTuple):
@@ -317,6 +328,64 @@ class HubSpotConnector:
             if not results or not (has_next or (total is not None and total > len(results))):
                 return
             last_id = str(results[-1].id)
+
+    def search_modified_between(
+        self,
+        *,
+        object_type: CrmObjectType,
+        since: datetime,
+        until: datetime,
+        properties: Sequence[str] = (),
+        limit: int = SEARCH_PAGE_MAX,
+        after: str | None = None,
+        id_above: str | None = None,
+    ) -> SearchPage:
+        """One page of the records last modified in `[since, until)`: sorted on the
+        last-modified property (ascending) and paged by `after`; or, with `id_above`, sorted on
+        `hs_object_id` and filtered `GT` it (keyset paging, for a window too dense to split).
+
+        One request; `total` is HubSpot's count for the whole query, so the caller can split a
+        window whose total passes the 10,000-result paging cap before paging into it.
+        """
+        from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+        if since.tzinfo is None or until.tzinfo is None:
+            raise ValueError("`since` and `until` must be timezone-aware")
+        if not 1 <= limit <= SEARCH_PAGE_MAX:
+            raise ValueError(f"limit must be between 1 and {SEARCH_PAGE_MAX}")
+        modified = MODIFIED_PROPERTY[object_type]
+        filters = [
+            Filter(property_name=modified, operator="GTE", value=str(_epoch_ms(since))),
+            Filter(property_name=modified, operator="LT", value=str(_epoch_ms(until))),
+        ]
+        sort = modified
+        if id_above is not None:
+            _check_id(id_above, "search")
+            filters.append(Filter(property_name="hs_object_id", operator="GT", value=id_above))
+            sort = "hs_object_id"
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=filters)],
+            sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
+            properties=list(dict.fromkeys([*properties, "hs_object_id", "createdate", modified])),
+            limit=limit,
+            after=after,
+        )
+        page = self._caller.call(
+            f"search {object_type}",
+            partial(
+                self._search_api.do_search,
+                object_type,
+                request,
+                _request_timeout=self.timeouts.as_tuple(),
+            ),
+            throttles=(self.search_throttle, self.throttle),
+        )
+        following = page.paging.next.after if page.paging and page.paging.next else None
+        return SearchPage(
+            total=int(page.total or 0),
+            results=tuple(_to_crm_object(object_type, item) for item in page.results or []),
+            after=str(following) if following else None,
+        )
 
     # -- writes --------------------------------------------------------------------------
 
@@ -757,6 +826,11 @@ def _to_owner(owner: Any) -> Owner:
 
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if isinstance(moment, datetime) else None
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """HubSpot takes date filters in epoch milliseconds."""
+    return int(moment.timestamp() * 1000)
 
 
 def _hubspot_time(moment: datetime | None) -> str:

@@ -49,6 +49,10 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/replays"): OPERATORS,
     ("GET", "/api/replays"): EVERYONE,
     ("GET", "/api/replays/{replay_id}"): EVERYONE,
+    ("GET", "/api/drifts"): EVERYONE,
+    ("GET", "/api/drifts/{drift_id}"): EVERYONE,
+    ("POST", "/api/drifts/{drift_id}/repair"): OPERATORS,
+    ("POST", "/api/drifts/repair"): OPERATORS,
     ("GET", "/api/approvals/pending"): EVERYONE,
     ("GET", "/api/approvals/{approval_id}"): EVERYONE,
     # Kickoffs need an operator, procurement an admin: the approval's approver_role decides.

@@ -5,7 +5,8 @@ by the policy, and in one transaction marks it `unrouted` (with the reason) or `
 creating one `workflow_runs` row per (workflow, correlation id) group, so several property
 changes of one object that arrived together start one run. The scan is on the status column,
 not on an id cursor: an envelope whose transaction committed late (identity ids can commit out
-of order) is still `received` and is found by the next tick.
+of order) is still `received` and is found by the next tick. A late webhook for a change a
+recovered envelope already carried becomes `covered` instead (`recovery/covering.py`).
 
 Audited in the same transaction, last: `event.status_changed` for each envelope routed or left
 unrouted and `run.launched` for each workflow run created.
@@ -27,6 +28,7 @@ from orchestrator_core.db.json import jsonb
 from orchestrator_core.policy import LoadedPolicy, route_event
 from orchestrator_core.records.keys import run_key_for_events, thread_id_for
 from orchestrator_core.records.runs import launched_entry
+from orchestrator_core.recovery.covering import covered_by_recovery, covered_reason
 
 _RECEIVED = """
 SELECT id, portal_id, event_id, subscription_type, object_type, object_type_id, object_id,
@@ -42,6 +44,13 @@ FOR UPDATE SKIP LOCKED
 _MARK_UNROUTED = """
 UPDATE orchestrator.event_envelopes AS e
 SET status = 'unrouted', status_reason = u.reason, updated_at = now()
+FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS u(id, reason)
+WHERE e.id = u.id
+"""
+
+_MARK_COVERED = """
+UPDATE orchestrator.event_envelopes AS e
+SET status = 'covered', status_reason = u.reason, updated_at = now()
 FROM unnest(%(ids)s::bigint[], %(reasons)s::text[]) AS u(id, reason)
 WHERE e.id = u.id
 """
@@ -83,15 +92,30 @@ def dispatch_received(
     workflow_of_rule = {rule.name: rule.workflow for rule in policy.policy.routing.rules}
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(_RECEIVED, {"limit": limit}).fetchall()
-        unrouted: list[tuple[int, str]] = []
-        groups: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
-        for row in rows:
-            decision = route_event(
+        decisions = {
+            row["id"]: route_event(
                 policy.policy,
                 subscription_type=row["subscription_type"],
                 object_type_id=row["object_type_id"],
                 property_name=row["property_name"],
             )
+            for row in rows
+        }
+        # A late webhook for a change a recovered envelope already carried starts nothing.
+        covered = covered_by_recovery(
+            conn, list(decisions), routed=[i for i, d in decisions.items() if d.routed]
+        )
+        if covered:
+            cur.execute(
+                _MARK_COVERED,
+                {"ids": list(covered), "reasons": [covered_reason(r) for r in covered.values()]},
+            )
+        unrouted: list[tuple[int, str]] = []
+        groups: dict[tuple[str, str], list[tuple[dict[str, Any], str]]] = {}
+        for row in rows:
+            decision = decisions[row["id"]]
+            if row["id"] in covered:
+                continue
             if not decision.routed:
                 unrouted.append((row["id"], decision.unrouted_reason or "not routed"))
                 continue
@@ -114,7 +138,8 @@ def dispatch_received(
         dispatched = {i: "routed to " + ", ".join(targets) for i, targets in routed_to.items()}
         for envelope_id, reason in dispatched.items():
             cur.execute(_MARK_DISPATCHED, {"id": envelope_id, "reason": reason})
-        _audit(conn, rows, unrouted, dispatched, created, policy)
+        covered_changes = [(i, "covered", covered_reason(r)) for i, r in covered.items()]
+        _audit(conn, rows, unrouted, dispatched, created, policy, covered_changes)
     return DispatchSummary(
         scanned=len(rows),
         unrouted=len(unrouted),
@@ -130,6 +155,7 @@ def _audit(
     dispatched: dict[int, str],
     created: Sequence[dict[str, Any]],
     policy: LoadedPolicy,
+    covered: Sequence[tuple[int, str, str]] = (),
 ) -> None:
     """The pass's audit rows, last in its transaction: the envelopes' status changes and the
     runs created."""
@@ -137,6 +163,7 @@ def _audit(
     changes = [(i, "unrouted", reason) for i, reason in unrouted] + [
         (i, "dispatched", reason) for i, reason in dispatched.items()
     ]
+    changes += covered
     entries = [
         audit.AuditEntry(
             actor=audit.SYSTEM,

@@ -575,7 +575,3 @@ def _run_row(
         "replay_of": planned.replay_of,
         "overrides": jsonb(overrides),
     }
-
-
-# TEMPORARY alias while the reconciliation code moves to `Refused` (removed before commit).
-ReplayRefused = Refused

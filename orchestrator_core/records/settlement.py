@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
@@ -11,8 +12,27 @@ from psycopg.rows import dict_row
 from orchestrator_core import audit
 from orchestrator_core.db.json import jsonb
 
-if TYPE_CHECKING:
-    from orchestrator_core.records.runs import WorkflowRun
+
+class EndedRun(Protocol):
+    """What settling needs of a workflow run (`runs.WorkflowRun`, which imports this)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def outcome_message(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> uuid.UUID | None: ...
+    @property
+    def policy_version(self) -> str: ...
+    @property
+    def is_terminal(self) -> bool: ...
+
 
 # The pending actions a run carries, each with whether the run raised its exception's problem
 # again (same kind and key), locked with their exceptions.
@@ -32,7 +52,7 @@ FOR UPDATE OF a, x
 """
 
 
-def settle_actions(conn: psycopg.Connection[Any], run: WorkflowRun) -> list[audit.AuditEntry]:
+def settle_actions(conn: psycopg.Connection[Any], run: EndedRun) -> list[audit.AuditEntry]:
     """Settle the pending actions `run` carries now that it ended (in the caller's
     transaction, before its audit appends); returns their audit rows."""
     if not run.is_terminal:

@@ -15,6 +15,12 @@ tables, in which case other names get Airtable's 403 model-not-found. A table's 
 taken from the first values written; a later value of another type is refused with
 INVALID_VALUE_FOR_COLUMN unless the request sets `typecast`, which converts it when it can.
 Empty values (null, "", [], false) clear a field, and answers omit empty fields, as Airtable's do.
+
+Every table has a computed "Last modified" field, as a base gets from a field of Airtable's type
+"Last modified time" (the Web API has no modification time in a record's metadata, only
+`createdTime`): answers carry it, ISO 8601 in UTC, moved by a write that changes a value, and a
+write to it is refused like a write to any computed field. The reconciliation reads it to tell a
+hand edit from the last write it knows of. `/_sandbox` inspections show the stored fields only.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ TABLES = "tables"
 MAX_RECORDS_PER_REQUEST = 10
 MAX_PAGE_SIZE = 100
 MAX_MERGE_FIELDS = 3
+# The computed "Last modified time" field every table has (see the module docstring).
+LAST_MODIFIED_FIELD = "Last modified"
 
 
 def records_collection(base: str, table: str) -> str:
@@ -109,7 +117,7 @@ async def get_record(
     record = await store.get(VENDOR, records_collection(base, table), record_id)
     if record is None:
         raise _record_not_found(record_id)
-    return render(record)
+    return answer(record)
 
 
 @router.post("/v0/{base}/{table}")
@@ -126,8 +134,8 @@ async def create_records(
         created = [await writer.create(_fields(item)) for item in items]
         await writer.save_schema()
     if single:
-        return render(created[0])
-    return {"records": [render(r) for r in created]}
+        return answer(created[0])
+    return {"records": [answer(r) for r in created]}
 
 
 @router.patch("/v0/{base}/{table}")
@@ -169,9 +177,17 @@ async def delete_record(
 
 
 def render(record: Record) -> JsonObject:
-    """A record as Airtable answers it: empty fields left out."""
+    """A record as stored: empty fields left out."""
     fields = {k: v for k, v in record.data["fields"].items() if not _empty(v)}
     return {"id": record.id, "createdTime": record.data["createdTime"], "fields": fields}
+
+
+def answer(record: Record) -> JsonObject:
+    """A record as Airtable answers it: the stored fields and the computed "Last modified"."""
+    rendered = render(record)
+    modified = record.data.get("modifiedTime") or record.data["createdTime"]
+    rendered["fields"][LAST_MODIFIED_FIELD] = modified
+    return rendered
 
 
 async def _list(
@@ -211,14 +227,14 @@ async def _list(
         records = records[: max(max_records, 0)]
     start = _offset_index(offset)
     page = records[start : start + size]
-    rendered = [render(r) for r in page]
+    rendered = [answer(r) for r in page]
     if fields:
         for item in rendered:
             item["fields"] = {k: v for k, v in item["fields"].items() if k in fields}
-    answer: JsonObject = {"records": rendered}
+    listed: JsonObject = {"records": rendered}
     if start + size < len(records):
-        answer["offset"] = f"itr{random_id(14)}/{page[-1].id}/{start + size}"
-    return answer
+        listed["offset"] = f"itr{random_id(14)}/{page[-1].id}/{start + size}"
+    return listed
 
 
 async def _write_many(
@@ -256,10 +272,10 @@ async def _write_many(
                 )
             written.append(record)
         await writer.save_schema()
-    answer: JsonObject = {"records": [render(r) for r in written]}
+    answered: JsonObject = {"records": [answer(r) for r in written]}
     if merge_on is not None:
-        answer = {"createdRecords": created_ids, "updatedRecords": updated_ids, **answer}
-    return answer
+        answered = {"createdRecords": created_ids, "updatedRecords": updated_ids, **answered}
+    return answered
 
 
 async def _write_one(
@@ -279,7 +295,7 @@ async def _write_one(
         await writer.load([{"id": record_id}], None)
         record = await writer.update(record_id, _fields(body), replace=replace)
         await writer.save_schema()
-    return render(record)
+    return answer(record)
 
 
 class _TableWriter:
@@ -348,7 +364,8 @@ class _TableWriter:
 
     async def create(self, fields: Mapping[str, Any]) -> Record:
         stored = self._cleaned(fields)
-        data = {"fields": stored, "createdTime": iso_ms(now())}
+        stamp = iso_ms(now())
+        data = {"fields": stored, "createdTime": stamp, "modifiedTime": stamp}
         record = await self.store.put(VENDOR, self.collection, f"rec{random_id(14)}", data)
         self.records.append(record)
         return record
@@ -360,9 +377,10 @@ class _TableWriter:
         merged = {} if replace else dict(current.data["fields"])
         merged.update(self._converted(fields))
         stored = {k: v for k, v in merged.items() if not _empty(v)}
-        record = await self.store.put(
-            VENDOR, self.collection, record_id, {**current.data, "fields": stored}
-        )
+        data = {**current.data, "fields": stored}
+        if stored != current.data["fields"]:  # "Last modified time" moves on a change only
+            data["modifiedTime"] = iso_ms(now())
+        record = await self.store.put(VENDOR, self.collection, record_id, data)
         self.records = [record if r.id == record_id else r for r in self.records]
         return record
 
@@ -376,6 +394,12 @@ class _TableWriter:
         return {name: self._convert(name, value) for name, value in fields.items()}
 
     def _convert(self, name: str, value: Any) -> Any:
+        if name == LAST_MODIFIED_FIELD:
+            raise airtable_error(
+                422,
+                "INVALID_VALUE_FOR_COLUMN",
+                f'Field "{name}" cannot accept a value because the field is computed',
+            )
         if _empty(value):
             return value
         types: dict[str, str] = self.schema["fieldTypes"]

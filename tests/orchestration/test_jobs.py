@@ -115,11 +115,23 @@ def test_definitions_snapshot() -> None:
         "procurement_continuation",
         "procurement_closure",
         "approval_deadlines",
+        "recover_missed_webhooks",
+        "reconcile_mirrors",
     }
     assert {
         (key.asset_key.to_user_string(), key.name) for key in repo.asset_graph.asset_check_keys
-    } == {("kickoff/proposals", "approved"), ("ops/procurement_requests", "approved")}
-    assert {schedule.name for schedule in repo.schedule_defs} == {"approval_deadlines_schedule"}
+    } == {
+        ("kickoff/proposals", "approved"),
+        ("ops/procurement_requests", "approved"),
+        ("airtable/accounts", "mirror_drifts"),
+        ("airtable/contacts", "mirror_drifts"),
+        ("google/calendar_events", "mirror_drifts"),
+    }
+    assert {schedule.name for schedule in repo.schedule_defs} == {
+        "approval_deadlines_schedule",
+        "recover_missed_webhooks_schedule",
+        "reconcile_mirrors_schedule",
+    }
     assert {sensor.name for sensor in repo.sensor_defs} == {
         "hubspot_event_sensor",
         "approval_sensor",

@@ -8,6 +8,7 @@ template instead, so later runs for the same company reuse the page instead of a
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
+from pydantic import JsonValue
 
 from orchestrator_core.ledger import LedgerEntry, WriteResult
 from orchestrator_core.records import runs
@@ -38,7 +39,8 @@ def apply_operator_fix(ctx: WorkflowContext, company_id: str) -> dict[str, str]:
             updated = ctx.hubspot.update_properties(
                 object_type="companies", object_id=company_id, properties=fix
             )
-            return WriteResult(external_id=updated.id, result={"properties": fix})
+            written: dict[str, JsonValue] = {"properties": dict(fix)}
+            return WriteResult(external_id=updated.id, result=written)
 
         ctx.write_once(step="apply_fix", target=f"hubspot:companies:{company_id}", write=update)
     return fix
