@@ -208,22 +208,32 @@ def _start_children(stack: Stack) -> None:
         ),
         ("dagster-daemon", [str(BIN / "dagster-daemon"), "run", *_workspace_args()], None),
     ]
-    for name, args, health_url in plan:
-        log_path = stack.logs_dir / f"{name}.log"
-        log = log_path.open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and Dagster's scripts
-            args,
-            env=stack.env,
-            cwd=REPO,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        stack.children.append(Child(name, process, log_path, health_url))
+    # The daemon starts once the webserver answers: both create Dagster's tables on a new
+    # database when they first open its storage, and two at once collide (DuplicateObject).
+    first = [step for step in plan if step[2] is not None]
+    for name, args, health_url in first:
+        _spawn(stack, name, args, health_url)
     for child in stack.children:
         if child.health_url:
             _wait_healthy(stack, child)
+    for name, args, health_url in plan:
+        if health_url is None:
+            _spawn(stack, name, args, health_url)
+
+
+def _spawn(stack: Stack, name: str, args: list[str], health_url: str | None) -> None:
+    log_path = stack.logs_dir / f"{name}.log"
+    log = log_path.open("ab")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and Dagster's scripts
+        args,
+        env=stack.env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    stack.children.append(Child(name, process, log_path, health_url))
 
 
 def _wait_healthy(stack: Stack, child: Child) -> None:
