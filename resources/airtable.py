@@ -14,7 +14,7 @@ own records back (or its own error). A lone call is sent at once, as one request
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -227,29 +227,12 @@ class AirtableConnector:
         _check_table_name(table)
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {PAGE_SIZE}")
-        table_api = self._table(table)
-        offset: str | None = None
-        while True:
-
-            def list_page(offset: str | None = offset) -> Any:
-                options: dict[str, Any] = {"page_size": page_size}
-                if fields is not None:
-                    options["fields"] = list(fields)
-                if offset:
-                    options["offset"] = offset
-                return self._api.request(
-                    "GET",
-                    table_api.urls.records,
-                    fallback=("POST", table_api.urls.records_post),
-                    options=options,
-                )
-
-            page = self._caller.call(f"list {table}", list_page, throttles=(self.throttle,))
+        options: dict[str, Any] = {"page_size": page_size}
+        if fields is not None:
+            options["fields"] = list(fields)
+        for page in self._pages(table, lambda: options):
             for item in page.get("records", []):
                 yield _to_record(item)
-            offset = page.get("offset")
-            if not offset:
-                return
 
     def ping(self, *, timeout: float = 3.0) -> None:
         """One cheap authenticated call (`GET /v0/meta/whoami`); raises a ConnectorError."""
@@ -315,37 +298,43 @@ class AirtableConnector:
         """One `filterByFormula` OR-query for the batch's keys (all its pages)."""
         from pyairtable.formulas import EQ, OR, Field, to_formula_str
 
-        table_api = self._table(lane.table)
+        def options() -> dict[str, Any]:
+            # Built when the request goes out: lookups that join the batch while it waits for
+            # the throttle are in its formula.
+            formula = OR(*(EQ(Field(lane.key_field), key) for key in dict.fromkeys(batch.items)))
+            return {"formula": to_formula_str(formula), "page_size": PAGE_SIZE}
+
         found: dict[str, AirtableRecord] = {}
-        offset: str | None = None
-        while True:
-
-            def list_page(offset: str | None = offset) -> Any:
-                keys = dict.fromkeys(batch.items)
-                formula = OR(*(EQ(Field(lane.key_field), key) for key in keys))
-                options: dict[str, Any] = {
-                    "formula": to_formula_str(formula),
-                    "page_size": PAGE_SIZE,
-                }
-                if offset:
-                    options["offset"] = offset
-                return self._api.request(
-                    "GET",
-                    table_api.urls.records,
-                    fallback=("POST", table_api.urls.records_post),
-                    options=options,
-                )
-
-            page = self._caller.call(f"list {lane.table}", list_page, throttles=(self.throttle,))
+        for page in self._pages(lane.table, options):
             for item in page.get("records", []):
                 record = _to_record(item)
                 value = record.fields.get(lane.key_field)
                 if value is not None:
                     found[str(value)] = record
+        return [found.get(key) for key in batch.items]
+
+    def _pages(self, table: str, options: Callable[[], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The pages of a list request (`options()`: pyairtable's, read as each request goes
+        out), following `offset`; one throttled request per page, each retried on its own."""
+        table_api = self._table(table)
+        offset: str | None = None
+        while True:
+
+            def list_page(offset: str | None = offset) -> Any:
+                return self._api.request(
+                    "GET",
+                    table_api.urls.records,
+                    fallback=("POST", table_api.urls.records_post),
+                    options={**options(), **({"offset": offset} if offset else {})},
+                )
+
+            page: dict[str, Any] = self._caller.call(
+                f"list {table}", list_page, throttles=(self.throttle,)
+            )
+            yield page
             offset = page.get("offset")
             if not offset:
-                break
-        return [found.get(key) for key in batch.items]
+                return
 
     def _classify(self, exc: BaseException, operation: str, write: bool) -> ConnectorError | None:
         import requests

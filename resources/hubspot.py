@@ -307,16 +307,7 @@ class HubSpotConnector:
                 properties=wanted,
                 limit=page_size,
             )
-            page = self._caller.call(
-                f"search {object_type}",
-                partial(
-                    self._search_api.do_search,
-                    object_type,
-                    request,
-                    _request_timeout=self.timeouts.as_tuple(),
-                ),
-                throttles=(self.search_throttle, self.throttle),
-            )
+            page = self._search(object_type, request)
             results = page.results or []
             for item in results:
                 yield _to_crm_object(object_type, item)
@@ -370,7 +361,17 @@ class HubSpotConnector:
             limit=limit,
             after=after,
         )
-        page = self._caller.call(
+        page = self._search(object_type, request)
+        following = page.paging.next.after if page.paging and page.paging.next else None
+        return SearchPage(
+            total=int(page.total or 0),
+            results=tuple(_to_crm_object(object_type, item) for item in page.results or []),
+            after=str(following) if following else None,
+        )
+
+    def _search(self, object_type: CrmObjectType, request: Any) -> Any:
+        """One CRM search request, through the search limit (4/s) and the portal's budget."""
+        return self._caller.call(
             f"search {object_type}",
             partial(
                 self._search_api.do_search,
@@ -379,12 +380,6 @@ class HubSpotConnector:
                 _request_timeout=self.timeouts.as_tuple(),
             ),
             throttles=(self.search_throttle, self.throttle),
-        )
-        following = page.paging.next.after if page.paging and page.paging.next else None
-        return SearchPage(
-            total=int(page.total or 0),
-            results=tuple(_to_crm_object(object_type, item) for item in page.results or []),
-            after=str(following) if following else None,
         )
 
     # -- writes --------------------------------------------------------------------------

@@ -4,38 +4,12 @@ tests/workflows) and readers on the vendor sandbox."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import psycopg
 import pytest
 
-from orchestrator_core.db.pool import Database
-from orchestrator_core.ledger import Ledger
-from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.reconciliation.sources import Readers
-from orchestrator_defs.runtime.checkpointer import Checkpoints
 from tests.vendor_sandbox import SandboxServer, airtable_for, google_for, hubspot_for
-from tests.workflows.conftest import WorkflowHarness
-
-
-@pytest.fixture
-def harness(
-    db: psycopg.Connection[Any], database_url: str, sandbox: SandboxServer, policy: LoadedPolicy
-) -> Iterator[WorkflowHarness]:
-    with Database(database_url) as database, Checkpoints(database_url) as checkpoints:
-        harness = WorkflowHarness(
-            db=db,
-            database_url=database_url,
-            database=database,
-            checkpoints=checkpoints,
-            ledger=Ledger(database),
-            policy=policy,
-            sandbox=sandbox,
-        )
-        try:
-            yield harness
-        finally:
-            harness.close()
+from tests.workflows.conftest import WorkflowHarness, harness  # noqa: F401 - the fixture
 
 
 @pytest.fixture
