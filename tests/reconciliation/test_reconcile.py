@@ -192,3 +192,37 @@ def test_each_difference_becomes_the_right_drift_and_a_repair_fixes_it(
     assert third.counts["resolved"] == 1
     # the others are still there
     assert one(drifts(db), "missing_downstream", 9002, status="open")["id"] == gone["id"]
+
+    # Each remaining drift fixed the way it asks: the extra rows deleted by hand, the blocked
+    # company given a domain (its exception's fix), the deleted row and the failed intake
+    # repaired in bulk, the missing event delivered at last. Then a pass finds nothing of them
+    # (what it still finds: the seed portal's companies the product never had an event of).
+    table.delete(copy["id"])
+    table.delete(orphan["id"])
+    (exception,) = [e for e in mirrored.exceptions() if e["object_id"] == 9003]
+    fix = client.post(
+        f"/api/exceptions/{exception['id']}/actions/apply_value",
+        json={"value": "globex.example"},
+        headers=operator,
+    )
+    assert fix.status_code == 202, fix.text
+    bulk = client.post(
+        "/api/drifts/repair", json={"ids": [gone["id"], failed["id"]]}, headers=operator
+    )
+    assert bulk.status_code == 200, bulk.text
+    mirrored.ingest([event("company.creation", 9006)])
+    for spec in mirrored.dispatch():
+        assert mirrored.drive(spec.workflow_run_id).status == "succeeded"
+
+    last = run_pass(db, readers, mirrored.policy, actor=ACTOR)
+
+    ours = {9001, 9002, 9003, 9004, 9005, 9006, 9999001}
+    assert {r["status"] for r in drifts(db) if r["object_id"] in ours} == {"resolved"}
+    with db.cursor(row_factory=dict_row) as cur:
+        every = cur.execute("SELECT * FROM orchestrator.drifts").fetchall()
+    still = [r for r in every if r["status"] != "resolved"]
+    assert {r["cause"] for r in still} == {"event_never_received"}
+    assert last.counts["found"] == len(still) and last.counts["added"] == 0
+    assert db.execute(
+        "SELECT status FROM orchestrator.exceptions WHERE id = %s", (exception["id"],)
+    ).fetchone() == ("resolved",)
