@@ -151,3 +151,37 @@ def test_ids_beyond_64_bits_are_rejected(client: TestClient, db: Any) -> None:
 def test_unknown_routes_and_methods_get_json_errors(client: TestClient) -> None:
     assert_error(client.get("/webhooks/hubspot"), 405, "method_not_allowed", "Method Not Allowed")
     assert_error(client.get("/nope"), 404, "not_found", "Not Found")
+
+
+BIG = 2**63  # one past Postgres's bigint
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"),
+    [
+        ("GET", f"/api/replays/{BIG}", None, 422),
+        ("GET", f"/api/replays?before_id={BIG}", None, 422),
+        ("GET", f"/api/runs?replay_id={BIG}", None, 422),
+        ("POST", "/api/replays", {"objects": [{"object_type": "company", "object_id": BIG}]}, 422),
+        ("POST", "/api/replays", {"envelope_ids": [1], "subscription_types": ["a\u0000"]}, 422),
+        ("POST", "/api/replays", {"since": "2026-13-45T00:00:00Z"}, 422),
+        ("POST", "/api/replays", {"since": "9999-12-31T23:59:59-14:00"}, 409),
+        ("GET", f"/api/exceptions/{BIG}", None, 422),
+        ("POST", f"/api/exceptions/{BIG}/actions/dismiss", {"reason": "x"}, 422),
+        ("POST", "/api/exceptions/1/actions/dismiss", {"reason": "x\u0000"}, 422),
+        ("POST", "/api/exceptions/1/actions/dismiss", [1, 2], 422),
+        ("POST", "/api/exceptions/1/actions/apply_value", {"value": "v" * 5000}, 422),
+        ("GET", f"/api/drifts/{BIG}", None, 404),
+        ("GET", "/api/drifts?kind=a%00b", None, 422),
+        ("POST", f"/api/drifts/{BIG}/repair", None, 404),
+        ("POST", "/api/drifts/repair", {"filter": {"kind": "x\u0000"}}, 422),
+        ("POST", "/api/drifts/repair", {}, 422),
+    ],
+)
+def test_the_fix_routes_answer_bad_input_with_a_4xx(
+    client: TestClient, api_users: ApiUsers, method: str, url: str, body: Any, status: int
+) -> None:
+    answer = client.request(method, url, json=body, headers=api_users["admin"])
+
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["message"]

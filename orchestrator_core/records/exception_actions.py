@@ -203,7 +203,9 @@ def check_params(action: ActionName, params: Mapping[str, Any]) -> dict[str, Any
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise Refused("invalid_value", f"`{name}` must be a string")
         text = str(value).strip()
-        if "\x00" in text or len(text) > MAX_TEXT:
+        if "\x00" in text:
+            raise Refused("invalid_value", f"`{name}` contains a NUL character")
+        if len(text) > MAX_TEXT:
             raise Refused(
                 "invalid_value", f"`{name}` must be text of at most {MAX_TEXT} characters"
             )
