@@ -2,8 +2,9 @@
 settling it when its effect is known.
 
 - `retry` (the exception's run failed): the run again, from its last checkpoint.
-- `replay` (it has events and a routed workflow, and its run is not in progress): a replay of
-  its events under the current policy.
+- `replay` (it has events and a routed workflow, its run was started by those events rather
+  than requested by another run, and is not in progress): a replay of its events under the
+  current policy.
 - `accept_suggestion` (a role review, or a company data-quality problem with a normalised
   value): a replay with the suggested value.
 - `apply_value` (a role review, or a company data-quality problem on a field a person can
@@ -78,9 +79,15 @@ def required_role(policy: LoadedPolicy, workflow: str | None) -> str:
 
 
 def offered_actions(
-    exception: Mapping[str, Any], run_status: str | None, policy: LoadedPolicy
+    exception: Mapping[str, Any],
+    run_status: str | None,
+    policy: LoadedPolicy,
+    *,
+    requested_by_run: bool = False,
 ) -> list[OfferedAction]:
-    """The actions that apply to an open exception whose run is in `run_status`."""
+    """The actions that apply to an open exception whose run is in `run_status`
+    (`requested_by_run`: another run asked for it, e.g. a company's kickoff, so its events
+    replay through that run, not this one)."""
     if exception["status"] != "open":
         return []
     offered: list[OfferedAction] = []
@@ -92,9 +99,11 @@ def offered_actions(
                 {},
             )
         )
-    replayable = bool(exception["envelope_ids"]) and exception["workflow"] in {
-        rule.workflow for rule in policy.policy.routing.rules
-    }
+    replayable = (
+        bool(exception["envelope_ids"])
+        and not requested_by_run
+        and exception["workflow"] in {rule.workflow for rule in policy.policy.routing.rules}
+    )
     if replayable and run_status not in _IN_PROGRESS:
         offered.append(OfferedAction("replay", "replay the events under the current policy", {}))
         suggestion = _suggestion(exception)
@@ -233,7 +242,7 @@ async def exception_with_actions(
         row = await cur.fetchone()
         if row is None:
             return None
-        status = await _run_status(cur, row["workflow_run_id"])
+        status, child = await _run_status(cur, row["workflow_run_id"])
         await cur.execute(
             f"SELECT {ACTION_COLUMNS} FROM orchestrator.exception_actions"
             " WHERE exception_id = %s ORDER BY id",
@@ -241,7 +250,7 @@ async def exception_with_actions(
         )
         history = await cur.fetchall()
     pending = any(a["status"] == "pending" for a in history)
-    offered = [] if pending else offered_actions(row, status, policy)
+    offered = [] if pending else offered_actions(row, status, policy, requested_by_run=child)
     return {
         **row,
         "run_status": status,
@@ -251,14 +260,18 @@ async def exception_with_actions(
     }
 
 
-async def _run_status(cur: Any, workflow_run_id: int | None) -> str | None:
+async def _run_status(cur: Any, workflow_run_id: int | None) -> tuple[str | None, bool]:
+    """The status of the exception's run, and whether another run requested it."""
     if workflow_run_id is None:
-        return None
+        return None, False
     await cur.execute(
-        "SELECT status FROM orchestrator.workflow_runs WHERE id = %s", (workflow_run_id,)
+        "SELECT status, parent_id FROM orchestrator.workflow_runs WHERE id = %s",
+        (workflow_run_id,),
     )
     found = await cur.fetchone()
-    return None if found is None else str(found["status"])
+    if found is None:
+        return None, False
+    return str(found["status"]), found["parent_id"] is not None
 
 
 async def act(
@@ -310,8 +323,10 @@ async def act(
                 f"exception {exception_id} was already resolved by {exception['resolved_by']}",
                 details={"resolution_note": exception["resolution_note"]},
             )
-        status = await _run_status(cur, exception["workflow_run_id"])
-        offered = {o.action for o in offered_actions(exception, status, policy)}
+        status, child = await _run_status(cur, exception["workflow_run_id"])
+        offered = {
+            o.action for o in offered_actions(exception, status, policy, requested_by_run=child)
+        }
         if action not in offered:
             raise Refused(
                 "action_not_offered",
