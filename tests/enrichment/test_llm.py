@@ -401,8 +401,8 @@ def test_the_workflows_fall_back_to_the_rules_when_the_model_fails(
     sandbox: SandboxServer, openai_base_url: str, policy: LoadedPolicy, threshold: float
 ) -> None:
     """The fallback the workflows own: their nodes catch the error, the rules answer, and the
-        state says so. These two nodes read only the policy, the enricher and the run's overrides (an
-    operator's fix; none here) from the context."""
+    state says so. These two nodes read only the policy, the enricher and the run's overrides
+    (an operator's fix; none here) from the context."""
     sandbox.configure(openai={"faults": {"error_500_share": 1.0}})
     context = cast(
         WorkflowContext,
