@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/connectors.py
 	$(BIN)/python bench/reconcile.py
+	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/analytics.py
 

@@ -88,6 +88,13 @@ async def append_async(conn: AsyncConnection[Any], entry: AuditEntry) -> None:
     await conn.execute(_APPEND, entry.params())
 
 
+async def append_all_async(conn: AsyncConnection[Any], entries: Sequence[AuditEntry]) -> None:
+    """`append_all` for the API's async connections (pipelined: one round trip)."""
+    if entries:
+        async with conn.cursor() as cur:
+            await cur.executemany(_APPEND, [entry.params() for entry in entries])
+
+
 # The canonical text of each row as the database computes it from the columns as they are now.
 _CHAIN = """
 SELECT a.id, a.seq, a.prev_hash, a.row_hash,

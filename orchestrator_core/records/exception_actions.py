@@ -366,8 +366,7 @@ async def act(
                 (actor, note, exception_id),
             )
             entries.append(resolved_entry(exception_id, actor=actor, note=note))
-        for entry in entries:
-            await audit.append_async(conn, entry)
+        await audit.append_all_async(conn, entries)
         return row
 
 

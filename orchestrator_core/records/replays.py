@@ -207,8 +207,10 @@ LIMIT %(limit)s
 _LATEST_RUNS = """
 SELECT DISTINCT ON (e.id, r.workflow)
        e.id AS envelope_id, r.id, r.workflow, r.status, coalesce(r.replay_of, r.id) AS lineage
-FROM unnest(%(ids)s::bigint[]) AS e(id)
-JOIN orchestrator.workflow_runs r ON r.envelope_ids @> ARRAY[e.id] AND r.parent_id IS NULL
+FROM orchestrator.workflow_runs r
+CROSS JOIN LATERAL unnest(r.envelope_ids) AS e(id)
+WHERE r.envelope_ids && %(ids)s::bigint[] AND r.parent_id IS NULL
+  AND e.id = ANY(%(ids)s::bigint[])
 ORDER BY e.id, r.workflow, r.id DESC
 """
 
@@ -336,9 +338,28 @@ def _group(
     return groups
 
 
+@dataclass
+class _Ledger:
+    """The succeeded ledger rows of a plan, by lineage and by (per-object) thread."""
+
+    by_lineage: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    by_thread: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Sequence[dict[str, Any]]) -> _Ledger:
+        ledger = cls()
+        for row in rows:
+            if row["lineage"] is not None:
+                ledger.by_lineage.setdefault(row["lineage"], []).append(row)
+            else:
+                ledger.by_thread.setdefault(row["thread_id"], []).append(row)
+        return ledger
+
+
 def _plan(
-    selected: int, groups: dict[tuple[Any, ...], _Group], ledger: Sequence[dict[str, Any]]
+    selected: int, groups: dict[tuple[Any, ...], _Group], rows: Sequence[dict[str, Any]]
 ) -> ReplayPlan:
+    ledger = _Ledger.of(rows)
     skip = groups.get(("skip",))
     skipped = tuple(SkippedEvent(e["id"], reason) for e, reason in (skip.events if skip else []))
     runs = []
@@ -361,15 +382,17 @@ def _plan(
     return ReplayPlan(selected=selected, runs=tuple(runs), skipped=skipped)
 
 
-def _writes(group: _Group, ledger: Sequence[dict[str, Any]]) -> tuple[PlannedWrite, ...]:
+def _writes(group: _Group, ledger: _Ledger) -> tuple[PlannedWrite, ...]:
     """Each write of the group's workflow: the earlier ones found in the ledger (newest per
     step and target), then the steps it never wrote."""
     object_thread = f"{group.workflow}/{group.object_type}-{group.object_id}"
+    rows = [
+        *(ledger.by_lineage.get(group.lineage, []) if group.lineage is not None else []),
+        *ledger.by_thread.get(object_thread, []),
+    ]
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in ledger:
-        ours = row["lineage"] is not None and row["lineage"] == group.lineage
-        if ours or row["thread_id"] == object_thread:
-            found[(row["step"], row["target"])] = row
+    for row in sorted(rows, key=lambda r: r["id"]):
+        found[(row["step"], row["target"])] = row
     writes: list[PlannedWrite] = []
     for (step, target), row in sorted(found.items(), key=lambda item: item[1]["id"]):
         known = write_step(group.workflow, step)
@@ -458,15 +481,16 @@ async def start_replay(
             assert created is not None
             replay_id = int(created["id"])
             envelopes = await _envelopes_by_id(cur, plan)
-            runs = []
-            for planned in plan.runs:
-                await cur.execute(
-                    _INSERT_RUN,
-                    _run_row(planned, envelopes, policy, replay_id, overrides or {}),
-                )
-                row = await cur.fetchone()
-                assert row is not None
-                runs.append(row)
+            await cur.executemany(
+                _INSERT_RUN,
+                [_run_row(p, envelopes, policy, replay_id, overrides or {}) for p in plan.runs],
+                returning=True,
+            )
+            runs: list[dict[str, Any]] = []
+            while True:  # one result per run inserted
+                runs += await cur.fetchall()
+                if not cur.nextset():
+                    break
             envelope_ids = sorted({i for planned in plan.runs for i in planned.envelope_ids})
             await cur.execute(
                 _DISPATCH_AGAIN, {"ids": envelope_ids, "reason": f"replayed by replay {replay_id}"}
@@ -515,8 +539,7 @@ async def start_replay(
                 if row["previous"] != "dispatched"
             ],
         ]
-        for entry in entries:
-            await audit.append_async(conn, entry)
+        await audit.append_all_async(conn, entries)
     return Replay(
         id=replay_id,
         actor=actor,

@@ -431,8 +431,7 @@ async def request_retry(
             ),
             *_envelope_entries(changed, run),
         ]
-        for entry in entries:
-            await audit.append_async(conn, entry)
+        await audit.append_all_async(conn, entries)
         return run
 
 
