@@ -141,6 +141,24 @@ def test_an_event_with_a_nul_character_is_rejected_not_500(client: TestClient, d
     assert count_rows(db, "webhook_rejections") == 1
 
 
+def test_the_text_backslash_u0000_is_legitimate_and_stored(client: TestClient, db: Any) -> None:
+    """Six characters, a backslash and `u0000`, are text like any other: only a real NUL is
+    refused (the check reads the decoded strings, not their JSON form)."""
+    text = hubspot_event(
+        "contact.propertyChange", propertyName="jobtitle", propertyValue="CFO \\u0000 (sic)"
+    )
+    key = hubspot_event("contact.propertyChange", propertyName="a\\u0000b", propertyValue="x")
+
+    response = post_raw(client, orjson.dumps([text, key]))
+
+    assert response.status_code == 200, response.text
+    stored = db.execute(
+        "SELECT payload->>'propertyValue' FROM orchestrator.event_envelopes ORDER BY id"
+    ).fetchall()
+    assert stored == [("CFO \\u0000 (sic)",), ("x",)]
+    assert count_rows(db, "webhook_rejections") == 0
+
+
 def test_ids_beyond_64_bits_are_rejected(client: TestClient, db: Any) -> None:
     response = post_raw(client, delivery_body([hubspot_event(objectId=2**63)]))
     error = assert_error(response, 422, "invalid_events", "1 of 1")
