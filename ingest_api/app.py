@@ -14,7 +14,11 @@ from ingest_api.auth.access import document_roles
 from ingest_api.auth.login_limits import LoginLimiter
 from ingest_api.auth.tokens import jwt_secret
 from ingest_api.errors import install_error_handlers
-from ingest_api.middleware import RequestContextMiddleware
+from ingest_api.middleware import (
+    RefuseNulInUrlMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from ingest_api.routes import (
     approvals,
     audit,
@@ -68,6 +72,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.jwt_secret = secret
     app.state.login_limiter = LoginLimiter(settings)
     install_error_handlers(app)
+    # The last added is the outermost: the request context wraps everything, so refusals
+    # carry the request id too.
+    app.add_middleware(RefuseNulInUrlMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(webhooks.router)
     app.include_router(events.router)

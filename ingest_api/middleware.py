@@ -1,13 +1,17 @@
-"""Request context: a request id bound to every log line and echoed in `X-Request-ID`."""
+"""Request context (a request id bound to every log line and echoed in `X-Request-ID`), the
+response headers every answer carries, and a refusal of NUL characters in URLs."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from urllib.parse import parse_qsl, unquote
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingest_api.errors import error_response
 
 log = structlog.stdlib.get_logger("ingest_api.access")
 
@@ -53,3 +57,67 @@ class RequestContextMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+# Every answer: no MIME sniffing. API answers hold account-scoped data: never cached.
+_ALWAYS = [(b"x-content-type-options", b"nosniff")]
+_API = [(b"cache-control", b"no-store")]
+
+
+class SecurityHeadersMiddleware:
+    """`X-Content-Type-Options: nosniff` on every response, `Cache-Control: no-store` on the
+    API's (pure ASGI, like the request context)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = _ALWAYS + (_API if scope["path"].startswith("/api/") else [])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [h for h in extra if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RefuseNulInUrlMiddleware:
+    """A NUL character in the path or a query parameter is refused with 422 naming where:
+    Postgres text cannot hold one, so it would otherwise fail as a 500 in whatever query the
+    value reaches. Bodies are checked by their own models."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = _nul_in_url(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            422,
+            "invalid_request",
+            f"{where} contains a NUL character (%00), which no parameter may hold",
+            details=[{"field": where, "message": "contains a NUL character"}],
+        )
+        await response(scope, receive, send)
+
+
+def _nul_in_url(scope: Scope) -> str | None:
+    if "\x00" in scope["path"] or "\x00" in unquote(scope.get("raw_path", b"").decode("latin-1")):
+        return "the path"
+    query = scope.get("query_string", b"").decode("latin-1")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if "\x00" in name:
+            return "a query parameter's name"
+        if "\x00" in value:
+            return f"query.{name}"
+    return None

@@ -189,9 +189,9 @@ BIG = 2**63  # one past Postgres's bigint
         ("POST", "/api/exceptions/1/actions/dismiss", {"reason": "x\u0000"}, 422),
         ("POST", "/api/exceptions/1/actions/dismiss", [1, 2], 422),
         ("POST", "/api/exceptions/1/actions/apply_value", {"value": "v" * 5000}, 422),
-        ("GET", f"/api/drifts/{BIG}", None, 404),
+        ("GET", f"/api/drifts/{BIG}", None, 422),
         ("GET", "/api/drifts?kind=a%00b", None, 422),
-        ("POST", f"/api/drifts/{BIG}/repair", None, 404),
+        ("POST", f"/api/drifts/{BIG}/repair", None, 422),
         ("POST", "/api/drifts/repair", {"filter": {"kind": "x\u0000"}}, 422),
         ("POST", "/api/drifts/repair", {}, 422),
     ],
@@ -203,3 +203,97 @@ def test_the_fix_routes_answer_bad_input_with_a_4xx(
 
     assert answer.status_code == status, answer.text
     assert answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/api/events?status=a%00", "query.status"),
+        ("/api/audit?actor=a%00", "query.actor"),
+        ("/api/runs?workflow=a%00", "query.workflow"),
+        ("/api/approvals/pending?workflow=a%00", "query.workflow"),
+        ("/api/exceptions/open?kind=a%00", "query.kind"),
+        ("/api/events?correlation_id=%00", "query.correlation_id"),
+        ("/api/events/1%00", "the path"),
+    ],
+)
+def test_a_nul_in_a_url_is_a_422_naming_where(
+    client: TestClient, api_users: ApiUsers, url: str, field: str
+) -> None:
+    answer = client.get(url, headers=api_users["admin"])
+
+    error = assert_error(answer, 422, "invalid_request", "contains a NUL character")
+    assert error["message"].startswith(field)
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        (f"/api/events?before_id={BIG}", "query.before_id"),
+        (f"/api/approvals/pending?after_id={BIG}", "query.after_id"),
+        (f"/api/runs?envelope_id={BIG}", "query.envelope_id"),
+        (f"/api/runs?object_id={BIG}", "query.object_id"),
+        (f"/api/audit?before_seq={BIG}", "query.before_seq"),
+        (f"/api/runs/{BIG}", "path.workflow_run_id"),
+        (f"/api/approvals/{BIG}", "path.approval_id"),
+        (f"/api/users/{BIG}", "path.user_id"),
+    ],
+)
+def test_an_id_beyond_64_bits_is_a_422_naming_the_parameter(
+    client: TestClient, api_users: ApiUsers, url: str, field: str
+) -> None:
+    method = "PATCH" if url.startswith("/api/users/") else "GET"
+    answer = client.request(method, url, headers=api_users["admin"], json={})
+
+    error = assert_error(answer, 422, "invalid_request", "request parameters are invalid")
+    assert [d["field"] for d in error["details"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/api/approvals/1/decision", {"decision": "approve", "note": "ok\u0000"}, "body.note"),
+        (
+            "/api/approvals/1/decision",
+            {"decision": "approve", "edits": {"a\u0000": 1}},
+            "body.edits",
+        ),
+        ("/api/exceptions/1/resolve", {"note": "done\u0000"}, "body.note"),
+    ],
+)
+def test_a_nul_in_a_body_field_is_a_422_naming_it(
+    client: TestClient, api_users: ApiUsers, url: str, body: dict[str, Any], field: str
+) -> None:
+    answer = client.patch(url, json=body, headers=api_users["admin"])
+
+    error = assert_error(answer, 422, "invalid_request", "request parameters are invalid")
+    assert [d["field"] for d in error["details"]] == [field]
+    assert "NUL" in error["details"][0]["message"]
+
+
+def test_a_nul_in_the_login_name_fails_like_any_unknown_account(
+    client: TestClient, db: Any
+) -> None:
+    answer = client.post(
+        "/api/auth/token", data={"username": "ana\u0000@example.com", "password": "x" * 12}
+    )
+
+    assert_error(answer, 401, "invalid_credentials", "")
+    actor = db.execute(
+        "SELECT actor FROM orchestrator.audit_log WHERE action = 'auth.login_failed'"
+    ).fetchall()
+    assert actor == [("login:ana\ufffd@example.com",)]
+
+
+def test_every_answer_says_nosniff_and_api_answers_are_never_cached(
+    client: TestClient, api_users: ApiUsers
+) -> None:
+    health = client.get("/health")
+    api = client.get("/api/auth/me", headers=api_users["viewer"])
+    refused = client.get("/api/runs")
+
+    assert health.headers["x-content-type-options"] == "nosniff"
+    assert "cache-control" not in health.headers
+    for answer in (api, refused):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"

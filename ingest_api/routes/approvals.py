@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID, NoNul
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.queries.approvals import get_approval_detail, list_pending_approvals
 from orchestrator_core.records.approval_rules import Decider, may_decide
@@ -101,10 +102,12 @@ class DecisionRequest(BaseModel):
     note: Annotated[
         str | None,
         StringConstraints(strip_whitespace=True, max_length=MAX_NOTE),
+        NoNul,
         Field(description="why (optional; kept with the decision and shown to the workflow)"),
     ] = None
     edits: Annotated[
         dict[str, Any] | None,
+        NoNul,
         Field(
             description=(
                 "changes within the proposal, approve only: `slot_index` (kickoff: another"
@@ -124,7 +127,7 @@ async def pending_approvals(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     after_id: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> ApprovalPage:
     """Pending approvals, oldest first, filtered; page with `next_cursor` → `after_id`."""
@@ -141,7 +144,7 @@ async def pending_approvals(
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalDetail)
 async def get_approval(
-    conn: ConnectionDep, settings: SettingsDep, approval_id: Annotated[int, Path(ge=1)]
+    conn: ConnectionDep, settings: SettingsDep, approval_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> ApprovalDetail:
     """One approval: the proposal, its decision, and the runs it belongs to."""
     return await _detail(conn, settings, approval_id)
@@ -164,7 +167,7 @@ async def decide(
     conn: ConnectionDep,
     settings: SettingsDep,
     actor: ActorDep,
-    approval_id: Annotated[int, Path(ge=1)],
+    approval_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: DecisionRequest,
 ) -> ApprovalDetail:
     decider = Decider(identity=actor.recorded_as, email=actor.email, role=actor.role)

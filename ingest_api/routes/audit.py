@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep
+from ingest_api.params import MAX_ID
 from orchestrator_core.queries.audit import AuditFilter, list_entries
 
 router = APIRouter(prefix="/api", tags=["audit"], dependencies=[Depends(authorize)])
@@ -48,7 +49,7 @@ async def audit_trail(
     occurred_to: Annotated[datetime | None, Query(description="before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     before_seq: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> AuditPage:
     """Audit rows, newest first; page with `next_cursor` → `before_seq`. Each row carries its

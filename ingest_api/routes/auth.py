@@ -15,6 +15,7 @@ from ingest_api.auth.tokens import issue_token
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from orchestrator_core import audit
+from orchestrator_core.text import nul_marked
 from orchestrator_core.users import LoginFailed, authenticate
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -51,9 +52,10 @@ async def login(
 ) -> TokenResponse:
     """Exchange email (`username`) and password for an access token."""
     address = request.client.host if request.client else "unknown"
-    retry_after = await request.app.state.login_limiter.attempt(
-        account=form.username, address=address
-    )
+    # A NUL cannot be stored (the audit row of the failure) and matches no account: marked, it
+    # fails like any unknown email.
+    username = nul_marked(form.username)
+    retry_after = await request.app.state.login_limiter.attempt(account=username, address=address)
     if retry_after is not None:
         raise ApiError(
             429,
@@ -62,17 +64,17 @@ async def login(
             headers={"Retry-After": str(retry_after)},
         )
     try:
-        user = await authenticate(conn, form.username, form.password)
+        user = await authenticate(conn, username, form.password)
     except LoginFailed as failed:
         # `authenticate`'s query opened a transaction, and the pool rolls a connection back when
         # the request ends in an error (the 401 below): commit the audit row explicitly.
         await audit.append_async(
             conn,
             audit.AuditEntry(
-                actor=f"login:{form.username.strip()[:200]}",
+                actor=f"login:{username.strip()[:200]}",
                 action="auth.login_failed",
                 entity_type="user",
-                entity_id=failed.user.id if failed.user else form.username.strip()[:200],
+                entity_id=failed.user.id if failed.user else username.strip()[:200],
                 after={"reason": failed.reason, "address": address},
             ),
         )

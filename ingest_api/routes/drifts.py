@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID
 from orchestrator_core.queries.drifts import get_drift, list_drifts
 from orchestrator_core.reconciliation.causes import Cause
 from orchestrator_core.reconciliation.compare import DriftKind
@@ -118,12 +119,12 @@ async def drifts(
     kind: DriftKind | None = None,
     cause: Cause | None = None,
     object_type: ObjectType | None = None,
-    object_id: Annotated[int | None, Query(ge=1)] = None,
+    object_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     system: System | None = None,
     target: Target | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> DriftPage:
     """Drifts, newest first, filtered; page with `next_cursor` → `before_id`."""
@@ -147,7 +148,9 @@ async def drifts(
 
 
 @router.get("/drifts/{drift_id}", response_model=DriftPublic)
-async def drift(conn: ConnectionDep, drift_id: Annotated[int, Path(ge=1)]) -> DriftPublic:
+async def drift(
+    conn: ConnectionDep, drift_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> DriftPublic:
     row = await get_drift(conn, drift_id)
     if row is None:
         raise ApiError(404, "not_found", f"no drift with id {drift_id}")
@@ -168,7 +171,7 @@ async def repair(
     conn: ConnectionDep,
     policy: PolicyDep,
     actor: ActorDep,
-    drift_id: Annotated[int, Path(ge=1)],
+    drift_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> RepairStarted:
     result = await repair_drifts(conn, policy, [drift_id], actor=actor.recorded_as)
     (outcome,) = result.outcomes

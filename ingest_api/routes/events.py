@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.queries.events import (
     EventFilter,
@@ -94,7 +95,7 @@ async def list_events(
     status: Annotated[str | None, Query(description="received, unrouted, …")] = None,
     subscription_type: Annotated[str | None, Query(examples=["contact.creation"])] = None,
     object_type: Annotated[str | None, Query(examples=["company"])] = None,
-    object_id: Annotated[int | None, Query()] = None,
+    object_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     correlation_id: Annotated[uuid.UUID | None, Query()] = None,
     occurred_from: Annotated[datetime | None, Query(description="occurredAt ≥ (ISO 8601)")] = None,
     occurred_to: Annotated[datetime | None, Query(description="occurredAt < (ISO 8601)")] = None,
@@ -102,7 +103,7 @@ async def list_events(
     received_to: Annotated[datetime | None, Query(description="stored at <")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> EnvelopePage:
     """Stored envelopes, newest first, filtered; page with `next_cursor` → `before_id`."""
@@ -127,7 +128,7 @@ async def list_events(
 
 @router.get("/events/{envelope_id}", response_model=EnvelopeDetail)
 async def get_event(
-    conn: ConnectionDep, settings: SettingsDep, envelope_id: Annotated[int, Path(ge=1)]
+    conn: ConnectionDep, settings: SettingsDep, envelope_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> EnvelopeDetail:
     """One stored envelope by its id, with the workflow runs it started."""
     row = await get_envelope(conn, envelope_id)
@@ -144,7 +145,7 @@ async def get_event(
 async def rejected_events(
     conn: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> RejectionPage:
     """Events that failed validation, with their errors, newest first."""
     rows = await list_rejections(conn, limit=limit + 1, before_id=before_id)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID, NoNul
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.queries.exceptions import list_open_exceptions
 from orchestrator_core.records.exception_actions import ActionName, act, exception_with_actions
@@ -62,6 +63,7 @@ class ResolveRequest(BaseModel):
     note: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NOTE),
+        NoNul,
         Field(description="what was done about it (required, not blank)"),
     ]
 
@@ -74,7 +76,7 @@ async def open_exceptions(
     workflow: Annotated[str | None, Query(examples=["company_intake"])] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> ExceptionPage:
     """Open exceptions, newest first, filtered; page with `next_cursor` → `before_id`."""
@@ -101,7 +103,7 @@ async def resolve(
     conn: ConnectionDep,
     settings: SettingsDep,
     actor: ActorDep,
-    exception_id: Annotated[int, Path(ge=1)],
+    exception_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: ResolveRequest,
 ) -> ExceptionPublic:
     try:
@@ -172,7 +174,7 @@ async def exception_detail(
     conn: ConnectionDep,
     settings: SettingsDep,
     policy: PolicyDep,
-    exception_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    exception_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> ExceptionDetail:
     """One exception, the fix actions it offers now and the actions taken on it."""
     row = await exception_with_actions(conn, exception_id, policy)
@@ -199,7 +201,7 @@ async def exception_action(
     conn: ConnectionDep,
     policy: PolicyDep,
     actor: ActorDep,
-    exception_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    exception_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     action: ActionName,
     response: Response,
     body: ActionRequest | None = None,

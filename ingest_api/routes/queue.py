@@ -11,11 +11,10 @@ from pydantic import BaseModel
 
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep
+from ingest_api.params import MAX_ID
 from orchestrator_core.queries.queue import read_queue
 
 router = APIRouter(prefix="/api", tags=["queue"], dependencies=[Depends(authorize)])
-
-MAX_BIGINT = 2**63 - 1
 
 
 class QueueEnvelopesPublic(BaseModel):
@@ -86,7 +85,7 @@ async def get_queue(
         int | None,
         Query(
             ge=0,
-            le=MAX_BIGINT,
+            le=MAX_ID,
             description="an earlier reading's `envelopes.newest_id`: also count the envelopes"
             " received since (with the two backlogs, how many left the queue in between)",
         ),

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID
 from orchestrator_core.queries.replays import get_replay, list_replays
 from orchestrator_core.records.replays import (
     ENVELOPE_STATUSES,
@@ -23,10 +24,9 @@ from orchestrator_core.records.replays import (
 router = APIRouter(prefix="/api", tags=["replays"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 200
-BIGINT = 2**63 - 1
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,80}$")]
-Id = Annotated[int, Field(ge=1, le=BIGINT)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class ObjectRef(BaseModel):
@@ -192,7 +192,7 @@ async def replays(
     conn: ConnectionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
-        int | None, Query(ge=1, le=BIGINT, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> ReplayPage:
     """Replays, newest first."""
@@ -206,7 +206,7 @@ async def replays(
 
 @router.get("/replays/{replay_id}", response_model=ReplayDetail)
 async def replay_detail(
-    conn: ConnectionDep, replay_id: Annotated[int, Path(ge=1, le=BIGINT)]
+    conn: ConnectionDep, replay_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> ReplayDetail:
     """One replay: who asked, what was selected, the plan's counts, and its runs' progress."""
     row = await get_replay(conn, replay_id)

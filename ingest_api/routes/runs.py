@@ -13,6 +13,7 @@ from pydantic import BaseModel, JsonValue
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.params import MAX_ID
 from orchestrator_core.queries.runs import (
     RunFilter,
     approvals_of_run,
@@ -134,18 +135,18 @@ async def list_workflow_runs(
     workflow: Annotated[str | None, Query(examples=["company_intake"])] = None,
     status: Annotated[RunStatusParam | None, Query()] = None,
     object_type: Annotated[str | None, Query(examples=["company"])] = None,
-    object_id: Annotated[int | None, Query()] = None,
+    object_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     envelope_id: Annotated[
-        int | None, Query(ge=1, description="runs started by this event envelope")
+        int | None, Query(ge=1, le=MAX_ID, description="runs started by this event envelope")
     ] = None,
     requested_from: Annotated[datetime | None, Query(description="requested at ≥")] = None,
     requested_to: Annotated[datetime | None, Query(description="requested at <")] = None,
     replay_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="the runs of this replay")
+        int | None, Query(ge=1, le=MAX_ID, description="the runs of this replay")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
-        int | None, Query(ge=1, description="cursor from the previous page")
+        int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")
     ] = None,
 ) -> RunPage:
     """Workflow runs, newest first, filtered; page with `next_cursor` → `before_id`."""
@@ -169,7 +170,9 @@ async def list_workflow_runs(
 
 @router.get("/runs/{workflow_run_id}", response_model=RunDetail)
 async def get_workflow_run(
-    conn: ConnectionDep, settings: SettingsDep, workflow_run_id: Annotated[int, Path(ge=1)]
+    conn: ConnectionDep,
+    settings: SettingsDep,
+    workflow_run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> RunDetail:
     """One workflow run: its events, steps, state summary, Dagster runs, exceptions and
     approvals."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep
 from ingest_api.errors import JsonResponse
+from ingest_api.params import MAX_ID
 from orchestrator_core.users import MIN_PASSWORD_LENGTH, User, change_user, create_user
 from orchestrator_core.users import list_users as list_all_users
 
@@ -73,7 +74,7 @@ async def update_user(
     conn: ConnectionDep,
     actor: ActorDep,
     body: UserChange,
-    user_id: Annotated[int, Path(ge=1)],
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> UserPublic:
     """Change the role, disable (`disabled: true`) or enable, or set the password. The last
     enabled admin cannot be demoted or disabled (409)."""

@@ -22,6 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from orchestrator_core.events.hubspot import HubSpotEvent, Subject, subject_of, subject_problem
+from orchestrator_core.text import holds_nul, nul_marked
 
 _CORRELATION_NAMESPACE = uuid.UUID("5b0b7c57-3d54-4c64-9a4e-9d2f0f1c6a61")
 
@@ -86,7 +87,7 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
             problem = subject_problem(event, subject)
             if problem:
                 raise TypeError(problem)
-            if _holds_nul(raw):
+            if holds_nul(raw):
                 raise TypeError(
                     "the event contains a NUL character (\\u0000), which cannot be stored"
                 )
@@ -98,7 +99,7 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
                 RejectedEvent(
                     index=index,
                     # Postgres cannot store NUL in jsonb: keep the rest, mark where it was.
-                    raw_json=canonical_json(_nul_marked(raw)).decode(),
+                    raw_json=canonical_json(nul_marked(raw)).decode(),
                     raw_hash=hashlib.sha256(raw_json).hexdigest(),
                     errors=_field_errors(exc),
                 )
@@ -133,34 +134,6 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
             )
         )
     return ParsedDelivery(envelopes=envelopes, rejected=rejected)
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a decoded JSON value holds a NUL character in any string (key or value): the
-    decoded text, not its JSON form, where the six characters `\\u0000` are legitimate text."""
-    pending = [value]
-    while pending:  # iterative: nesting depth costs no stack
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
-def _nul_marked(value: Any) -> Any:
-    """The value with each NUL character replaced by U+FFFD (storable in jsonb)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_nul_marked(k): _nul_marked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nul_marked(v) for v in value]
-    return value
 
 
 def _object_key(event: HubSpotEvent, subject: Subject) -> tuple[int, str, int] | None:
