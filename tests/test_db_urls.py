@@ -34,3 +34,18 @@ def test_other_schemes_are_refused() -> None:
 def test_redact_hides_only_the_password() -> None:
     assert redact(URL) == "postgresql://app:***@db.internal:5433/orchestrator?sslmode=require"
     assert redact("postgresql://postgres:@/x?host=/tmp") == "postgresql://postgres:@/x?host=/tmp"
+
+
+def test_redact_hides_a_password_given_as_a_parameter_or_in_a_key_value_string() -> None:
+    assert (
+        redact("postgresql://app@db/x?sslmode=require&password=s3cr%40t&host=db")
+        == "postgresql://app@db/x?sslmode=require&password=***&host=db"
+    )
+    assert redact("postgresql://app@db/x?PASSWORD=s3cr3t") == "postgresql://app@db/x?password=***"
+    assert (
+        redact("host=db user=app password=s3cr3t dbname=x")
+        == "host=db user=app password=*** dbname=x"
+    )
+    assert (
+        redact("host=db password = 'it\\'s secret' dbname=x") == "host=db password = *** dbname=x"
+    )

@@ -7,6 +7,7 @@ because SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which dagster-p
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -34,12 +35,23 @@ def with_database(url: str, database: str) -> str:
 
 
 def redact(url: str) -> str:
-    """`url` without its password, for log lines and error messages."""
+    """`url` without its password, for log lines and error messages: in the URL's user info,
+    in a `password` query parameter, or in a libpq key=value string."""
+    if "://" not in url:
+        return _CONNINFO_PASSWORD.sub(r"\1***", url)
     parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, *parts[2:]))
+    netloc = parts.netloc
+    if parts.password:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = "&".join(
+        "password=***" if pair.split("=", 1)[0].lower() == "password" else pair
+        for pair in parts.query.split("&")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+# `password=secret` or `password = 'it''s secret'` in a libpq key=value string.
+_CONNINFO_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
 # Schema of LangGraph's checkpoint tables (migration 0005) and of Dagster's storage.
