@@ -222,7 +222,7 @@ def test_the_token_lifetime_is_bounded(database_url: str, minutes: int) -> None:
 # -- rate limits ----------------------------------------------------------------------------
 
 
-def test_the_sixth_attempt_on_an_account_within_a_minute_is_429(
+def test_the_sixth_failure_on_an_account_from_an_address_is_429_for_that_address_only(
     client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
 ) -> None:
     email = api_users.emails["operator"]
@@ -230,7 +230,7 @@ def test_the_sixth_attempt_on_an_account_within_a_minute_is_429(
         # Any spelling of the address counts against the same account.
         spelled = email.upper() if attempt % 2 else f" {email}"
         assert log_in(client, spelled, WRONG_PASSWORD).status_code == 401
-    limited = log_in(client, email)  # even with the right password
+    limited = log_in(client, email)  # even with the right password, from this address
     assert limited.status_code == 429, limited.text
     assert limited.json()["error"]["code"] == "too_many_attempts"
     retry_after = int(limited.headers["retry-after"])
@@ -239,18 +239,27 @@ def test_the_sixth_attempt_on_an_account_within_a_minute_is_429(
     assert "access_token" not in limited.text
     assert len(login_failures(db)) == 5  # refused before the password is looked at
 
-    # The other accounts from the same address are not locked out.
+    # The other accounts from the same address are not locked out, and the account's owner
+    # logs in from elsewhere: failures from one address lock nobody out.
     assert log_in(client, api_users.emails["viewer"]).status_code == 200
+    elsewhere = TestClient(client.app, client=("203.0.113.7", 50000))
+    assert log_in(elsewhere, email).status_code == 200
 
 
-def test_too_many_attempts_from_one_address_are_429(
+def test_successful_logins_are_not_counted(client: TestClient, api_users: ApiUsers) -> None:
+    for _ in range(8):  # more than the per-account limit (5/minute)
+        assert log_in(client, api_users.emails["operator"]).status_code == 200
+
+
+def test_too_many_failures_from_one_address_are_429(
     database_url: str, db: psycopg.Connection[Any], api_users: ApiUsers
 ) -> None:
     settings = make_settings(database_url, login_limit_per_address="3/minute")
     with TestClient(create_app(settings, database_url)) as client:
-        assert log_in(client, api_users.emails["viewer"]).status_code == 200
+        assert log_in(client, api_users.emails["viewer"]).status_code == 200  # not counted
         assert log_in(client, api_users.emails["operator"], WRONG_PASSWORD).status_code == 401
         assert log_in(client, "nobody@orchestrator.example").status_code == 401
+        assert log_in(client, api_users.emails["viewer"], WRONG_PASSWORD).status_code == 401
         limited = log_in(client, api_users.emails["admin"])  # a fresh account, the same address
         assert limited.status_code == 429, limited.text
         assert limited.json()["error"]["code"] == "too_many_attempts"

@@ -55,7 +55,8 @@ async def login(
     # A NUL cannot be stored (the audit row of the failure) and matches no account: marked, it
     # fails like any unknown email.
     username = nul_marked(form.username)
-    retry_after = await request.app.state.login_limiter.attempt(account=username, address=address)
+    limiter = request.app.state.login_limiter
+    retry_after = await limiter.refused_for(account=username, address=address)
     if retry_after is not None:
         raise ApiError(
             429,
@@ -66,6 +67,7 @@ async def login(
     try:
         user = await authenticate(conn, username, form.password)
     except LoginFailed as failed:
+        await limiter.failed(account=username, address=address)
         # `authenticate`'s query opened a transaction, and the pool rolls a connection back when
         # the request ends in an error (the 401 below): commit the audit row explicitly.
         await audit.append_async(
