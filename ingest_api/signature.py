@@ -2,8 +2,10 @@
 
 HubSpot's webhooks API sends a v1 signature and the v3 headers together; v3 is preferred when
 present because it is keyed (HMAC) and bounded in time. v2 is what workflow webhook actions and
-CRM cards send. The v2/v3 string to sign includes the full URL HubSpot called, which is
-WEBHOOK_PUBLIC_URL when the service sits behind a proxy.
+CRM cards send. Only the versions in HUBSPOT_SIGNATURE_VERSIONS (default v3) are accepted: v1
+carries no timestamp, so a captured delivery with its v3 headers stripped could otherwise be
+replayed on its v1 signature at any time. The v2/v3 string to sign includes the full URL
+HubSpot called, which is WEBHOOK_PUBLIC_URL when the service sits behind a proxy.
 """
 
 from __future__ import annotations
@@ -46,11 +48,19 @@ def v3_signing_uri(uri: str) -> str:
     return out
 
 
-def verify(request: SignedRequest, *, secret: str, max_future_skew_seconds: int = 60) -> str:
-    """Check the request's signature; return the version that proved it, else raise."""
+def verify(
+    request: SignedRequest,
+    *,
+    secret: str,
+    max_future_skew_seconds: int = 60,
+    accepted: frozenset[str] = frozenset({"v3"}),
+) -> str:
+    """Check the request's signature with the first `accepted` version it carries (v3 before
+    v1/v2); return that version, else raise. A version not accepted proves nothing: a
+    delivery with its v3 headers stripped is not let in on its v1 signature."""
     headers = {key.lower(): value for key, value in request.headers.items()}
     v3 = headers.get(V3_HEADER)
-    if v3:
+    if v3 and "v3" in accepted:
         timestamp = headers.get(TIMESTAMP_HEADER)
         if not timestamp:
             raise SignatureError(f"{TIMESTAMP_HEADER} header is missing")
@@ -71,10 +81,16 @@ def verify(request: SignedRequest, *, secret: str, max_future_skew_seconds: int 
 
     signature = headers.get(V1_V2_HEADER)
     if not signature:
-        raise SignatureError("no HubSpot signature header (X-HubSpot-Signature-v3 or v1/v2)")
+        wanted = "X-HubSpot-Signature-v3" if "v3" in accepted else "X-HubSpot-Signature"
+        raise SignatureError(f"no HubSpot signature header ({wanted})")
     version = headers.get(VERSION_HEADER, "").lower()
     if version not in ("v1", "v2"):
         raise SignatureError(f"unsupported signature version {version or '(missing)'!r}")
+    if version not in accepted:
+        raise SignatureError(
+            f"{version} signatures are not accepted here (HUBSPOT_SIGNATURE_VERSIONS:"
+            f" {', '.join(sorted(accepted))})"
+        )
     try:
         valid = Signature.is_valid(
             signature=signature,

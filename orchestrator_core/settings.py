@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     correlation_window_seconds: int = Field(default=60, gt=0)
     # v3 timestamps further than this in the future are refused too (clock skew allowance).
     signature_max_future_skew_seconds: int = Field(default=60, ge=0)
+    # The HubSpot signature versions accepted, comma-separated. v3 (keyed, timestamped) is what
+    # HubSpot sends today; v1 has no timestamp, so a captured delivery signed with it can be
+    # replayed at any time: accept v1/v2 only for a legacy app that sends nothing else.
+    hubspot_signature_versions: str = "v3"
 
     # The key that signs the API's access tokens (HS256): at least 32 random characters.
     # `orchestrator dev` and `demo` generate one under ORCHESTRATOR_HOME when it is unset;
@@ -131,6 +135,22 @@ class Settings(BaseSettings):
 
         parse(value)  # "5/minute", "10 per hour": a ValueError names the bad value
         return value
+
+    @field_validator("hubspot_signature_versions")
+    @classmethod
+    def _signature_versions(cls, value: str) -> str:
+        versions = [v.strip().lower() for v in value.replace(" ", ",").split(",") if v.strip()]
+        unknown = sorted(set(versions) - {"v1", "v2", "v3"})
+        if not versions or unknown:
+            raise ValueError(
+                f"{value!r}: give one or more of v1, v2, v3, comma-separated (default v3)"
+            )
+        return ",".join(sorted(set(versions)))
+
+    @property
+    def signature_versions(self) -> frozenset[str]:
+        """The accepted HubSpot signature versions."""
+        return frozenset(self.hubspot_signature_versions.split(","))
 
     @field_validator("analytics_schedule", "recovery_schedule", "reconcile_schedule")
     @classmethod

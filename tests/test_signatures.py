@@ -96,12 +96,26 @@ CASES: list[tuple[str, Any, str | None, int]] = [
 ]
 
 
+@pytest.fixture
+def legacy_client(database_url: str, db: Any) -> Any:
+    """The app accepting every version (`HUBSPOT_SIGNATURE_VERSIONS=v1,v2,v3`): a legacy app."""
+    settings = make_settings(database_url, hubspot_signature_versions="v1,v2,v3")
+    with TestClient(create_app(settings, database_url)) as client:
+        yield client
+
+
 @pytest.mark.parametrize(
     ("case", "headers_for", "sent_body", "status"), CASES, ids=[c[0] for c in CASES]
 )
 def test_signature_table(
-    client: TestClient, db: Any, case: str, headers_for: Any, sent_body: str | None, status: int
+    legacy_client: TestClient,
+    db: Any,
+    case: str,
+    headers_for: Any,
+    sent_body: str | None,
+    status: int,
 ) -> None:
+    client = legacy_client
     events = [hubspot_event("contact.creation"), hubspot_event("contact.creation", objectId=7002)]
     body = delivery_body(events).decode()
     headers = {"Content-Type": "application/json", **headers_for(body)}
@@ -120,6 +134,38 @@ def test_signature_table(
         assert count_rows(db, "webhook_deliveries") == 0
     else:
         assert stored == 2
+
+
+# Under the default (v3 only): what HubSpot sends today is accepted; a delivery downgraded to
+# its v1 or v2 signature is not, so a captured one cannot be replayed after its timestamp.
+DEFAULT_CASES: list[tuple[str, Any, int, str]] = [
+    ("v3 valid", lambda b: _v3(b), 200, ""),
+    ("v1 and v3 together", lambda b: {**_v1(b), **_v3(b)}, 200, ""),
+    ("v3 stripped, v1 left", lambda b: _v1(b), 401, "v1 signatures are not accepted here"),
+    ("v2 only", lambda b: _v2(b), 401, "v2 signatures are not accepted here"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "headers_for", "status", "words"), DEFAULT_CASES, ids=[c[0] for c in DEFAULT_CASES]
+)
+def test_only_v3_is_accepted_by_default(
+    client: TestClient, db: Any, case: str, headers_for: Any, status: int, words: str
+) -> None:
+    body = delivery_body([hubspot_event("contact.creation")]).decode()
+    headers = {"Content-Type": "application/json", **headers_for(body)}
+
+    response = client.post("/webhooks/hubspot", content=body.encode(), headers=headers)
+
+    assert response.status_code == status, response.text
+    assert words in response.text
+    assert count_rows(db, "event_envelopes") == (1 if status == 200 else 0)
+
+
+@pytest.mark.parametrize("value", ["v4", "", "v1;v3"])
+def test_a_bad_signature_versions_setting_is_refused(database_url: str, value: str) -> None:
+    with pytest.raises(ValueError, match="hubspot_signature_versions"):
+        make_settings(database_url, hubspot_signature_versions=value)
 
 
 def test_public_url_is_what_v3_is_checked_against(database_url: str, db: Any) -> None:

@@ -147,6 +147,7 @@ def _verify_signature(request: Request, body: str, settings: Settings) -> str:
             SignedRequest(method=request.method, uri=uri, body=body, headers=request.headers),
             secret=secret.get_secret_value(),
             max_future_skew_seconds=settings.signature_max_future_skew_seconds,
+            accepted=settings.signature_versions,
         )
     except SignatureError as exc:
         log.warning("webhook signature rejected", reason=str(exc))
