@@ -72,14 +72,15 @@ async def receive_hubspot_webhook(request: Request, settings: SettingsDep) -> Js
     result = await _store(request, delivery=delivery, signature_version=signature_version)
     log.info(
         "delivery stored",
-        delivery_id=str(result.delivery_id),
+        delivery_id=str(result.delivery_id) if result.delivery_id else None,
         signature_version=signature_version,
         stored=result.stored_count,
         duplicates=result.duplicate_count,
         rejected=len(delivery.rejected),
     )
     summary: dict[str, Any] = {
-        "delivery_id": str(result.delivery_id),
+        # None when nothing in it was new (a redelivery): no delivery row is stored
+        "delivery_id": str(result.delivery_id) if result.delivery_id else None,
         "stored": result.stored_count,
         "duplicates": result.duplicate_count,
         "rejected": len(delivery.rejected),

@@ -68,7 +68,9 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    delivery_id: uuid.UUID
+    # None for a delivery that stored nothing new (a redelivery or replay of known events): it
+    # is counted on its envelopes (`delivery_count`) and rejections (`seen_count`) instead.
+    delivery_id: uuid.UUID | None
     events: list[StoredEvent]
 
     @property
@@ -91,8 +93,10 @@ async def store_delivery(
 
     Redeliveries and concurrent identical deliveries collapse on the dedup constraint. Rows are
     inserted in dedup-key order so that two concurrent deliveries sharing events cannot deadlock.
-    A delivery that stored anything new gets one audit row, `delivery.accepted`, listing the
-    envelopes and rejections it stored (not the duplicates). One row per delivery rather than
+    A delivery that stored anything new gets a `webhook_deliveries` row and one audit row,
+    `delivery.accepted`, listing the envelopes and rejections it stored (not the duplicates);
+    one that stored nothing new gets neither (a captured delivery replayed a thousand times
+    adds no rows), and is counted on its envelopes and rejections. One row per delivery rather than
     per event: audit appends are serialized until commit (the hash chain), and a row per event
     would halve the ingest rate (docs/security.md).
     """
@@ -133,6 +137,9 @@ async def store_delivery(
             new = was_inserted and row.dedup_key not in first_seen
             first_seen.add(row.dedup_key)
             events.append(StoredEvent(row.index, row.event.event_id, env_id, duplicate=not new))
+        entry = _accepted_entry(ordered, inserted, delivery, new_rejections, signature_version)
+        if entry is None:  # nothing new: no row refers to this delivery's id
+            return DeliveryResult(delivery_id=None, events=events)
         result = DeliveryResult(delivery_id=delivery_id, events=events)
         await conn.execute(
             _INSERT_DELIVERY,
@@ -147,18 +154,17 @@ async def store_delivery(
             ),
             prepare=True,
         )
-        entry = _accepted_entry(ordered, inserted, delivery, new_rejections, signature_version)
-        if entry is not None:  # last: the audit append holds the chain's lock until commit
-            await audit.append_async(
-                conn,
-                audit.AuditEntry(
-                    actor=audit.HUBSPOT,
-                    action="delivery.accepted",
-                    entity_type="webhook_delivery",
-                    entity_id=delivery_id,
-                    after=entry,
-                ),
-            )
+        # last: the audit append holds the chain's lock until commit
+        await audit.append_async(
+            conn,
+            audit.AuditEntry(
+                actor=audit.HUBSPOT,
+                action="delivery.accepted",
+                entity_type="webhook_delivery",
+                entity_id=delivery_id,
+                after=entry,
+            ),
+        )
     return result
 
 
