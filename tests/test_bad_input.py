@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -297,3 +298,35 @@ def test_every_answer_says_nosniff_and_api_answers_are_never_cached(
     for answer in (api, refused):
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["cache-control"] == "no-store"
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "words"),
+    [
+        ({"propertyValue": _nested(300)}, "event", "nested deeper than 254 levels"),
+        ({"objectTypeId": "2-" + "9" * 9000}, "objectTypeId", "pattern"),
+        ({"propertyName": "p" * 5000}, "propertyName", "at most 500"),
+    ],
+)
+def test_one_oversized_or_too_deep_event_costs_only_itself(
+    client: TestClient, db: Any, bad: dict[str, Any], field: str, words: str
+) -> None:
+    good = hubspot_event(objectId=9)
+    event = {**hubspot_event("object.creation", objectTypeId="2-1", objectId=5), **bad}
+
+    # the standard library: orjson itself refuses to write more than 254 levels
+    response = post_raw(client, json.dumps([good, event]).encode())
+
+    error = assert_error(response, 422, "invalid_events", "1 of 2")
+    (problem,) = error["details"]["invalid_events"][0]["errors"]
+    assert problem["field"] == field
+    assert words in problem["message"]
+    assert count_rows(db, "event_envelopes") == 1
+    assert count_rows(db, "webhook_rejections") == 1

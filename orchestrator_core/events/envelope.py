@@ -24,6 +24,9 @@ from pydantic import ValidationError
 from orchestrator_core.events.hubspot import HubSpotEvent, Subject, subject_of, subject_problem
 from orchestrator_core.text import holds_nul, nul_marked
 
+# orjson serialises at most this many levels of nesting.
+MAX_DEPTH = 254
+
 _CORRELATION_NAMESPACE = uuid.UUID("5b0b7c57-3d54-4c64-9a4e-9d2f0f1c6a61")
 
 STATUS_RECEIVED = "received"
@@ -91,15 +94,19 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
                 raise TypeError(
                     "the event contains a NUL character (\\u0000), which cannot be stored"
                 )
-            payload = orjson.dumps(raw)
+            try:
+                payload = orjson.dumps(raw)
+            except orjson.JSONEncodeError:
+                raise TypeError(
+                    f"the event is nested deeper than {MAX_DEPTH} levels, which cannot be stored"
+                ) from None
             accepted.append((index, event, subject, raw, payload))
         except (ValidationError, TypeError) as exc:
-            raw_json = canonical_json(raw)
+            raw_json = _storable(raw)
             rejected.append(
                 RejectedEvent(
                     index=index,
-                    # Postgres cannot store NUL in jsonb: keep the rest, mark where it was.
-                    raw_json=canonical_json(nul_marked(raw)).decode(),
+                    raw_json=raw_json.decode(),
                     raw_hash=hashlib.sha256(raw_json).hexdigest(),
                     errors=_field_errors(exc),
                 )
@@ -134,6 +141,18 @@ def parse_delivery(raw_events: list[Any], *, correlation_window_seconds: int) ->
             )
         )
     return ParsedDelivery(envelopes=envelopes, rejected=rejected)
+
+
+def _storable(raw: Any) -> bytes:
+    """The rejected event as canonical JSON jsonb can hold, whatever it is: a NUL is marked
+    (U+FFFD), and a value too deep to serialise is stood in for by a note saying so. The
+    rejection path must not fail, or the valid events beside the bad one would be lost."""
+    try:
+        return canonical_json(nul_marked(raw))
+    except (TypeError, ValueError, RecursionError):
+        return canonical_json(
+            {"unstorable": f"a JSON {type(raw).__name__} nested deeper than {MAX_DEPTH} levels"}
+        )
 
 
 def _object_key(event: HubSpotEvent, subject: Subject) -> tuple[int, str, int] | None:

@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # HubSpot ids are 64-bit; anything larger could not be stored and is rejected as invalid.
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+# `0-1` for contacts, `2-123456` for a custom object: bounded, so it fits the indexes it feeds.
+ObjectTypeId = Annotated[str, Field(pattern=r"^\d{1,10}-\d{1,20}$")]
+# Names and short texts HubSpot sends (property names are at most 100 characters there).
+Name = Annotated[str, Field(max_length=500)]
 
 # HubSpot's ids for its standard object types, as sent in `objectTypeId` of `object.*` events.
 OBJECT_TYPE_IDS: dict[str, str] = {
@@ -52,17 +56,17 @@ class HubSpotEvent(BaseModel):
     subscription_id: Int64 | None = Field(default=None, alias="subscriptionId")
     app_id: Int64 | None = Field(default=None, alias="appId")
     object_id: Int64 | None = Field(default=None, alias="objectId")
-    object_type_id: str | None = Field(default=None, alias="objectTypeId")
-    property_name: str | None = Field(default=None, alias="propertyName")
-    change_source: str | None = Field(default=None, alias="changeSource")
-    source_id: str | None = Field(default=None, alias="sourceId")
+    object_type_id: ObjectTypeId | None = Field(default=None, alias="objectTypeId")
+    property_name: Name | None = Field(default=None, alias="propertyName")
+    change_source: Name | None = Field(default=None, alias="changeSource")
+    source_id: Name | None = Field(default=None, alias="sourceId")
     # merge events
     primary_object_id: Int64 | None = Field(default=None, alias="primaryObjectId")
     new_object_id: Int64 | None = Field(default=None, alias="newObjectId")
     # association change events
-    association_type: str | None = Field(default=None, alias="associationType")
+    association_type: Name | None = Field(default=None, alias="associationType")
     from_object_id: Int64 | None = Field(default=None, alias="fromObjectId")
-    from_object_type_id: str | None = Field(default=None, alias="fromObjectTypeId")
+    from_object_type_id: ObjectTypeId | None = Field(default=None, alias="fromObjectTypeId")
 
 
 @dataclass(frozen=True, slots=True)
