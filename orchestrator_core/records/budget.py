@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg
 
+from orchestrator_core import audit
+
 
 @dataclass(frozen=True)
 class BudgetPosition:
@@ -40,14 +42,36 @@ def commit_spend(
     workflow_run_id: int,
 ) -> BudgetPosition:
     """Charge a purchase order to its cost centre (once per purchase order); returns what the
-    cost centre has committed for the year, this order included."""
+    cost centre has committed for the year, this order included. A new commitment is audited
+    (`budget.committed`) in the same transaction; charging the same order again appends
+    nothing."""
     with conn.transaction():
-        conn.execute(
+        created = conn.execute(
             "INSERT INTO orchestrator.budget_commitments"
             " (cost_centre, fiscal_year, purchase_order, deal_id, amount, currency,"
             " workflow_run_id) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (purchase_order) DO NOTHING",
+            " ON CONFLICT (purchase_order) DO NOTHING RETURNING id",
             (cost_centre, fiscal_year, purchase_order, deal_id, amount, currency, workflow_run_id),
-        )
+        ).fetchone()
         committed = committed_spend(conn, cost_centre=cost_centre, fiscal_year=fiscal_year)
+        if created is not None:  # last: the append holds the chain's lock until commit
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    actor=audit.SYSTEM,
+                    action="budget.committed",
+                    entity_type="budget_commitment",
+                    entity_id=created[0],
+                    after={
+                        "cost_centre": cost_centre,
+                        "fiscal_year": fiscal_year,
+                        "purchase_order": purchase_order,
+                        "deal_id": deal_id,
+                        "amount": str(amount),
+                        "currency": currency,
+                        "workflow_run_id": workflow_run_id,
+                        "committed": str(committed),
+                    },
+                ),
+            )
     return BudgetPosition(cost_centre=cost_centre, fiscal_year=fiscal_year, committed=committed)

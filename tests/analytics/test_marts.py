@@ -1187,6 +1187,36 @@ def test_empty_database(database_url: str, tmp_path: Path) -> None:
     assert_empty_kpis(kpis)
 
 
+def test_recovered_and_covered_events_build(database_url: str, tmp_path: Path) -> None:
+    """A recovered event has no delivery, and a late webhook it covered has the status
+    `covered`: the build and every dbt test pass with both."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        empty_tables(conn)
+        conn.execute(
+            "INSERT INTO orchestrator.webhook_deliveries (id, signature_version, event_count,"
+            " stored_count, duplicate_count, rejected_count)"
+            " VALUES ('00000000-0000-0000-0000-000000000001', 'v3', 1, 1, 0, 0)"
+        )
+        conn.execute(
+            "INSERT INTO orchestrator.event_envelopes (portal_id, event_id, content_hash,"
+            " subscription_type, object_type, object_id, occurred_at, attempt_number,"
+            " last_attempt_number, correlation_id, delivery_id, status, payload, origin,"
+            " recovered_key) VALUES"
+            " (1, -1, 'a', 'company.creation', 'company', 9001, now() - interval '1 h', 0, 0,"
+            "  gen_random_uuid(), NULL, 'processed', '{}', 'recovery', 'company:9001:creation:1'),"
+            " (1, 7, 'b', 'company.creation', 'company', 9001, now() - interval '1 h', 0, 0,"
+            "  gen_random_uuid(), '00000000-0000-0000-0000-000000000001', 'covered', '{}',"
+            "  'webhook', NULL)"
+        )
+    path = tmp_path / "kpis.duckdb"
+
+    build_marts(database_url, POLICY, path)
+
+    assert query(
+        path, "SELECT origin, status, delivery_id IS NULL FROM staging.stg_envelopes ORDER BY 1"
+    ) == [("recovery", "processed", True), ("webhook", "covered", False)]
+
+
 def assert_empty_kpis(kpis: Kpis) -> None:
     assert kpis.runs == {
         "total": 0, "succeeded": 0, "failed": 0, "awaiting_approval": 0, "in_progress": 0,

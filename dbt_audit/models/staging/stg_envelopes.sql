@@ -9,6 +9,7 @@ select
     property_name,
     cast(correlation_id as varchar) as correlation_id,
     cast(delivery_id as varchar) as delivery_id,
+    origin,
     status,
     delivery_count,
     {{ utc('occurred_at') }} as occurred_at,
