@@ -150,6 +150,12 @@ def test_approval_creates_one_purchase_order_and_commits_the_budget(
     assert len(records(procurement, "Purchase Orders")) == 1
     assert len(commitments(procurement)) == 1
     assert all(e["status"] == "succeeded" for e in procurement.side_effects(run.thread_id))
+    # The commitment (money) is audited once, with what it charged.
+    audited = procurement.db.execute(
+        "SELECT after->>'purchase_order', after->>'amount', after->>'cost_centre'"
+        " FROM orchestrator.audit_log WHERE action = 'budget.committed'"
+    ).fetchall()
+    assert audited == [(po_number, "125000.00", "CC-9000")]
 
 
 def test_the_approver_can_lower_the_amount_but_not_raise_it(
