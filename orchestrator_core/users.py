@@ -254,6 +254,16 @@ async def authenticate(conn: AsyncConnection[Any], email: str, password: str) ->
         await conn.execute(
             "UPDATE orchestrator.users SET password_hash = %s WHERE id = %s", (new_hash, user.id)
         )
+        await audit.append_async(
+            conn,
+            audit.AuditEntry(
+                actor=audit.SYSTEM,
+                action="user.password_rehashed",
+                entity_type="user",
+                entity_id=user.id,
+                after={"email": user.email, "reason": "hash parameters upgraded at login"},
+            ),
+        )
     return user
 
 

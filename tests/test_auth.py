@@ -314,3 +314,44 @@ def test_a_token_signed_by_another_deployment_is_refused(
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_token"
         assert authorization(log_in(client, api_users.emails["admin"]))
+
+
+# -- the audit trail of logins ----------------------------------------------------------------
+
+
+def test_a_login_is_audited_with_its_address_and_the_token_expiry(
+    client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
+) -> None:
+    answer = log_in(client, api_users.emails["operator"])
+
+    assert answer.status_code == 200
+    with db.cursor(row_factory=dict_row) as cur:
+        (row,) = cur.execute(
+            "SELECT actor, entity_id, after FROM orchestrator.audit_log"
+            " WHERE action = 'auth.login_succeeded'"
+        ).fetchall()
+    assert row["actor"] == f"user:{api_users.emails['operator']}"
+    assert row["after"]["address"] == "testclient"
+    assert row["after"]["token_expires_at"] == answer.json()["expires_at"].replace("Z", "+00:00")
+
+
+def test_a_password_hash_upgraded_at_login_is_audited(
+    client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
+) -> None:
+    from argon2 import PasswordHasher  # an older, cheaper parameter set
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(TEST_PASSWORD)
+    email = api_users.emails["viewer"]
+    db.execute("UPDATE orchestrator.users SET password_hash = %s WHERE email = %s", (weak, email))
+
+    assert log_in(client, email).status_code == 200
+
+    stored = db.execute(
+        "SELECT password_hash FROM orchestrator.users WHERE email = %s", (email,)
+    ).fetchone()
+    assert stored is not None and stored[0] != weak
+    rehashed = db.execute(
+        "SELECT actor, after->>'email' FROM orchestrator.audit_log"
+        " WHERE action = 'user.password_rehashed'"
+    ).fetchall()
+    assert rehashed == [("system", email)]

@@ -90,6 +90,17 @@ async def login(
         ) from None
     ttl = timedelta(minutes=settings.jwt_ttl_minutes)
     token, expires_at = issue_token(user, secret=request.app.state.jwt_secret, ttl=ttl)
+    # Committed with the request (the pool commits a connection that ends without error).
+    await audit.append_async(
+        conn,
+        audit.AuditEntry(
+            actor=f"user:{user.email}",
+            action="auth.login_succeeded",
+            entity_type="user",
+            entity_id=user.id,
+            after={"address": address, "token_expires_at": expires_at.isoformat()},
+        ),
+    )
     # RFC 6749 5.1: a response carrying a token must not be cached.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
