@@ -231,6 +231,17 @@ async def change_user(
     return user
 
 
+async def password_matches(conn: AsyncConnection[Any], user_id: int, password: str) -> bool:
+    """Whether `password` is this account's (one argon2 verification): a person re-confirming
+    who they are before a sensitive change."""
+    row = await (
+        await conn.execute("SELECT password_hash FROM orchestrator.users WHERE id = %s", (user_id,))
+    ).fetchone()
+    if row is None:
+        return False
+    return bool(await asyncio.to_thread(_hasher.verify, password, row[0]))
+
+
 async def authenticate(conn: AsyncConnection[Any], email: str, password: str) -> User:
     """The enabled user with this email and password, or `LoginFailed`. Costs one argon2
     verification whether or not the account exists; rehashes a hash with outdated parameters."""

@@ -219,10 +219,16 @@ def test_each_change_is_one_audit_row_without_secrets(
     assert disabled.json()["disabled"] is True and disabled.json()["disabled_at"]
     enabled = change(client, api_users, operator_id, {"disabled": False})
     assert enabled.json()["disabled"] is False and enabled.json()["disabled_at"] is None
-    new_password = change(client, api_users, operator_id, {"password": NEW_PASSWORD})
+    # an admin now: setting their password takes the acting admin's own
+    new_password = change(
+        client,
+        api_users,
+        operator_id,
+        {"password": NEW_PASSWORD, "current_password": TEST_PASSWORD},
+    )
     assert new_password.status_code == 200, new_password.text
     assert set(new_password.json()) == PUBLIC_FIELDS
-    assert_no_secrets(new_password.text, NEW_PASSWORD)
+    assert_no_secrets(new_password.text, NEW_PASSWORD, TEST_PASSWORD)
 
     as_admin = {"email": email, "role": "admin", "disabled": False}
     assert user_audit(db, operator_id) == [
@@ -400,3 +406,31 @@ def test_a_new_password_refuses_the_tokens_issued_before_it(
     fresh = log_in(client, email, NEW_PASSWORD).json()["access_token"]
     me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {fresh}"})
     assert me.status_code == 200
+
+
+def test_setting_another_admins_password_needs_your_own(
+    client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
+) -> None:
+    other = add_user(db, "second.admin@harborlabs.example", "admin")
+
+    missing = change(client, api_users, other, {"password": NEW_PASSWORD})
+    wrong = change(
+        client, api_users, other, {"password": NEW_PASSWORD, "current_password": "not mine at all"}
+    )
+    right = change(
+        client, api_users, other, {"password": NEW_PASSWORD, "current_password": TEST_PASSWORD}
+    )
+
+    assert (missing.status_code, missing.json()["error"]["code"]) == (
+        403,
+        "reauthentication_required",
+    )
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "reauthentication_failed")
+    assert right.status_code == 200, right.text
+    assert log_in(client, "second.admin@harborlabs.example", NEW_PASSWORD).status_code == 200
+    assert_no_secrets(missing.text + wrong.text + right.text, NEW_PASSWORD, TEST_PASSWORD)
+    # An operator's or viewer's password, or one's own, needs no confirmation.
+    assert change(
+        client, api_users, api_users.ids["operator"], {"password": NEW_PASSWORD}
+    ).is_success
+    assert change(client, api_users, api_users.ids["admin"], {"password": NEW_PASSWORD}).is_success

@@ -4,16 +4,26 @@ The command line (`orchestrator users ...`) does the same through the same funct
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest_api.actor import Actor
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep
-from ingest_api.errors import JsonResponse
+from ingest_api.errors import ApiError, JsonResponse
 from ingest_api.params import MAX_ID
-from orchestrator_core.users import MIN_PASSWORD_LENGTH, User, change_user, create_user
+from orchestrator_core.roles import ADMIN
+from orchestrator_core.users import (
+    MIN_PASSWORD_LENGTH,
+    User,
+    change_user,
+    create_user,
+    get_user,
+    password_matches,
+)
 from orchestrator_core.users import list_users as list_all_users
 
 router = APIRouter(prefix="/api", tags=["users"], dependencies=[Depends(authorize)])
@@ -48,6 +58,14 @@ class UserChange(BaseModel):
     role: RoleName | None = None
     disabled: bool | None = None
     password: Annotated[str | None, Field(min_length=MIN_PASSWORD_LENGTH, repr=False)] = None
+    current_password: Annotated[
+        str | None,
+        Field(
+            repr=False,
+            max_length=1024,
+            description="your own password: required to set another admin's password",
+        ),
+    ] = None
 
 
 def _public(user: User) -> UserPublic:
@@ -77,7 +95,13 @@ async def update_user(
     user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> UserPublic:
     """Change the role, disable (`disabled: true`) or enable, or set the password. The last
-    enabled admin cannot be demoted or disabled (409)."""
+    enabled admin cannot be demoted or disabled (409). Setting another admin's password needs
+    your own in `current_password` (403 otherwise): a stolen session cannot take over every
+    admin account."""
+    if body.password is not None and user_id != actor.user_id:
+        target = await get_user(conn, user_id)
+        if target is not None and target.role == ADMIN:
+            await _confirm_identity(conn, actor, body.current_password)
     user = await change_user(
         conn,
         user_id,
@@ -87,3 +111,14 @@ async def update_user(
         password=body.password,
     )
     return _public(user)
+
+
+async def _confirm_identity(conn: AsyncConnection[Any], actor: Actor, password: str | None) -> None:
+    if not password:
+        raise ApiError(
+            403,
+            "reauthentication_required",
+            "setting another admin's password needs your own password in `current_password`",
+        )
+    if not await password_matches(conn, actor.user_id, password):
+        raise ApiError(403, "reauthentication_failed", "`current_password` is not your password")
