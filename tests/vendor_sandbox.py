@@ -60,7 +60,14 @@ class SandboxServer:
         self._thread = threading.Thread(
             target=self._server.run, name=f"sandbox-{self.port}", daemon=True
         )
-        self.client = httpx.Client(base_url=self.base_url, timeout=30.0)
+        # A new connection per inspection: a kept-alive one that the server closed after its
+        # 5-second keep-alive (while a test waited on a subprocess) failed the next request
+        # with "connection reset by peer".
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=30.0,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def start(self) -> SandboxServer:
         self._thread.start()
