@@ -25,7 +25,13 @@ from orchestrator_cli.context import (
     type=click.IntRange(1, 64),
     help="Worker processes sharing the port (one event loop each).",
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Proxies whose X-Forwarded-For to believe (addresses, CIDRs or *); default"
+    " FORWARDED_ALLOW_IPS, else none.",
+)
+def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     """Run the ingest API (applies pending migrations first)."""
     import uvicorn
 
@@ -55,6 +61,7 @@ def serve(host: str, port: int, workers: int) -> None:
             "access_log": False,
             "server_header": False,
             "timeout_graceful_shutdown": 10,
+            **_proxy_options(forwarded_allow_ips or settings.forwarded_allow_ips),
         }
         if workers == 1:
             uvicorn.run(create_app(settings, database.url), **options)
@@ -62,3 +69,11 @@ def serve(host: str, port: int, workers: int) -> None:
             # Workers are new processes: they find the resolved database in the environment.
             os.environ["DATABASE_URL"] = database.url
             uvicorn.run("ingest_api.asgi:app_from_env", factory=True, workers=workers, **options)
+
+
+def _proxy_options(trusted: str) -> dict[str, Any]:
+    """uvicorn's proxy-header handling: off unless proxies are named. (uvicorn's own default
+    trusts 127.0.0.1, which let anything on the machine choose its client address.)"""
+    if not trusted.strip():
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted.strip()}

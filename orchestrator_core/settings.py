@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     correlation_window_seconds: int = Field(default=60, gt=0)
     # v3 timestamps further than this in the future are refused too (clock skew allowance).
     signature_max_future_skew_seconds: int = Field(default=60, ge=0)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto `serve` believes (uvicorn's
+    # `forwarded_allow_ips`: addresses, CIDR ranges or "*"); empty: none, the client address is
+    # the connection's. The login limits and audit rows use that address.
+    forwarded_allow_ips: str = ""
     # The HubSpot signature versions accepted, comma-separated. v3 (keyed, timestamped) is what
     # HubSpot sends today; v1 has no timestamp, so a captured delivery signed with it can be
     # replayed at any time: accept v1/v2 only for a legacy app that sends nothing else.

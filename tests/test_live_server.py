@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import JWT_SECRET, WEBHOOK_SECRET
 from tests.support import (
@@ -119,3 +120,32 @@ def test_every_log_line_is_json_and_request_lines_carry_the_request_id(
     rejected = [line for line in lines if line["request_id"] == generated]
     assert {line["event"] for line in rejected} == {"webhook signature rejected", "request"}
     assert WEBHOOK_SECRET not in live_server.log_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "address"), [(None, "127.0.0.1"), ("127.0.0.1", "203.0.113.9")]
+)
+def test_x_forwarded_for_is_believed_only_from_the_proxies_named(
+    db: Any, database_url: str, tmp_path: Any, trusted: str | None, address: str
+) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "HUBSPOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "JWT_SECRET": JWT_SECRET,
+        **({"FORWARDED_ALLOW_IPS": trusted} if trusted else {}),
+    }
+    server = start_live_server(env=env, log_path=tmp_path / "serve.log")
+    try:
+        answer = httpx.post(
+            f"{server.base_url}/api/auth/token",
+            data={"username": "nobody@harborlabs.example", "password": "not a password"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    finally:
+        server.stop()
+
+    assert answer.status_code == 401
+    rows = db.execute(
+        "SELECT after->>'address' FROM orchestrator.audit_log WHERE action = 'auth.login_failed'"
+    ).fetchall()
+    assert rows == [(address,)]
