@@ -41,7 +41,7 @@ from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records import runs
 from orchestrator_core.records.exceptions import EXCEPTION_COLUMNS
 from orchestrator_core.records.replays import Selection, start_replay
-from orchestrator_core.records.settlement import resolved_entry
+from orchestrator_core.records.settlement import RESOLVE_BY_ACTION, resolved_entry
 from orchestrator_core.refusals import Refused
 from orchestrator_core.roles import OPERATOR, ROLE_RANK
 
@@ -360,11 +360,7 @@ async def act(
         entries = [_requested_entry(exception, row)]
         if done:
             note = f"dismissed: {cleaned['reason']}"
-            await cur.execute(
-                "UPDATE orchestrator.exceptions SET status = 'resolved', resolved_at = now(),"
-                " resolved_by = %s, resolution_note = %s WHERE id = %s",
-                (actor, note, exception_id),
-            )
+            await cur.execute(RESOLVE_BY_ACTION, (actor, note, exception_id))
             entries.append(resolved_entry(exception_id, actor=actor, note=note))
         await audit.append_all_async(conn, entries)
         return row

@@ -98,15 +98,18 @@ def settle_actions(conn: psycopg.Connection[Any], run: EndedRun) -> list[audit.A
             )
             if succeeded and action["exception_status"] == "open":
                 note = f"fixed by {action['action']} (action {action['id']}, run {run.id})"
-                cur.execute(
-                    "UPDATE orchestrator.exceptions SET status = 'resolved', resolved_at = now(),"
-                    " resolved_by = %s, resolution_note = %s WHERE id = %s",
-                    (action["actor"], note, action["exception_id"]),
-                )
+                cur.execute(RESOLVE_BY_ACTION, (action["actor"], note, action["exception_id"]))
                 entries.append(
                     resolved_entry(action["exception_id"], actor=action["actor"], note=note)
                 )
     return entries
+
+
+# An exception resolved by an action: who asked for it, and what the action did.
+RESOLVE_BY_ACTION = (
+    "UPDATE orchestrator.exceptions SET status = 'resolved', resolved_at = now(),"
+    " resolved_by = %s, resolution_note = %s WHERE id = %s"
+)
 
 
 def resolved_entry(exception_id: int, *, actor: str, note: str) -> audit.AuditEntry:
