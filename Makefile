@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev serve test check lint typecheck suite fast bench clean
+.PHONY: install browser demo dev serve test check lint typecheck suite fast bench clean
 
 install: $(STAMP)
 
@@ -32,8 +32,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The console's browser tests drive Debian's Chromium (Playwright's own download needs the
+# internet): installed from the distribution when missing, which takes root.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the browser tests need $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
 # The whole pytest suite, against a real Postgres, the vendor sandbox and a Dagster instance.
-suite: install
+suite: install browser
 	$(BIN)/pytest
 
 # The tests that need no server (pure rules, parsing, models): seconds, for the inner loop.

@@ -13,6 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 from ingest_api.auth.access import document_roles
 from ingest_api.auth.login_limits import LoginLimiter
 from ingest_api.auth.tokens import jwt_secret
+from ingest_api.console.errors import console_error_page
+from ingest_api.console.setup import install_console
 from ingest_api.errors import install_error_handlers
 from ingest_api.middleware import (
     RefuseNulInUrlMiddleware,
@@ -71,7 +73,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.policy = CurrentPolicy(settings.policy_path)
     app.state.jwt_secret = secret
     app.state.login_limiter = LoginLimiter(settings)
-    install_error_handlers(app)
+    install_error_handlers(app, pages=console_error_page)
     # The last added is the outermost: the request context wraps everything, so refusals
     # carry the request id too.
     app.add_middleware(RefuseNulInUrlMiddleware)
@@ -90,5 +92,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(health.router)
+    install_console(app)
     document_roles(app)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -85,35 +85,48 @@ def error_response(
     )
 
 
-async def _api_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, ApiError)
-    return error_response(
-        exc.status_code, exc.code, exc.message, details=exc.details, headers=exc.headers
-    )
+# Renders an error as a page for the paths it claims (the console's), or None for JSON.
+ErrorPage = Callable[[Request, int, str, str, Any, Mapping[str, str] | None], Response | None]
 
 
-async def _refused(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, Refused)
-    return error_response(REFUSAL_STATUS[exc.code], exc.code, exc.message, details=exc.details)
+def install_error_handlers(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
+    """One error body for every failure; `pages` may answer instead with HTML."""
 
+    def respond(
+        request: Request,
+        status_code: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        page = pages(request, status_code, code, message, details, headers) if pages else None
+        if page is not None:
+            return page
+        return error_response(status_code, code, message, details=details, headers=headers)
 
-async def _validation_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-        for err in exc.errors()
-    ]
-    return error_response(422, "invalid_request", "request parameters are invalid", details=details)
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return respond(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        return respond(request, REFUSAL_STATUS[exc.code], exc.code, exc.message, exc.details)
 
-async def _http_error(_: Request, exc: Exception) -> JsonResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        return respond(request, 422, "invalid_request", "request parameters are invalid", details)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return respond(request, exc.status_code, code, str(exc.detail), None, exc.headers)
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(Refused, _refused)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -62,11 +62,35 @@ class RequestContextMiddleware:
 # Every answer: no MIME sniffing. API answers hold account-scoped data: never cached.
 _ALWAYS = [(b"x-content-type-options", b"nosniff")]
 _API = [(b"cache-control", b"no-store")]
+# Console pages: never cached, never framed, scripts and styles only from the product itself
+# (no inline script, so an injected one does not run), forms posted only to the product.
+_CONSOLE = [
+    *_API,
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        b" connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none';"
+        b" object-src 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def _extra_headers(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith("/api/"):
+        return _ALWAYS + _API
+    if path == "/console" or (
+        path.startswith("/console/") and not path.startswith("/console/static/")
+    ):
+        return _ALWAYS + _CONSOLE
+    return _ALWAYS
 
 
 class SecurityHeadersMiddleware:
     """`X-Content-Type-Options: nosniff` on every response, `Cache-Control: no-store` on the
-    API's (pure ASGI, like the request context)."""
+    API's and the console's, and the console's content security policy (pure ASGI, like the
+    request context)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,7 +99,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = _ALWAYS + (_API if scope["path"].startswith("/api/") else [])
+        extra = _extra_headers(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

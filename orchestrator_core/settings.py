@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Login attempts allowed (the `limits` notation), per account and per client address.
     login_limit_per_account: str = "5/minute"
     login_limit_per_address: str = "30/minute"
+    # Console sessions (cookie): ended after this long without a request, and this long after
+    # the login whatever happens.
+    console_session_idle_minutes: int = Field(default=60, gt=0, le=24 * 60)
+    console_session_max_hours: int = Field(default=12, gt=0, le=24 * 7)
 
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)

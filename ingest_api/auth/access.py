@@ -1,11 +1,11 @@
 """Who may call what: the route-by-role matrix, in one place, and the dependency enforcing it.
 
-Every `/api/*` route is listed in `ROUTE_ROLES` with the roles allowed to call it; a route
-missing from the matrix is refused to everyone (and a test fails), so a new route cannot ship
-open by accident. Roles are sets, not ranks: the audit trail is read by admins and viewers (the
-oversight roles), not by the operators whose actions it records. Per-object rules come on top:
-an approval's own `approver_role` (operator for kickoffs, admin for procurement, from the
-policy) and the four-eyes rule are checked by `orchestrator_core.records.approval_rules`.
+Every `/api/*` and `/console/*` route is listed in `ROUTE_ROLES` with the roles allowed to call
+it; a route missing from the matrix is refused to everyone (and a test fails), so a new route
+cannot ship open by accident. Roles are sets, not ranks: the audit trail is read by admins and
+viewers (the oversight roles), not by the operators whose actions it records. Per-object rules
+come on top: an approval's own `approver_role` (operator for kickoffs, admin for procurement,
+from the policy) and the four-eyes rule are checked by `orchestrator_core.records.approval_rules`.
 
 Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (public) and
 `POST /webhooks/hubspot` (authenticated by HubSpot's signature).
@@ -62,12 +62,47 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/users"): ADMINS,
     ("POST", "/api/users"): ADMINS,
     ("PATCH", "/api/users/{user_id}"): ADMINS,
+    # The console (ingest_api/console): the same roles for the same reads and actions.
+    ("GET", "/console"): EVERYONE,
+    ("GET", "/console/live"): EVERYONE,
+    ("POST", "/console/logout"): EVERYONE,
+    ("GET", "/console/approvals"): EVERYONE,
+    ("GET", "/console/approvals/{approval_id}"): EVERYONE,
+    ("POST", "/console/approvals/{approval_id}/decision"): OPERATORS,
+    ("GET", "/console/exceptions"): EVERYONE,
+    ("GET", "/console/exceptions/{exception_id}"): EVERYONE,
+    ("POST", "/console/exceptions/{exception_id}/actions/{action}"): OPERATORS,
+    ("GET", "/console/runs"): EVERYONE,
+    ("GET", "/console/runs/{workflow_run_id}"): EVERYONE,
+    ("GET", "/console/events"): EVERYONE,
+    ("GET", "/console/events/{envelope_id}"): EVERYONE,
+    ("POST", "/console/replays/plan"): OPERATORS,
+    ("POST", "/console/replays"): OPERATORS,
+    ("GET", "/console/replays/{replay_id}"): EVERYONE,
+    ("GET", "/console/drifts"): EVERYONE,
+    ("POST", "/console/drifts/repair"): OPERATORS,
+    ("GET", "/console/audit"): AUDITORS,
+    ("GET", "/console/users"): ADMINS,
+    ("POST", "/console/users"): ADMINS,
+    ("POST", "/console/users/{user_id}"): ADMINS,
 }
 
 # Routes anyone may call; everything else outside /api is authenticated by other means.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {("POST", "/api/auth/token"), ("GET", "/health"), ("POST", "/webhooks/hubspot")}
+    {
+        ("POST", "/api/auth/token"),
+        ("GET", "/health"),
+        ("POST", "/webhooks/hubspot"),
+        ("GET", "/console/login"),
+        ("POST", "/console/login"),
+    }
 )
+
+
+def may(role: str, method: str, path: str) -> bool:
+    """Whether the matrix lets `role` call `method path` (a route template); unlisted: no."""
+    return role in ROUTE_ROLES.get((method, path), frozenset())
+
 
 TOKEN_URL = "/api/auth/token"  # noqa: S105 - a path, not a password
 # Declares the bearer scheme in the OpenAPI document (the "Authorize" button of /docs).
@@ -119,17 +154,22 @@ async def authorize(request: Request, actor: Annotated[Actor, Depends(current_ac
     allowed otherwise."""
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
-    allowed = ROUTE_ROLES.get((request.method, path))
+    check_role(actor, request.method, path)
+    return actor
+
+
+def check_role(actor: Actor, method: str, path: str) -> None:
+    """403 naming the roles allowed unless the matrix lets the actor's role call the route."""
+    allowed = ROUTE_ROLES.get((method, path))
     if allowed is None:  # fail closed: a route nobody listed
-        raise ApiError(403, "forbidden", f"{request.method} {path} has no access rule")
+        raise ApiError(403, "forbidden", f"{method} {path} has no access rule")
     if actor.role not in allowed:
         roles = " or ".join(r for r in ROLES if r in allowed)
         raise ApiError(
             403,
             "forbidden",
-            f"{request.method} {path} needs the role {roles}; {actor.email} is {actor.role}",
+            f"{method} {path} needs the role {roles}; {actor.email} is {actor.role}",
         )
-    return actor
 
 
 ActorDep = Annotated[Actor, Depends(authorize)]
