@@ -1,5 +1,5 @@
 """Who may call what, generated from `ROUTE_ROLES` (the one definition of the matrix): every
-route against every role, and every route against every way a token can be missing, forged,
+API route against every role, and every route against every way a token can be missing, forged,
 expired or belong to no usable account. Also: no route of the app is outside the matrix unless
 it is public, and the OpenAPI document declares the scheme and the roles."""
 
@@ -40,7 +40,9 @@ from tests.support import (
     signed_headers,
 )
 
-ROUTES = sorted(ROUTE_ROLES)
+# The API's routes, called with bearer tokens here; the console's (cookie sessions) are tested
+# against the same matrix in tests/console/test_console_access.py.
+ROUTES = sorted(route for route in ROUTE_ROLES if route[1].startswith("/api/"))
 MISSING_ID = "999999"  # no row has it: an allowed caller gets 404, never 401 or 403
 OTHER_SECRET = "Zq8wX3nV6bT1mK9pL2rY5cH7gJ4dF0sA"
 
@@ -291,7 +293,7 @@ def test_every_route_is_in_the_matrix_or_public(settings: Settings) -> None:
     assert not set(ROUTE_ROLES) & PUBLIC_ROUTES
     assert routes - PUBLIC_ROUTES == set(ROUTE_ROLES)  # nothing unlisted, nothing stale
     assert routes >= PUBLIC_ROUTES
-    assert all(path.startswith("/api/") for _, path in ROUTE_ROLES)
+    assert all(path.startswith(("/api/", "/console")) for _, path in ROUTE_ROLES)
     assert all(ROUTE_ROLES[key] and ROUTE_ROLES[key] <= set(ROLES) for key in ROUTE_ROLES)
 
 
@@ -349,4 +351,7 @@ def test_openapi_declares_the_password_flow_and_each_route_s_roles(
         assert description.endswith(f"**Roles:** {', '.join(allowed_roles(route))}."), route
         assert description.count("**Roles:**") == 1, route
     for method, path in PUBLIC_ROUTES:
+        if path.startswith("/console"):  # pages, not in the API's document
+            assert path not in document["paths"]
+            continue
         assert "security" not in document["paths"][path][method.lower()], (method, path)
