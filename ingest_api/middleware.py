@@ -3,12 +3,14 @@ response headers every answer carries, and a refusal of NUL characters in URLs."
 
 from __future__ import annotations
 
+import html
 import re
 import time
 import uuid
 from urllib.parse import parse_qsl, unquote
 
 import structlog
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest_api.errors import error_response
@@ -124,13 +126,26 @@ class RefuseNulInUrlMiddleware:
         if where is None:
             await self.app(scope, receive, send)
             return
-        response = error_response(
-            422,
-            "invalid_request",
-            f"{where} contains a NUL character (%00), which no parameter may hold",
-            details=[{"field": where, "message": "contains a NUL character"}],
-        )
+        message = f"{where} contains a NUL character (%00), which no parameter may hold"
+        response: Response
+        if scope["path"] == "/console" or scope["path"].startswith("/console/"):
+            response = HTMLResponse(_PLAIN_PAGE.format(message=html.escape(message)), 422)
+        else:
+            response = error_response(
+                422,
+                "invalid_request",
+                message,
+                details=[{"field": where, "message": "contains a NUL character"}],
+            )
         await response(scope, receive, send)
+
+
+# The console's answer, before any template (or session) is involved.
+_PLAIN_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>422</title></head>'
+    '<body><h1>Not a valid address</h1><p role="alert">{message}</p>'
+    '<p><a href="/console">Back to the overview</a></p></body></html>'
+)
 
 
 def _nul_in_url(scope: Scope) -> str | None:

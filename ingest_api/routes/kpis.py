@@ -118,6 +118,25 @@ class KpiDay(BaseModel):
     vendor_writes: int
 
 
+class ApprovalTurnaround(BaseModel):
+    """Approvals requested in the period, of one workflow and approver role."""
+
+    workflow: str
+    approver_role: str
+    requested: int
+    decided: int
+    p50_hours_to_decision: float | None
+    p95_hours_to_decision: float | None
+
+
+class ExceptionAgeBand(BaseModel):
+    """Exceptions open when the marts were built, by how long they have been open."""
+
+    age_band: str  # "< 1 hour", "1 to < 24 hours", "1 to < 7 days", "7 to < 30 days", ...
+    open_exceptions: int
+    oldest: datetime
+
+
 class KpisPublic(BaseModel):
     build: KpiBuildPublic
     period: KpiPeriodPublic
@@ -129,6 +148,8 @@ class KpisPublic(BaseModel):
     vendor_writes: list[VendorWrites]
     spend: list[CostCentreSpend]
     series: list[KpiDay]
+    turnaround: list[ApprovalTurnaround]
+    backlog: list[ExceptionAgeBand]
 
 
 @router.get("/kpis", response_model=KpisPublic)

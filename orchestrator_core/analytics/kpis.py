@@ -88,6 +88,22 @@ HEADLINE_QUERIES: dict[str, str] = {
         WHERE fiscal_year = year(CAST($end AS DATE))
         ORDER BY cost_centre
     """,
+    "turnaround": """
+        SELECT workflow, approver_role, count(*) AS requested,
+               count(*) FILTER (WHERE is_decided) AS decided,
+               quantile_cont(hours_to_decision, 0.5) AS p50_hours_to_decision,
+               quantile_cont(hours_to_decision, 0.95) AS p95_hours_to_decision
+        FROM marts.fct_approvals
+        WHERE requested_date BETWEEN $start AND $end
+          AND ($workflow IS NULL OR workflow = $workflow)
+        GROUP BY workflow, approver_role ORDER BY workflow, approver_role
+    """,
+    "backlog": """
+        SELECT age_band, sum(open_exceptions) AS open_exceptions, min(oldest_opened_at) AS oldest
+        FROM marts.exception_backlog
+        GROUP BY age_band
+        ORDER BY min(oldest_opened_at) DESC
+    """,
     "series": """
         WITH days AS (
             SELECT CAST(unnest(generate_series(CAST($start AS DATE), CAST($end AS DATE),
@@ -186,6 +202,10 @@ class Kpis:
     vendor_writes: list[dict[str, Any]]
     spend: list[dict[str, Any]]
     series: list[dict[str, Any]] = field(default_factory=list)
+    # approvals of the period by workflow and approver role; the open exceptions at the build
+    # by age band (every workflow: the backlog mart has no workflow)
+    turnaround: list[dict[str, Any]] = field(default_factory=list)
+    backlog: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(
@@ -235,16 +255,18 @@ def read_kpis(
     start: date | None = None,
     end: date | None = None,
     workflow: str | None = None,
+    days: int = DEFAULT_DAYS,
 ) -> Kpis | None:
-    """The headline KPIs from `start` to `end` (default: the 30 days up to the build's day);
-    None when the marts were never built. ValueError when the period ends before it starts."""
+    """The headline KPIs from `start` to `end` (default: the `days` days up to the build's
+    day); None when the marts were never built. ValueError when the period ends before it
+    starts."""
     conn = open_marts(path)
     if conn is None:
         return None
     try:
         build = read_build_info(conn)
         last = end or build.built_at.date()
-        period = Period(start=start, end=last) if start else Period.ending(last)
+        period = Period(start=start, end=last) if start else Period.ending(last, days)
         params = {"start": period.start, "end": period.end, "workflow": workflow}
         figures = {name: _rows(conn, sql, params) for name, sql in HEADLINE_QUERIES.items()}
     finally:
@@ -260,4 +282,6 @@ def read_kpis(
         vendor_writes=figures["vendor_writes"],
         spend=figures["spend"],
         series=figures["series"],
+        turnaround=figures["turnaround"],
+        backlog=figures["backlog"],
     )

@@ -1028,6 +1028,28 @@ def test_read_kpis_all_workflows(built: Built) -> None:
         {"vendor": "hubspot", "writes": 1, "failed": 0},
         {"vendor": "notion", "writes": 1, "failed": 0},
     ]
+    # Hours to decision, procurement: 1.5, 2, 4, 6, 24, 48 (6, expired), 72; 7 pending.
+    # Kickoffs: 0.5, 3; 12 decided after the cut-off.
+    assert kpis.turnaround == near(
+        [
+            {
+                "workflow": "deal_kickoff", "approver_role": "operator", "requested": 3,
+                "decided": 2, "p50_hours_to_decision": 1.75, "p95_hours_to_decision": 2.875,
+            },
+            {
+                "workflow": "procurement_approval", "approver_role": "admin", "requested": 8,
+                "decided": 7, "p50_hours_to_decision": 6.0, "p95_hours_to_decision": 64.8,
+            },
+        ]
+    )  # fmt: skip
+    # Open at the build, youngest band first (the backlog is every workflow's, of any period).
+    assert [(row["age_band"], row["open_exceptions"]) for row in kpis.backlog] == [
+        ("< 1 hour", 1),
+        ("1 to < 24 hours", 3),
+        ("1 to < 7 days", 1),
+        ("7 to < 30 days", 1),
+        (">= 30 days", 1),
+    ]
     assert [row["day"] for row in kpis.series] == [SEP2, SEP3]
     # 2 Sep: to start 5, 6, 10, 10, 12, 20, 25, 60 (p95 at 6.65: 25 + 0.65 * 35).
     assert kpis.series[0] == near(
