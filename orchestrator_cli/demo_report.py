@@ -128,6 +128,7 @@ def print_summary(progress: Progress, stack: _StackLike) -> None:
             f" {item['message']}"
         )
     echo("\nwhere to look:")
+    echo(f"  console (log in as below)   {stack.api_url}/console")
     echo(f"  Dagster UI (runs, lineage)  {stack.dagster_url}/runs")
     echo(f"  workflow runs               {stack.api_url}/api/runs")
     echo(f"  open exceptions             {stack.api_url}/api/exceptions/open")

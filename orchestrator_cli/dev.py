@@ -16,11 +16,15 @@ def describe(stack: Stack, settings: Settings) -> str:
     embedded = stack.database.embedded
     lines = [
         f"database         {embedded.pgdata if embedded else 'DATABASE_URL'}",
+        f"console          {stack.api_url}/console",
         f"ingest API       {stack.api_url}  (webhook: /webhooks/hubspot, docs: /docs)",
         f"Dagster UI       {stack.dagster_url}",
     ]
     if stack.admin_password_file:
-        lines.append(f"API login        {DEV_ADMIN_EMAIL}, password in {stack.admin_password_file}")
+        lines.append(
+            f"login            {DEV_ADMIN_EMAIL}, password in {stack.admin_password_file}"
+            " (console and API)"
+        )
     if stack.sandboxed:
         lines.append(f"vendor sandbox   {stack.sandbox_url}  (for {', '.join(stack.sandboxed)})")
     lines.append(

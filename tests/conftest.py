@@ -36,7 +36,7 @@ DAGSTER_UI = "https://dagster.ops.example/"
 # Fixtures that bring up a real server (Postgres, and on top of it the sandbox, the app, Dagster):
 # a test using any of them, directly or through another fixture, is marked `stack`. `make check`
 # runs the others, the pure rules, in seconds (`pytest -m "not stack"`).
-STACK_FIXTURES = frozenset({"admin_url", "database_url", "orchestrator_home"})
+STACK_FIXTURES = frozenset({"admin_url", "database_url", "orchestrator_home", "console_stack"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

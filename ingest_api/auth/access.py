@@ -82,6 +82,8 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/drifts"): EVERYONE,
     ("POST", "/console/drifts/repair"): OPERATORS,
     ("GET", "/console/audit"): AUDITORS,
+    # The hash chain checked on demand (a walk over every row, like `orchestrator audit verify`).
+    ("POST", "/console/audit/verify"): AUDITORS,
     ("GET", "/console/users"): ADMINS,
     ("POST", "/console/users"): ADMINS,
     ("POST", "/console/users/{user_id}"): ADMINS,

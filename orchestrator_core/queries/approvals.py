@@ -69,3 +69,31 @@ async def get_approval_detail(
             (approval_id,),
         )
         return await cur.fetchone()
+
+
+async def list_pending_approvals_by_due(
+    conn: AsyncConnection[Any],
+    *,
+    workflow: str | None,
+    approver_roles: Sequence[str] | None,
+    limit: int,
+    after_id: int | None,
+) -> list[dict[str, Any]]:
+    """Pending approvals, soonest due first (ties by id), at most `limit`, those after the
+    approval `after_id` in that order (its due time is looked up, so the cursor stays an id);
+    filtered as `list_pending_approvals`. The console's queue: what expires first, first."""
+    condition, params = where(
+        ("workflow = %s", workflow),
+        ("approver_role = ANY(%s::text[])", None if approver_roles is None else [*approver_roles]),
+        (
+            "(due_at, id) > (SELECT c.due_at, c.id FROM orchestrator.approvals c WHERE c.id = %s)",
+            after_id,
+        ),
+    )
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT {columns_of(Approval)}, {_age()} FROM orchestrator.approvals"
+            f" WHERE status = 'pending' AND {condition} ORDER BY due_at, id LIMIT %s",
+            [*params, limit],
+        )
+        return await cur.fetchall()

@@ -33,15 +33,7 @@ async def list_entries(
     conn: AsyncConnection[Any], filters: AuditFilter, *, limit: int, before_seq: int | None
 ) -> list[dict[str, Any]]:
     """Newest first; `before_seq` pages back from a seq (exclusive)."""
-    condition, params = where(
-        ("entity_type = %s", filters.entity_type),
-        ("entity_id = %s", filters.entity_id),
-        ("actor = %s", filters.actor),
-        ("action = %s", filters.action),
-        ("occurred_at >= %s", filters.occurred_from),
-        ("occurred_at < %s", filters.occurred_to),
-        ("seq < %s", before_seq),
-    )
+    condition, params = where(*_conditions(filters), ("seq < %s", before_seq))
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"SELECT {AUDIT_COLUMNS} FROM orchestrator.audit_log WHERE {condition}"
@@ -49,3 +41,29 @@ async def list_entries(
             [*params, limit],
         )
         return await cur.fetchall()
+
+
+async def list_newer_entries(
+    conn: AsyncConnection[Any], filters: AuditFilter, *, limit: int, after_seq: int
+) -> list[dict[str, Any]]:
+    """The `limit` rows just after `after_seq` (exclusive), newest first: the page before one
+    that `list_entries` returned, for paging back towards the newest row."""
+    condition, params = where(*_conditions(filters), ("seq > %s", after_seq))
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"SELECT * FROM (SELECT {AUDIT_COLUMNS} FROM orchestrator.audit_log"
+            f" WHERE {condition} ORDER BY seq LIMIT %s) AS newer ORDER BY seq DESC",
+            [*params, limit],
+        )
+        return await cur.fetchall()
+
+
+def _conditions(filters: AuditFilter) -> tuple[tuple[str, Any], ...]:
+    return (
+        ("entity_type = %s", filters.entity_type),
+        ("entity_id = %s", filters.entity_id),
+        ("actor = %s", filters.actor),
+        ("action = %s", filters.action),
+        ("occurred_at >= %s", filters.occurred_from),
+        ("occurred_at < %s", filters.occurred_to),
+    )

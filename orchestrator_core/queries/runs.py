@@ -135,3 +135,24 @@ async def runs_of_envelope(conn: AsyncConnection[Any], envelope_id: int) -> list
             (envelope_id,),
         )
         return await cur.fetchall()
+
+
+# A run's thread writes a handful of entries (one per step and target); the cap only guards a
+# page against a runaway loop.
+SIDE_EFFECTS_LISTED = 200
+
+
+async def side_effects_of_thread(
+    conn: AsyncConnection[Any], thread_id: str, *, limit: int = SIDE_EFFECTS_LISTED
+) -> list[dict[str, Any]]:
+    """The ledger's entries of a workflow run's thread (its external writes and the vendors'
+    ids for them), oldest first, at most `limit`; served by the ledger's unique key, which
+    starts with the thread."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, step, target, status, external_id, error, attempts, reused_from,"
+            " created_at, updated_at FROM orchestrator.side_effects WHERE thread_id = %s"
+            " ORDER BY id LIMIT %s",
+            (thread_id, limit),
+        )
+        return await cur.fetchall()
