@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 WIDTH = 600  # the SVG's user units; it scales to the card's width
 HEIGHT = 160
-LABEL_WIDTH = 170  # horizontal bars: room for the category on the left
+LABEL_WIDTH = 230  # horizontal bars: room for the category on the left
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,9 @@ def horizontal_bars(
     """One bar per row, scaled to the longest; its figure written after it."""
     values = [_number(row.get(value)) for row in rows]
     top = max(values, default=0.0)
-    bar_height = 22
+    bar_height = 26
     height = max(bar_height * len(rows) + 8, 30)
-    span = WIDTH - LABEL_WIDTH - 90  # room for the figure after the longest bar
+    span = WIDTH - LABEL_WIDTH - 100  # room for the figure after the longest bar
     rects: list[Rect] = []
     labels: list[Label] = []
     for index, (row, amount) in enumerate(zip(rows, values, strict=True)):
@@ -102,8 +102,8 @@ def horizontal_bars(
         rects.append(
             Rect(LABEL_WIDTH, y + 3, round(width, 2), bar_height - 8, css, f"{name}: {figure}")
         )
-        labels.append(Label(LABEL_WIDTH - 6, y + 15, name, anchor="end"))
-        labels.append(Label(LABEL_WIDTH + width + 6, y + 15, figure))
+        labels.append(Label(LABEL_WIDTH - 6, y + 17, name, anchor="end"))
+        labels.append(Label(LABEL_WIDTH + width + 6, y + 17, figure))
     return Chart(WIDTH, height, tuple(rects), tuple(labels), empty=top <= 0)
 
 
