@@ -1,4 +1,8 @@
-"""Rule-based company normalisation of HubSpot company properties: deterministic and offline."""
+"""Rule-based company normalisation of HubSpot company properties: deterministic and offline.
+
+Every problem says what is wrong and what to do about it; a record a careful operator would pass
+raises none (see docs/enrichment.md).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,17 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from resources.enrichment import company_taxonomy as ct
 from resources.enrichment.domains import (
+    ForeignSite,
     InvalidDomainError,
+    SiteKind,
     canonical_domain,
-    is_personal_email_domain,
-    organisation_label,
-    site_key,
+    canonical_host,
+    domain_label,
+    foreign_site,
+    registrable_domain,
 )
+from resources.enrichment.headcount import parse_employee_count, size_band
+from resources.enrichment.names import clean_name, name_fits_domain, name_is, smart_case
 from resources.enrichment.schemas import (
     CompanyAnswer,
     CompanyType,
@@ -26,20 +35,35 @@ from resources.enrichment.schemas import (
     ProblemCode,
     SizeBand,
 )
-from resources.enrichment.text import clean_spaces, compact_key, fold, fold_tokens, word_set
-from resources.enrichment.title_taxonomy import SMALL_WORDS
+from resources.enrichment.text import (
+    clean_spaces,
+    compact_key,
+    fold,
+    fold_tokens,
+    unescape,
+    word_set,
+)
 
 _LOOKS_LIKE_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/@]+\.[a-z]{2,}(?:[/:?#]\S*)?$", re.I)
 _KEYWORD_WORDS = 3  # longest keyword phrase, in words
-# Words kept upper case in an all-caps name are acronyms ("BMW", "KPMG"), unless common words.
-_VOWELS = set("aeiouyAEIOUY")
-_COMMON_SHORT_WORDS = word_set(
-    "the and new one big top pro max my our all art bay sun sky red blue go net web"
-)
+# A foreign site in a property is one of these problems (the intake blocks on both when no
+# property gives the company's own domain).
+_FOREIGN_SITE_CODES = {
+    SiteKind.MAILBOX: ProblemCode.PERSONAL_EMAIL_DOMAIN,
+    SiteKind.WEBMAIL: ProblemCode.PERSONAL_EMAIL_DOMAIN,
+    SiteKind.PROFILE: ProblemCode.INVALID_DOMAIN,
+    SiteKind.PLACEHOLDER: ProblemCode.INVALID_DOMAIN,
+}
+_DOMAIN_CODES = frozenset({ProblemCode.INVALID_DOMAIN, ProblemCode.PERSONAL_EMAIL_DOMAIN})
+# Top-level domains that are nobody's brand (country codes have two letters).
+_GENERIC_TLDS = word_set("com net org edu gov mil int biz info pro name mobi asia app dev io")
+# Confidence in a name or domain that contradicts the other: below any sensible review threshold.
+_CONTRADICTED = 0.5
 
 
 class CompanyRecord(BaseModel):
-    """The HubSpot company properties enrichment reads; values as HubSpot sends them (text)."""
+    """The HubSpot company properties enrichment reads; values as HubSpot sends them (text),
+    with HTML entities decoded (`Johnson &amp; Johnson`, from exports and web forms)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -57,7 +81,9 @@ class CompanyRecord(BaseModel):
     @classmethod
     def _as_text(cls, value: object) -> str | None:
         text = property_text(value)
-        return text if text else None
+        if text is None:
+            return None
+        return clean_spaces(unescape(text)) or None
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> CompanyRecord:
@@ -79,48 +105,90 @@ def property_text(value: object) -> str | None:
 def normalise_company(record: CompanyRecord) -> CompanyAnswer:
     """Canonical name, domain, industry, size band and type, each with a confidence."""
     problems: list[DataQualityProblem] = []
-    name = _name(record.name, problems)
-    domain, domain_confidence = _domain(record, name.domain_hint, problems)
-    if name.value is None and domain is not None:
-        name = _Name(_name_from_domain(domain), None, 0.4)
-    industry, industry_confidence = _industry(record, name.value, problems)
-    size_band, size_confidence = _size_band(record.numberofemployees, problems)
+    typed = _typed_name(record.name, problems)
+    found = _domain(record, typed, problems)
+    name = _name(typed, found, problems)
+    industry, industry_confidence = _industry(record, name.value)
+    band, band_confidence = _size_band(record.numberofemployees, problems)
     company_type, type_confidence = _company_type(record, problems)
     return CompanyAnswer(
         name=name.value,
         legal_suffix=name.legal_suffix,
         name_confidence=name.confidence,
-        domain=domain,
-        domain_confidence=domain_confidence,
+        domain=found.domain,
+        domain_confidence=min(found.confidence, name.domain_confidence_cap),
         industry=industry,
         industry_confidence=industry_confidence,
-        size_band=size_band,
-        size_band_confidence=size_confidence,
+        size_band=band,
+        size_band_confidence=band_confidence,
         company_type=company_type,
         company_type_confidence=type_confidence,
         problems=problems,
     )
 
 
+def post_process(answer: CompanyAnswer, record: CompanyRecord) -> CompanyAnswer:
+    """Another enricher's answer (the model's) put in the rules' form, with the rules' problems
+    about the input added: the name without legal form or HTML entities and sensibly cased, the
+    domain reduced to the registrable one, or dropped when it is not the company's own site."""
+    problems = [p for p in answer.problems if p.code is not ProblemCode.UNRECOGNISED_INDUSTRY]
+    domain, domain_confidence = answer.domain, answer.domain_confidence
+    if domain is not None:
+        try:
+            host = canonical_host(domain)
+            domain = registrable_domain(host)
+        except InvalidDomainError as exc:
+            problems.append(_model_problem(ProblemCode.INVALID_DOMAIN, f"{domain!r}: {exc}."))
+            domain, domain_confidence = None, 0.0
+        else:
+            site = foreign_site(host, domain)
+            if site is not None and not _own_site(site, domain, answer.name or record.name):
+                code = _FOREIGN_SITE_CODES[site.kind]
+                problems.append(_model_problem(code, f"{domain} is {site.what}."))
+                domain, domain_confidence = None, 0.0
+    name, legal_suffix = answer.name, answer.legal_suffix
+    if name is not None:
+        clean = clean_name(name, display_label(domain) if domain else None)
+        name, legal_suffix = clean.value, legal_suffix or clean.legal_suffix
+    seen = {(problem.code, problem.field) for problem in problems}
+    for problem in normalise_company(record).problems:
+        if (problem.code, problem.field) not in seen:
+            problems.append(problem)
+            seen.add((problem.code, problem.field))
+    return answer.model_copy(
+        update={
+            "name": name,
+            "legal_suffix": legal_suffix,
+            "domain": domain,
+            "domain_confidence": domain_confidence,
+            "problems": problems,
+        }
+    )
+
+
+def _model_problem(code: ProblemCode, message: str) -> DataQualityProblem:
+    return DataQualityProblem(code=code, field="domain", message=f"Model's domain {message}")
+
+
 @dataclass(frozen=True)
-class _Name:
-    value: str | None
-    legal_suffix: str | None
-    confidence: float
-    domain_hint: str | None = None  # the name was a URL or domain: a fallback for the domain
+class _Typed:
+    """The name property: a name, or the domain of a URL typed as the name, or neither."""
+
+    text: str | None = None
+    domain_hint: str | None = None
 
 
-def _name(raw: str | None, problems: list[DataQualityProblem]) -> _Name:
+def _typed_name(raw: str | None, problems: list[DataQualityProblem]) -> _Typed:
     if raw is None:
         problems.append(_problem(ProblemCode.MISSING_NAME, "name", "The company has no name."))
-        return _Name(None, None, 0.0)
-    text = clean_spaces(raw).strip(" ,;|-_\"'")
+        return _Typed()
+    text = raw.strip(" ,;|-_\"'")
     if not any(ch.isalnum() for ch in text) or fold(text) in ct.PLACEHOLDER_NAMES:
         problems.append(
             _problem(ProblemCode.PLACEHOLDER_NAME, "name", f"{raw!r} is not a company name.")
         )
-        return _Name(None, None, 0.0)
-    if _LOOKS_LIKE_URL.match(text) or ("@" in text and " " not in text):
+        return _Typed()
+    if _is_web_address(text):
         try:
             domain = canonical_domain(text)
         except InvalidDomainError:
@@ -133,130 +201,163 @@ def _name(raw: str | None, problems: list[DataQualityProblem]) -> _Name:
                     f"The name {raw!r} is a web address; the name was guessed from it.",
                 )
             )
-            return _Name(_name_from_domain(domain), None, 0.5, domain_hint=domain)
-    base, suffix = split_legal_suffix(text)
-    cased = smart_case(base)
-    return _Name(cased, suffix, 0.95 if cased == base else 0.85)
+            return _Typed(domain_hint=domain)
+    return _Typed(text=text)
 
 
-def split_legal_suffix(name: str) -> tuple[str, str | None]:
-    """`Acme Holdings, Inc.` → (`Acme Holdings`, `Inc.`); the longest legal form at the end."""
-    tokens = re.sub(r",(?=\S)", ", ", name).split(" ")  # "Acme,Inc." is "Acme, Inc."
-    for size in range(min(4, len(tokens) - 1), 0, -1):
-        tail = " ".join(tokens[-size:])
-        key = compact_key(tail)
-        suffix = ct.LEGAL_SUFFIXES.get(key)
-        if suffix is None or (key in ct.AMBIGUOUS_SUFFIXES and not _written_as_suffix(tail)):
-            continue
-        base = " ".join(tokens[:-size]).rstrip(" ,-\u2013")
-        if base:
-            return base, suffix
-    return name, None
-
-
-def _written_as_suffix(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return "." in text or any(ch.isupper() for ch in letters[1:])
-
-
-def smart_case(name: str) -> str:
-    """Title case for names typed in all lower or all upper case; mixed case is kept as typed
-    (`HubSpot`, `eBay`). Short all-caps names stay (`IBM`, `KPMG`)."""
-    letters = [ch for ch in name if ch.isalpha()]
-    all_upper = bool(letters) and all(ch.isupper() for ch in letters)
-    all_lower = bool(letters) and all(ch.islower() for ch in letters)
-    if not (all_upper or all_lower):
-        return name
-    words = name.split(" ")
-    if all_upper and len(words) == 1 and len(letters) <= 5:
-        return name
-    out: list[str] = []
-    for index, word in enumerate(words):
-        lowered = word.lower()
-        if index and compact_key(word) in SMALL_WORDS | {"von", "zu"}:
-            out.append(lowered)
-        elif all_upper and _is_acronym(word):
-            out.append(word)
-        elif any(ch.isdigit() for ch in word) and len(word) <= 4:
-            out.append(word.upper())
-        else:
-            out.append(re.sub(r"[^\W_]+", lambda part: part.group().capitalize(), lowered))
-    return " ".join(out)
-
-
-def _is_acronym(word: str) -> bool:
-    letters = [ch for ch in word if ch.isalpha()]
-    if not letters:
-        return False
-    if not _VOWELS.intersection(letters):
+def _is_web_address(text: str) -> bool:
+    """`www.notion.so`, `https://acme.com/about`, `info@acme.com`, `acme.io`; not a brand that is
+    written like a domain (`Booking.com`, `Amazon.com`): those are capitalised, bare names."""
+    if "@" in text and " " not in text:
         return True
-    return len(letters) <= 3 and word.lower() not in _COMMON_SHORT_WORDS
+    if not _LOOKS_LIKE_URL.match(text):
+        return False
+    bare = "/" not in text and not text.lower().startswith("www.")
+    return not (bare and text != text.lower())
 
 
-def _name_from_domain(domain: str) -> str:
-    label = organisation_label(domain)
-    if label.startswith("xn--"):
-        with contextlib.suppress(idna.IDNAError):
-            label = idna.decode(label)
-    return smart_case(label.replace("-", " "))
+@dataclass(frozen=True)
+class _Domain:
+    domain: str | None = None
+    confidence: float = 0.0
 
 
-def _domain(
-    record: CompanyRecord, name_hint: str | None, problems: list[DataQualityProblem]
-) -> tuple[str | None, float]:
+def _domain(record: CompanyRecord, typed: _Typed, problems: list[DataQualityProblem]) -> _Domain:
     """The first usable of domain, website, email, a URL typed as the name; each says less."""
     candidates = [
         ("domain", record.domain, 0.95),
         ("website", record.website, 0.9),
         ("email", record.email, 0.7),
-        ("name", name_hint, 0.6),
+        ("name", typed.domain_hint, 0.6),
     ]
     found: list[tuple[str, str, float]] = []
     for field, raw, confidence in candidates:
-        if raw is None:
-            continue
+        if raw is None or (found and field not in ("domain", "website")):
+            continue  # a contact's address says nothing once the company's domain is known
         try:
-            domain = canonical_domain(raw)
+            host = canonical_host(raw)
+            domain = registrable_domain(host)
         except InvalidDomainError as exc:
             problems.append(
                 _problem(ProblemCode.INVALID_DOMAIN, field, f"{raw!r} is not a domain: {exc}.")
             )
             continue
-        if is_personal_email_domain(domain):
-            problems.append(
-                _problem(
-                    ProblemCode.PERSONAL_EMAIL_DOMAIN,
-                    field,
-                    f"{domain} is a personal mailbox provider, not the company's domain.",
-                )
-            )
+        site = foreign_site(host, domain)
+        if site is not None and not _own_site(site, domain, typed.text):
+            problems.append(_foreign_site_problem(site, field, raw, host))
             continue
         found.append((field, domain, confidence))
     if not found:
-        if not any(code in _problem_codes(problems) for code in _DOMAIN_CODES):
+        if not _DOMAIN_CODES & {problem.code for problem in problems}:
             problems.append(_problem(ProblemCode.MISSING_DOMAIN, "domain", "No domain or website."))
-        return None, 0.0
+        return _Domain()
     field, domain, confidence = found[0]
     website = next((d for f, d, _ in found if f == "website"), None)
-    if field == "domain" and website is not None and site_key(website) != site_key(domain):
+    if field == "domain" and website is not None and not _same_company(website, domain):
         problems.append(
             _problem(
                 ProblemCode.DOMAIN_WEBSITE_MISMATCH,
                 "website",
-                f"The website ({website}) and the domain ({domain}) name different sites.",
+                f"The website ({website}) and the domain ({domain}) name different sites: keep"
+                " the company's own in both.",
             )
         )
         confidence = 0.6
     if field != "domain" and record.domain is not None:
         confidence = min(confidence, 0.6)  # the domain property was there, and wrong
-    return domain, confidence
+    return _Domain(domain, confidence)
 
 
-_DOMAIN_CODES = frozenset({ProblemCode.INVALID_DOMAIN, ProblemCode.PERSONAL_EMAIL_DOMAIN})
+def _own_site(site: ForeignSite, domain: str, name: str | None) -> bool:
+    """The service's own record: Google with gmail.com, LinkedIn with linkedin.com."""
+    if name is None:
+        return False
+    return name_is(name, display_label(domain)) or (
+        site.owner is not None and name_is(name, site.owner)
+    )
 
 
-def _problem_codes(problems: list[DataQualityProblem]) -> set[ProblemCode]:
-    return {problem.code for problem in problems}
+def _foreign_site_problem(site: ForeignSite, field: str, raw: str, host: str) -> DataQualityProblem:
+    code = _FOREIGN_SITE_CODES[site.kind]
+    if field == "email":
+        message = (
+            f"The address {raw!r} is at {host}, {site.what}: it says nothing about the company's"
+            " domain; enter the company's own domain."
+        )
+    elif site.kind is SiteKind.PROFILE:
+        message = (
+            f"{raw!r} is {site.what}, not the company's own website: enter the domain of the"
+            " company's site (the profile usually links to it)."
+        )
+    else:
+        message = (
+            f"{host} is {site.what}, not the company's domain: enter the company's own domain."
+        )
+    return _problem(code, field, message)
+
+
+def _same_company(a: str, b: str) -> bool:
+    """Two registrable domains of one company: acme.de and acme.com, bmw.com and bmwgroup.com."""
+    return a == b or bool(name_fits_domain([display_label(a)], display_label(b)))
+
+
+def display_label(domain: str) -> str:
+    """The registrant's label in Unicode: `xn--mller-kva.de` → `müller`."""
+    label = domain_label(domain)
+    if label.startswith("xn--"):
+        with contextlib.suppress(idna.IDNAError):
+            label = idna.decode(label)
+    return label
+
+
+@dataclass(frozen=True)
+class _Name:
+    value: str | None = None
+    legal_suffix: str | None = None
+    confidence: float = 0.0
+    domain_confidence_cap: float = 1.0  # lowered when the name contradicts the domain
+
+
+def _name(typed: _Typed, found: _Domain, problems: list[DataQualityProblem]) -> _Name:
+    label = display_label(found.domain) if found.domain else None
+    if typed.text is not None:
+        clean = clean_name(typed.text, label)
+        confidence = 0.85 if clean.recased or clean.aliases else 0.95
+        names = [clean.value, *(clean_name(alias).value for alias in clean.aliases)]
+        if found.domain is not None and _contradicts(names, found.domain):
+            problems.append(
+                _problem(
+                    ProblemCode.NAME_DOMAIN_MISMATCH,
+                    "name",
+                    f"The name {clean.value!r} does not match the domain {found.domain}: one of"
+                    " them may belong to another company; correct the one that is wrong.",
+                )
+            )
+            return _Name(clean.value, clean.legal_suffix, _CONTRADICTED, _CONTRADICTED)
+        return _Name(clean.value, clean.legal_suffix, confidence)
+    if typed.domain_hint is not None:
+        return _Name(name_from_domain(typed.domain_hint), None, 0.5)
+    if found.domain is not None:
+        return _Name(name_from_domain(found.domain), None, 0.4)
+    return _Name()
+
+
+def _contradicts(names: list[str], domain: str) -> bool:
+    """The names plainly belong to another company than the domain does. Besides its label, a
+    brand's own top-level domain (global.toyota) and a mail service's owner (Google for
+    gmail.com) are names of the domain too."""
+    tld = domain.rsplit(".", 1)[1]
+    site = foreign_site(domain, domain)
+    judges = [
+        display_label(domain),
+        *([tld] if len(tld) > 2 and tld not in _GENERIC_TLDS else []),
+        *([site.owner] if site is not None and site.owner else []),
+    ]
+    return all(name_fits_domain(names, judge) is False for judge in judges)
+
+
+def name_from_domain(domain: str) -> str:
+    return smart_case(display_label(domain).replace("-", " "))
 
 
 def industry_key(value: str) -> str:
@@ -265,24 +366,14 @@ def industry_key(value: str) -> str:
     return "_".join(words).upper()
 
 
-def _industry(
-    record: CompanyRecord, name: str | None, problems: list[DataQualityProblem]
-) -> tuple[Industry, float]:
+def _industry(record: CompanyRecord, name: str | None) -> tuple[Industry, float]:
+    """HubSpot's value, else keywords of the industry text, the name or the description; else
+    unknown (not a problem: the field is optional and free text in many portals)."""
     if record.industry is not None:
         mapped = ct.HUBSPOT_INDUSTRIES.get(industry_key(record.industry))
         if mapped is not None:
             return mapped, 0.95
-        guessed = keyword_industry(record.industry)
-        if guessed is not None:
-            return guessed, 0.75
-        problems.append(
-            _problem(
-                ProblemCode.UNRECOGNISED_INDUSTRY,
-                "industry",
-                f"{record.industry!r} is not a HubSpot industry value.",
-            )
-        )
-    for text, confidence in ((name, 0.5), (record.description, 0.45)):
+    for text, confidence in ((record.industry, 0.75), (name, 0.5), (record.description, 0.45)):
         guessed = keyword_industry(text) if text else None
         if guessed is not None:
             return guessed, confidence
@@ -290,27 +381,21 @@ def _industry(
 
 
 def keyword_industry(text: str) -> Industry | None:
-    """The industry named by the first keyword in free text, longest phrase first."""
+    """The industry named by the first keyword in free text, longest phrase first; a weak
+    keyword ("online", "tech") only when no other names one."""
     words = fold_tokens(text.replace("_", " "))
+    weak: Industry | None = None
     for start in range(len(words)):
         for size in range(min(_KEYWORD_WORDS, len(words) - start), 0, -1):
-            industry = ct.INDUSTRY_KEYWORDS.get(" ".join(words[start : start + size]))
-            if industry is not None:
+            phrase = " ".join(words[start : start + size])
+            industry = ct.INDUSTRY_KEYWORDS.get(phrase)
+            if industry is None:
+                continue
+            if phrase not in ct.WEAK_INDUSTRY_KEYWORDS:
                 return industry
-    return None
-
-
-def size_band(employees: int) -> SizeBand:
-    for ceiling, band in (
-        (10, SizeBand.S1_10),
-        (50, SizeBand.S11_50),
-        (200, SizeBand.S51_200),
-        (1000, SizeBand.S201_1000),
-        (5000, SizeBand.S1001_5000),
-    ):
-        if employees <= ceiling:
-            return band
-    return SizeBand.S5000_PLUS
+            weak = weak or industry
+            break
+    return weak
 
 
 def _size_band(raw: str | None, problems: list[DataQualityProblem]) -> tuple[SizeBand, float]:
@@ -322,7 +407,8 @@ def _size_band(raw: str | None, problems: list[DataQualityProblem]) -> tuple[Siz
             _problem(
                 ProblemCode.INVALID_EMPLOYEE_COUNT,
                 "numberofemployees",
-                f"{raw!r} is not a positive number of employees.",
+                f"{raw!r} is not a number of employees: enter a whole number (or a range such"
+                " as 51-200).",
             )
         )
         return SizeBand.UNKNOWN, 0.0
@@ -332,23 +418,6 @@ def _size_band(raw: str | None, problems: list[DataQualityProblem]) -> tuple[Siz
     if size_band(low) == size_band(high):
         return size_band(low), 0.85
     return size_band((low + high) // 2), 0.6
-
-
-def parse_employee_count(raw: str) -> tuple[int, int] | None:
-    """`1,200` → (1200, 1200); `51-200` → (51, 200); `10000+` → (10000, 10000); else None."""
-    text = re.sub(r"[\s,_'\u2019\u202f]", "", raw).rstrip("+")
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", text):
-        text = text.replace(".", "")  # 1.200: a thousands separator
-    if match := re.fullmatch(r"(\d+)[-\u2013\u2014](\d+)", text):
-        low, high = int(match.group(1)), int(match.group(2))
-    else:
-        try:
-            low = high = int(float(text))
-        except ValueError:
-            return None
-    if low <= 0 or high < low:
-        return None
-    return low, high
 
 
 def _company_type(

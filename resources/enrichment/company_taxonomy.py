@@ -1,4 +1,6 @@
-"""Company data behind the rule-based normaliser: HubSpot industries, legal forms, mail hosts.
+"""Company data behind the rule-based normaliser: HubSpot industries, keywords and types.
+
+Legal forms are in `legal_forms`, mail providers and other foreign sites in `domain_taxonomy`.
 
 Versioned with TAXONOMY_VERSION in `title_taxonomy`. Keys of HUBSPOT_INDUSTRIES are HubSpot's
 internal `industry` values with "AND"/"OR" words dropped, so `APPAREL_FASHION`,
@@ -91,143 +93,119 @@ def _keywords(table: Mapping[Industry, str]) -> dict[str, Industry]:
     }
 
 
-# Folded words and phrases of a free-text industry, a company name or a description.
+# Folded words and phrases of a free-text industry, a company name or a description: HubSpot's and
+# LinkedIn's labels in other words, and what people type ("Fintech", "B2B SaaS", "Oil & Gas").
 INDUSTRY_KEYWORDS: Final[Mapping[str, Industry]] = _keywords(
     {
-        I.SOFTWARE: "software, saas, logiciel, logiciels, apps, devtools, computer software",
-        I.INTERNET: "internet, online, ecommerce, e commerce, marketplace, web",
+        I.SOFTWARE: "software, saas, b2b saas, paas, logiciel, logiciels, apps, devtools, "
+        "computer software, software development, enterprise software, cloud software, "
+        "artificial intelligence, ai, machine learning, generative ai, developer tools, low code, "
+        "no code, erp, crm, martech, hr tech, legaltech, data analytics, analytics",
+        I.INTERNET: "internet, online, ecommerce, e commerce, marketplace, online marketplace, "
+        "web, social media, social network, search engine, information and internet, "
+        "internet publishing, quick commerce",
         I.IT_SERVICES: "it services, information technology, informatique, informatik, "
-        "tecnologia, technologies, technology, tech, systems, it",
-        I.CYBERSECURITY: "cybersecurity, cyber security, cyber, infosec, network security",
+        "tecnologia, technologies, technology, tech, systems, it, it consulting, "
+        "it services and it consulting, managed services, msp, systems integrator, "
+        "system integration, cloud, cloud computing, cloud services, hosting, data center, "
+        "data centers",
+        I.CYBERSECURITY: "cybersecurity, cyber security, cyber, infosec, network security, "
+        "computer and network security, identity security, antivirus",
         I.HARDWARE_ELECTRONICS: "electronics, semiconductor, semiconductors, hardware, "
-        "elektronik, electronique, microelectronics",
+        "elektronik, electronique, microelectronics, semiconductor manufacturing, "
+        "computers and electronics manufacturing, consumer electronics, electrical equipment, "
+        "appliances, chips",
         I.TELECOMMUNICATIONS: "telecom, telecoms, telecommunications, telco, wireless, telekom, "
-        "telecomunicaciones, telecomunicazioni, telecomunicacoes, telecommunication",
-        I.FINANCIAL_SERVICES: "bank, banking, bancorp, bancshares, financial, finance, fintech, "
-        "payments, lending, investment, investments, asset management, wealth, capital, "
-        "securities, banque, banco, banca, finanz, finanzas, financial services, "
-        "private equity, venture capital",
+        "telecomunicaciones, telecomunicazioni, telecomunicacoes, telecommunication, isp, "
+        "internet service provider, broadband, mobile network, fiber, fibre",
+        I.FINANCIAL_SERVICES: "bank, banks, banking, bancorp, bancshares, financial, finance, "
+        "fintech, payments, lending, investment, investments, asset management, wealth, "
+        "wealth management, capital, securities, banque, banco, banca, finanz, finanzas, "
+        "financial services, private equity, venture capital, neobank, crypto, cryptocurrency, "
+        "mortgage, mortgages, loans, credit, brokerage, stock exchange",
         I.INSURANCE: "insurance, assurance, assurances, versicherung, versicherungen, seguros, "
-        "assicurazioni, verzekeringen, reinsurance",
+        "assicurazioni, verzekeringen, reinsurance, insurtech, insurer",
         I.REAL_ESTATE: "real estate, realty, properties, property, immobilien, immobilier, "
-        "inmobiliaria, immobiliare, imobiliaria, estates",
+        "inmobiliaria, immobiliare, imobiliaria, estates, proptech, property management, "
+        "coworking, real estate agents and brokers",
         I.HEALTHCARE: "health, healthcare, health care, medical, clinic, clinics, hospital, "
         "hospitals, dental, medtech, gesundheit, klinik, klinikum, sante, salud, saude, "
-        "salute, diagnostics, medical devices",
+        "salute, diagnostics, medical devices, medical device, medical equipment, healthtech, "
+        "health tech, digital health, telehealth, telemedicine, wellness, fitness, "
+        "mental health, care home, nursing, veterinary, dentistry, physiotherapy",
         I.PHARMA_BIOTECH: "pharma, pharmaceutical, pharmaceuticals, biotech, biotechnology, "
-        "therapeutics, biosciences, life sciences, pharmaceutique, farmaceutica",
+        "therapeutics, biosciences, life sciences, life science, pharmaceutique, farmaceutica, "
+        "biotechnology research, pharmaceutical manufacturing, genomics, vaccines",
         I.EDUCATION: "university, universitat, universite, universidad, universidade, "
-        "universita, college, school, academy, education, edtech, e learning, hochschule, "
-        "ecole, escuela, escola, scuola",
+        "universita, college, school, schools, academy, education, edtech, e learning, "
+        "elearning, hochschule, ecole, escuela, escola, scuola, higher education, k12, k 12, "
+        "tutoring, training",
         I.GOVERNMENT: "government, ministry, municipality, county, federal, gemeinde, "
-        "ayuntamiento, prefeitura, comune, gemeente, ministerio, ministere, bundesamt",
-        I.NONPROFIT: "foundation, nonprofit, non profit, charity, stiftung, fondation, "
-        "fundacion, fundacao, fondazione, stichting, ngo",
+        "ayuntamiento, prefeitura, comune, gemeente, ministerio, ministere, bundesamt, "
+        "public sector, public administration, government administration, council, "
+        "armed forces, military, police, public safety, stadt",
+        I.NONPROFIT: "foundation, nonprofit, non profit, charity, charitable, stiftung, "
+        "fondation, fundacion, fundacao, fondazione, stichting, ngo, non profit organizations, "
+        "philanthropy, religious, church, think tank, think tanks",
         I.MANUFACTURING: "manufacturing, industries, industrial, industrie, steel, chemicals, "
-        "chemical, machinery, maschinenbau, plastics, metals, fabrication",
+        "chemical, machinery, maschinenbau, plastics, metals, fabrication, "
+        "industrial machinery, industrial automation, packaging, paper, printing, textiles, "
+        "glass, mining, aluminium, aluminum, robotics, 3d printing, factory",
         I.AUTOMOTIVE: "automotive, motors, motor, auto, autos, cars, automobile, automobiles, "
-        "automobil, automotriz",
-        I.AEROSPACE_DEFENSE: "aerospace, aviation, defense, defence, aeronautics, aeronautique",
+        "automobil, automotriz, motor vehicle, motor vehicles, electric vehicles, "
+        "automobilindustrie",
+        I.AEROSPACE_DEFENSE: "aerospace, aviation, defense, defence, aeronautics, aeronautique, "
+        "defense and space, space",
         I.ENERGY_UTILITIES: "energy, energie, energia, power, utilities, utility, solar, "
-        "renewables, oil, gas, petroleum, stadtwerke",
+        "renewables, renewable energy, oil, gas, oil and gas, petroleum, stadtwerke, cleantech, "
+        "climate tech, wind, nuclear, electricity, hydrogen, water",
         I.CONSTRUCTION: "construction, builders, building, contractors, contracting, bau, "
         "bauunternehmen, construcciones, construcoes, costruzioni, bouw, architects, "
-        "architecture",
+        "architecture, civil engineering, building materials, roofing, plumbing, hvac",
         I.RETAIL: "retail, store, stores, shop, shops, supermarket, supermarkets, wholesale, "
-        "outlet, einzelhandel",
+        "outlet, einzelhandel, grocery, groceries, department store, convenience store",
         I.CONSUMER_GOODS: "consumer goods, apparel, fashion, cosmetics, beauty, furniture, toys, "
-        "jewelry, jewellery",
-        I.FOOD_BEVERAGE: "food, foods, beverage, beverages, drinks, brewery, brewing, winery, "
-        "wines, dairy, bakery, coffee, lebensmittel, alimentos, alimentaire, alimentari, voeding",
+        "jewelry, jewellery, cpg, fmcg, consumer products, packaged goods, "
+        "consumer packaged goods, personal care, luxury, "
+        "luxury goods, watches, watchmaking, horology, sporting goods, footwear, household, "
+        "home furnishings",
+        I.FOOD_BEVERAGE: "food, foods, beverage, beverages, drinks, brewery, breweries, brewing, "
+        "winery, wines, wine, spirits, distillery, dairy, bakery, coffee, tea, chocolate, "
+        "confectionery, snacks, lebensmittel, alimentos, alimentaire, alimentari, voeding, "
+        "food and beverage, food beverage, f b",
         I.HOSPITALITY_TRAVEL: "hotel, hotels, hospitality, resort, resorts, travel, tourism, "
-        "restaurant, restaurants, catering, reisen, voyages, viajes, viagens, viaggi",
+        "restaurant, restaurants, catering, reisen, voyages, viajes, viagens, viaggi, leisure, "
+        "food service, qsr, events, event management, travel arrangements",
         I.MEDIA_ENTERTAINMENT: "media, entertainment, studios, films, film, pictures, music, "
-        "records, publishing, news, games, gaming, broadcasting, verlag, editions, editorial",
+        "records, publishing, news, games, gaming, video games, esports, e sports, "
+        "broadcasting, broadcast, television, tv, radio, streaming, newspaper, newspapers, "
+        "magazine, magazines, books, podcast, sports, animation, verlag, editions, editorial",
         I.MARKETING_ADVERTISING: "marketing, advertising, ad agency, werbeagentur, agentur, "
-        "agence, agencia, branding, public relations",
+        "agence, agencia, branding, public relations, adtech, digital marketing, seo, "
+        "market research, advertising services, creative agency",
         I.PROFESSIONAL_SERVICES: "consulting, consultants, consultancy, advisors, advisory, "
-        "accounting, accountants, beratung, conseil, consultoria, consulenza, adviseurs",
+        "accounting, accountants, audit, tax, beratung, conseil, consultoria, consulenza, "
+        "adviseurs, business consulting, management consulting, human resources, "
+        "outsourcing, bpo, translation, localization, research",
         I.LEGAL_SERVICES: "law, legal, attorneys, lawyers, avocats, rechtsanwalte, "
-        "rechtsanwaelte, abogados, advogados, avvocati, advocaten, kanzlei, law firm",
+        "rechtsanwaelte, abogados, advogados, avvocati, advocaten, kanzlei, law firm, "
+        "solicitors, barristers, notary",
         I.STAFFING_RECRUITING: "staffing, recruiting, recruitment, headhunters, zeitarbeit, "
-        "personnel",
+        "personnel, executive search, recruitment agency",
         I.TRANSPORTATION_LOGISTICS: "logistics, transport, transportation, freight, shipping, "
-        "trucking, delivery, courier, airlines, airline, airways, railway, cargo, spedition, "
-        "logistik, logistique, logistica, transporte, transportes, trasporti",
+        "trucking, delivery, courier, airlines, airline, airways, railway, rail, cargo, "
+        "spedition, logistik, logistique, logistica, transporte, transportes, trasporti, "
+        "supply chain, warehousing, 3pl, mobility, ride hailing, maritime, last mile",
         I.AGRICULTURE: "agriculture, agricultural, farm, farms, farming, agro, agri, seeds, "
-        "landwirtschaft, agricola",
+        "landwirtschaft, agricola, agtech, agritech, forestry, fishery, crops",
     }
 )
-
-# Legal forms, keyed by their letters only ("S.A. de C.V." → `sadecv`), with a canonical spelling.
-LEGAL_SUFFIXES: Final[Mapping[str, str]] = {
-    "inc": "Inc.",
-    "incorporated": "Incorporated",
-    "corp": "Corp.",
-    "corporation": "Corporation",
-    "llc": "LLC",
-    "llp": "LLP",
-    "lp": "LP",
-    "pllc": "PLLC",
-    "ltd": "Ltd.",
-    "limited": "Limited",
-    "plc": "PLC",
-    "coltd": "Co., Ltd.",
-    "coinc": "Co., Inc.",
-    "ptyltd": "Pty Ltd",
-    "pty": "Pty",
-    "pvtltd": "Pvt. Ltd.",
-    "privatelimited": "Private Limited",
-    "pteltd": "Pte. Ltd.",
-    "sdnbhd": "Sdn. Bhd.",
-    "bhd": "Bhd.",
-    "gmbh": "GmbH",
-    "ggmbh": "gGmbH",
-    "gmbhcokg": "GmbH & Co. KG",
-    "agcokg": "AG & Co. KG",
-    "ag": "AG",
-    "kg": "KG",
-    "kgaa": "KGaA",
-    "ohg": "OHG",
-    "gbr": "GbR",
-    "ug": "UG",
-    "ughaftungsbeschrankt": "UG (haftungsbeschränkt)",
-    "ev": "e.V.",
-    "se": "SE",
-    "sa": "S.A.",
-    "sas": "SAS",
-    "sasu": "SASU",
-    "sarl": "SARL",
-    "sau": "S.A.U.",
-    "sl": "S.L.",
-    "slu": "S.L.U.",
-    "sadecv": "S.A. de C.V.",
-    "sabdecv": "S.A.B. de C.V.",
-    "sapidecv": "S.A.P.I. de C.V.",
-    "srl": "S.r.l.",
-    "spa": "S.p.A.",
-    "ltda": "Ltda.",
-    "lda": "Lda.",
-    "bv": "B.V.",
-    "nv": "N.V.",
-    "bvba": "BVBA",
-    "oy": "Oy",
-    "oyj": "Oyj",
-    "ab": "AB",
-    "as": "AS",
-    "asa": "ASA",
-    "aps": "ApS",
-    "kk": "K.K.",
-    "spzoo": "Sp. z o.o.",
-    "sro": "s.r.o.",
-    "kft": "Kft.",
-    "zrt": "Zrt.",
-    "doo": "d.o.o.",
-}
-# Also ordinary words ("Eagle Ag", "Day Spa"): stripped only when written like a legal form,
-# with a dot or an inner capital ("AG", "S.A.", "SpA").
-AMBIGUOUS_SUFFIXES: Final = word_set(
-    "ag kg se sa sl ev oy kk lp ug as ab nv bv spa sas pty lda doo sau"
+# Keywords that say how a company works rather than what it does: "Online grocery" is retail.
+# They decide only when nothing else in the text does.
+WEAK_INDUSTRY_KEYWORDS: Final = word_set(
+    "internet, online, web, tech, technology, technologies, systems, it, apps, information "
+    "technology, ecommerce, e commerce, ai, analytics, data analytics",
+    ",",
 )
 
 # Inputs that are not company names (folded).
@@ -236,23 +214,6 @@ PLACEHOLDER_NAMES: Final = word_set(
     "sample, example, demo, x, xx, xxx, no name, noname",
     ",",
 )
-
-# Mailbox providers: an address there says nothing about the company.
-PERSONAL_EMAIL_DOMAINS: Final = word_set(
-    """gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es yahoo.it
-    ymail.com hotmail.com hotmail.co.uk hotmail.fr hotmail.de hotmail.es hotmail.it outlook.com
-    outlook.de outlook.fr live.com live.co.uk live.fr msn.com icloud.com me.com mac.com aol.com
-    gmx.de gmx.net gmx.at gmx.ch gmx.com web.de t-online.de freenet.de proton.me protonmail.com
-    pm.me tutanota.com zoho.com yandex.ru yandex.com mail.ru rambler.ru qq.com 163.com 126.com
-    sina.com naver.com orange.fr wanadoo.fr free.fr laposte.net sfr.fr libero.it virgilio.it
-    alice.it tiscali.it terra.com.br uol.com.br bol.com.br ziggo.nl kpnmail.nl hetnet.nl
-    planet.nl telenet.be skynet.be bluewin.ch hushmail.com fastmail.com mail.com
-    rediffmail.com comcast.net verizon.net att.net sbcglobal.net cox.net btinternet.com sky.com
-    virginmedia.com seznam.cz wp.pl o2.pl onet.pl interia.pl"""
-)
-
-# Second-level labels under a country code that are not the company's own ("acme.co.uk").
-COUNTRY_SECOND_LEVELS: Final = word_set("co com org net ac gov edu ne or go gob nic")
 
 # HubSpot's `type` values, and synonyms seen in imported data (lower confidence).
 HUBSPOT_TYPES: Final[Mapping[str, CompanyType]] = {

@@ -1,9 +1,11 @@
 """The LLM enricher: ChatOpenAI with structured output; same interface and answers as the rules.
 
-Every answer is validated against its schema (types, closed vocabularies, 0..1 confidences) and a
-company's domain is re-checked. An answer that is not usable (not JSON, off-schema, refused, cut
-short) is replaced by the rules' answer for that input alone, named `rules` and saying why in
-`fallback`; a request that fails (auth, throttling, outage, rejection) raises for the caller.
+Every answer is validated against its schema (types, closed vocabularies, 0..1 confidences), and a
+company answer goes through the rules' post-processing (`companies.post_process`): name and
+domain in the same form as the rules', the same problems. An answer that is not usable (not
+JSON, off-schema, refused, cut short) is replaced by the rules' answer for that input alone,
+named `rules` and saying why in `fallback`; a request that fails (auth, throttling, outage,
+rejection) raises for the caller.
 
 Imported only when an LLM enricher is built, so the rules path never loads LangChain.
 """
@@ -21,12 +23,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from orchestrator_core.logging import get_logger
-from resources.enrichment.companies import CompanyRecord, normalise_company
-from resources.enrichment.domains import (
-    InvalidDomainError,
-    canonical_domain,
-    is_personal_email_domain,
-)
+from resources.enrichment.companies import CompanyRecord, normalise_company, post_process
 from resources.enrichment.enricher import Enricher, Fallback
 from resources.enrichment.errors import (
     EnrichmentAuthError,
@@ -41,12 +38,7 @@ from resources.enrichment.prompts import (
     company_request,
     title_request,
 )
-from resources.enrichment.schemas import (
-    CompanyAnswer,
-    DataQualityProblem,
-    ProblemCode,
-    TitleAnswer,
-)
+from resources.enrichment.schemas import CompanyAnswer, TitleAnswer
 from resources.enrichment.titles import empty_title_answer, infer_title
 
 log = get_logger(__name__)
@@ -120,7 +112,7 @@ class LLMEnricher(Enricher):
         requests = [company_request(record.model_dump(exclude_none=True)) for record in records]
         replies = self._ask(CompanyAnswer, COMPANY_SYSTEM_PROMPT, requests)
         return [
-            _checked_company(reply, record)
+            post_process(reply, record)
             if isinstance(reply, CompanyAnswer)
             else self._fallback(normalise_company(record), reply)
             for reply, record in zip(replies, records, strict=True)
@@ -262,33 +254,3 @@ def _error_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         return str(body["message"])
     return exc.message
-
-
-def _checked_company(answer: CompanyAnswer, record: CompanyRecord) -> CompanyAnswer:
-    """The model's domain re-checked by the same rules, and the rules' input problems added."""
-    problems = list(answer.problems)
-    domain, domain_confidence = answer.domain, answer.domain_confidence
-    if domain is not None:
-        try:
-            domain = canonical_domain(domain)
-        except InvalidDomainError as exc:
-            problems.append(_model_problem(ProblemCode.INVALID_DOMAIN, f"{domain!r}: {exc}."))
-            domain, domain_confidence = None, 0.0
-        else:
-            if is_personal_email_domain(domain):
-                problems.append(
-                    _model_problem(ProblemCode.PERSONAL_EMAIL_DOMAIN, f"{domain} is a mailbox.")
-                )
-                domain, domain_confidence = None, 0.0
-    seen = {(problem.code, problem.field) for problem in problems}
-    for problem in normalise_company(record).problems:
-        if (problem.code, problem.field) not in seen:
-            problems.append(problem)
-            seen.add((problem.code, problem.field))
-    return answer.model_copy(
-        update={"domain": domain, "domain_confidence": domain_confidence, "problems": problems}
-    )
-
-
-def _model_problem(code: ProblemCode, message: str) -> DataQualityProblem:
-    return DataQualityProblem(code=code, field="domain", message=f"Model's domain {message}")

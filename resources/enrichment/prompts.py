@@ -4,6 +4,8 @@ The user message is a small JSON object (`{"title": ...}` or `{"company": {...}}
 what the sandbox's fake model looks its answers up by (`sandbox/vendors/openai_answers.yaml`).
 """
 
+# ruff: noqa: RUF001 - the prompt names legal forms in Cyrillic
+
 from __future__ import annotations
 
 import json
@@ -37,19 +39,27 @@ You normalise company records from HubSpot. The user sends JSON {{"company": {{.
 HubSpot company properties (name, domain, website, industry, numberofemployees, type,
 lifecyclestage, description; all optional, all text).
 Answer with:
-- name: the canonical company name, trimmed, sensibly cased, WITHOUT its legal form; null if
-  there is no usable name. legal_suffix: the legal form removed (Inc., LLC, GmbH, S.A., ...).
-- domain: canonical domain from domain, website or an email address: lower case, no scheme,
-  no "www.", no path, IDNA punycode; null if none is valid or it is a personal mailbox
-  provider (gmail.com...).
+- name: the canonical company name, trimmed, sensibly cased, WITHOUT its legal form in any
+  language or position (Inc., GmbH & Co. KG, S.A. de C.V., PT ... Tbk, ООО, 株式会社); the
+  trade name when a "dba" or "t/a" name is given; null if there is no usable name.
+  legal_suffix: the legal form removed.
+- domain: the company's registrable domain from domain, website or an email address: lower
+  case, no scheme, subdomain or path, IDNA punycode (corporate.acme.co.uk -> acme.co.uk); null
+  if none is valid or it is not the company's own site (a mailbox provider such as gmail.com,
+  unless the company is that provider; a social network profile; a placeholder such as
+  example.com).
 - industry: one of: {_values(Industry)}; map HubSpot industry values (COMPUTER_SOFTWARE ->
-  software) and use keywords otherwise; "unknown" if nothing supports an answer.
-- size_band: from numberofemployees, one of: {_values(SizeBand)} ("5000+" is more than 5000).
+  software) and free text by meaning; "unknown" if nothing supports an answer (that is not a
+  problem).
+- size_band: from numberofemployees, one of: {_values(SizeBand)} ("5000+" is more than 5000);
+  approximate counts ("~60", "2.5K", "50-100") are read, not reported.
 - company_type: from HubSpot type (PROSPECT, PARTNER, RESELLER, VENDOR, OTHER) in lower case,
   "customer" for customers, "unknown" if not stated; one of: {_values(CompanyType)}.
 - a confidence 0..1 for each field; 0 when the input says nothing about it.
-- problems: data-quality problems found in the input (missing or placeholder name, invalid
-  domain, personal email domain, invalid employee count, unrecognised industry or type).
+- problems: data-quality problems found in the input (missing or placeholder name, a name that
+  is a web address or plainly belongs to another company than the domain, invalid domain,
+  personal email domain, invalid employee count, unrecognised type), each with a message
+  saying what to correct.
 Never invent facts that the record does not support."""
 
 

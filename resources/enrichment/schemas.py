@@ -82,14 +82,21 @@ class CompanyType(StrEnum):
 
 
 class ProblemCode(StrEnum):
+    """What is wrong with a record; docs/enrichment.md says when each is raised."""
+
     MISSING_NAME = "missing_name"
     PLACEHOLDER_NAME = "placeholder_name"
     NAME_LOOKS_LIKE_DOMAIN = "name_looks_like_domain"
+    NAME_DOMAIN_MISMATCH = "name_domain_mismatch"
     MISSING_DOMAIN = "missing_domain"
+    # Also a social profile, a placeholder or a public suffix given as the company's domain.
     INVALID_DOMAIN = "invalid_domain"
+    # A mailbox provider or webmail host, unless the record is the provider's own.
     PERSONAL_EMAIL_DOMAIN = "personal_email_domain"
     DOMAIN_WEBSITE_MISMATCH = "domain_website_mismatch"
     INVALID_EMPLOYEE_COUNT = "invalid_employee_count"
+    # Not raised by the rules any more (an industry they cannot map is left unknown, and the
+    # model is told the same); kept so that stored answers and exceptions still read.
     UNRECOGNISED_INDUSTRY = "unrecognised_industry"
     UNRECOGNISED_TYPE = "unrecognised_type"
 

@@ -1,5 +1,5 @@
 """Fixtures for the enrichment tests: the sandbox (its fake OpenAI model) over real HTTP,
-settings, logging."""
+settings, logging; and the evaluation's figures at the end of the run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,18 @@ from orchestrator_core.settings import Settings, get_settings
 from tests.vendor_sandbox import SandboxServer
 
 STUB_KEY = "sk-test-enrichment-0123456789"
+# Lines `test_company_eval` leaves for the terminal summary.
+EVAL_REPORT = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    lines = config.stash.get(EVAL_REPORT, None)
+    if lines:
+        terminalreporter.write_sep("-", "enrichment accuracy")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -6,67 +6,14 @@ from typing import Any
 
 import pytest
 
-from resources.enrichment.companies import (
-    CompanyRecord,
-    normalise_company,
-    parse_employee_count,
-    split_legal_suffix,
-)
+from resources.enrichment.companies import CompanyRecord, normalise_company, post_process
 from resources.enrichment.company_taxonomy import HUBSPOT_INDUSTRIES
-from resources.enrichment.domains import InvalidDomainError, canonical_domain
+from resources.enrichment.headcount import parse_employee_count
+from resources.enrichment.schemas import CompanyAnswer, DataQualityProblem
 from resources.enrichment.schemas import CompanyType as T
 from resources.enrichment.schemas import Industry as I
 from resources.enrichment.schemas import ProblemCode as P
 from resources.enrichment.schemas import SizeBand as B
-
-
-@pytest.mark.parametrize(
-    ("raw", "domain"),
-    [
-        ("acme.com", "acme.com"),
-        ("https://www.Acme.com/about?x=1#team", "acme.com"),
-        ("WWW.ACME.COM.", "acme.com"),
-        ("acme.com:8080/path", "acme.com"),
-        ("www2.acme.com", "acme.com"),
-        ("https://user:secret@eu.acme.com", "eu.acme.com"),
-        ("jane.doe@Acme.co.uk", "acme.co.uk"),
-        ("mailto:info@acme.io", "acme.io"),
-        ("  <https://acme.io>  ", "acme.io"),
-        ("münchen.de", "xn--mnchen-3ya.de"),
-        ("http://www.bücher.de/shop", "xn--bcher-kva.de"),
-        ("xn--mnchen-3ya.de", "xn--mnchen-3ya.de"),
-        ("www.com", "www.com"),
-    ],
-)
-def test_canonical_domain(raw: str, domain: str) -> None:
-    assert canonical_domain(raw) == domain
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "",
-        "not a domain",
-        "acme",
-        "localhost",
-        "192.168.1.10",
-        "http://[::1]/",
-        "http://",
-        "acme..com",
-        "-acme.com",
-        "acme_corp.com",
-        "acme.c",
-        "acme.123",
-        "http://[broken",
-        f"{'a' * 64}.com",
-        "☃.net",
-    ],
-)
-def test_invalid_domains_are_refused_with_a_reason(raw: str) -> None:
-    with pytest.raises(InvalidDomainError) as refused:
-        canonical_domain(raw)
-    assert str(refused.value)
-
 
 # (properties, name, legal suffix, domain, industry, size band, type, problems)
 COMPANIES: list[tuple[dict[str, Any], str | None, str | None, str | None, I, B, T, set[P]]] = [
@@ -182,6 +129,7 @@ COMPANIES: list[tuple[dict[str, Any], str | None, str | None, str | None, I, B, 
         set(),
     ),
     (
+        # An industry nobody can map is left unknown, not reported.
         {"name": "n/a", "industry": "Underwater Basket Weaving", "type": "FRENEMY"},
         None,
         None,
@@ -189,12 +137,7 @@ COMPANIES: list[tuple[dict[str, Any], str | None, str | None, str | None, I, B, 
         I.UNKNOWN,
         B.UNKNOWN,
         T.OTHER,
-        {
-            P.PLACEHOLDER_NAME,
-            P.MISSING_DOMAIN,
-            P.UNRECOGNISED_INDUSTRY,
-            P.UNRECOGNISED_TYPE,
-        },
+        {P.PLACEHOLDER_NAME, P.MISSING_DOMAIN, P.UNRECOGNISED_TYPE},
     ),
     (
         {"domain": "acme.com", "website": "https://www.globex.com"},
@@ -267,34 +210,6 @@ def test_a_wrong_domain_property_lowers_confidence_in_the_fallback() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "base", "suffix"),
-    [
-        ("Acme Inc", "Acme", "Inc."),
-        ("Acme, Inc.", "Acme", "Inc."),
-        ("Acme,Inc.", "Acme", "Inc."),
-        ("Acme LLC", "Acme", "LLC"),
-        ("Acme Ltd", "Acme", "Ltd."),
-        ("Acme Pty Ltd", "Acme", "Pty Ltd"),
-        ("Acme Co., Ltd.", "Acme", "Co., Ltd."),
-        ("Siemens AG", "Siemens", "AG"),
-        ("Acme S.A.", "Acme", "S.A."),
-        ("Acme SAS", "Acme", "SAS"),
-        ("Acme B.V.", "Acme", "B.V."),
-        ("Acme BV", "Acme", "B.V."),
-        ("Grupo Bimbo, S.A.B. de C.V.", "Grupo Bimbo", "S.A.B. de C.V."),
-        ("Acme UG (haftungsbeschränkt)", "Acme", "UG (haftungsbeschränkt)"),
-        ("Ferrari S.p.A.", "Ferrari", "S.p.A."),
-        # Ordinary words, not legal forms: kept.
-        ("Eagle Ag", "Eagle Ag", None),
-        ("Serenity Day Spa", "Serenity Day Spa", None),
-        ("Inc", "Inc", None),
-    ],
-)
-def test_legal_suffixes(name: str, base: str, suffix: str | None) -> None:
-    assert split_legal_suffix(name) == (base, suffix)
-
-
-@pytest.mark.parametrize(
     ("raw", "band"),
     [
         ("1", B.S1_10),
@@ -321,7 +236,38 @@ def test_size_bands(raw: str, band: B) -> None:
     assert answer.size_band_confidence >= 0.85
 
 
-@pytest.mark.parametrize("raw", ["0", "-5", "lots", "n/a", "10-5"])
+@pytest.mark.parametrize(
+    ("raw", "parsed", "band"),
+    [
+        ("~60", (51, 69), B.S51_200),
+        ("approx. 40", (34, 46), B.S11_50),
+        ("about 300 employees", (255, 345), B.S201_1000),
+        ("ca. 150 Mitarbeiter", (128, 172), B.S51_200),
+        ("c. 2,000", (1700, 2300), B.S1001_5000),
+        ("2.5K", (2125, 2875), B.S1001_5000),
+        ("1.8k employees", (1530, 2070), B.S1001_5000),
+        ("1,200+", (1201, 1201), B.S1001_5000),
+        ("over 10k", (10001, 10001), B.S5000_PLUS),
+        ("<10", (1, 9), B.S1_10),
+        ("up to 200", (1, 200), B.S51_200),
+        ("11 to 50", (11, 50), B.S11_50),
+        ("500 - 1000", (500, 1000), B.S201_1000),
+        ("1000s", (1000, 1000), B.S201_1000),
+    ],
+)
+def test_approximate_employee_counts_are_read(raw: str, parsed: tuple[int, int], band: B) -> None:
+    assert parse_employee_count(raw) == parsed
+    properties = {"name": "Globex", "domain": "globex.com", "numberofemployees": raw}
+    answer = normalise_company(CompanyRecord.from_properties(properties))
+    assert (answer.size_band, answer.problems) == (band, [])
+
+
+def test_a_count_across_two_bands_is_less_sure() -> None:
+    answer = normalise_company(CompanyRecord.from_properties({"numberofemployees": "50-100"}))
+    assert (answer.size_band, answer.size_band_confidence) == (B.S51_200, 0.6)
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "lots", "n/a", "10-5", "2019: 40", "1-2-3"])
 def test_invalid_employee_counts(raw: str) -> None:
     assert parse_employee_count(raw) is None
     answer = normalise_company(CompanyRecord.from_properties({"numberofemployees": raw}))
@@ -348,6 +294,29 @@ def test_industries(industry: str, expected: I, confidence: float) -> None:
     assert (answer.industry, answer.industry_confidence) == (expected, confidence)
 
 
+@pytest.mark.parametrize(
+    ("industry", "expected"),
+    [
+        ("Online grocery", I.RETAIL),  # what is sold, not how
+        ("Technology, Information and Internet", I.INTERNET),
+        ("Hospitals and Health Care", I.HEALTHCARE),
+        ("Insurtech", I.INSURANCE),
+        ("Consumer Packaged Goods", I.CONSUMER_GOODS),
+        ("Food &amp; Beverages", I.FOOD_BEVERAGE),
+        ("Bonsai", I.UNKNOWN),
+    ],
+)
+def test_free_text_industries_are_mapped_or_left_unknown_never_reported(
+    industry: str, expected: I
+) -> None:
+    answer = normalise_company(
+        CompanyRecord.from_properties(
+            {"name": "Globex", "domain": "globex.com", "industry": industry}
+        )
+    )
+    assert (answer.industry, answer.problems) == (expected, [])
+
+
 def test_industry_falls_back_to_name_keywords_with_low_confidence() -> None:
     answer = normalise_company(CompanyRecord.from_properties({"name": "Nordic Logistics AB"}))
     assert answer.industry is I.TRANSPORTATION_LOGISTICS
@@ -365,3 +334,226 @@ def test_property_values_are_read_as_hubspot_sends_them() -> None:
         {"name": "  Acme  ", "numberofemployees": 12.0, "domain": "", "extra": {"x": 1}}
     )
     assert (record.name, record.numberofemployees, record.domain) == ("Acme", "12", None)
+
+
+# -- problems: raised where an operator has something to fix, and saying what -----------------
+
+
+def _problems(properties: dict[str, Any]) -> list[tuple[P, str]]:
+    answer = normalise_company(CompanyRecord.from_properties(properties))
+    return [(problem.code, problem.field) for problem in answer.problems]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"name": "Google LLC", "domain": "gmail.com"},
+        {"name": "Yahoo Inc.", "domain": "yahoo.com"},
+        {"name": "Microsoft Corporation", "website": "outlook.com"},
+        {"name": "ООО «Яндекс»", "domain": "yandex.ru"},  # noqa: RUF001
+        {"name": "Tencent Holdings Ltd", "domain": "qq.com"},
+        {"name": "LinkedIn Corporation", "website": "https://www.linkedin.com/"},
+    ],
+)
+def test_a_mail_provider_s_or_network_s_own_record_is_not_a_problem(
+    properties: dict[str, Any],
+) -> None:
+    answer = normalise_company(CompanyRecord.from_properties(properties))
+    assert answer.domain is not None
+    assert answer.problems == []
+
+
+@pytest.mark.parametrize(
+    ("properties", "domain", "expected", "advice"),
+    [
+        (
+            {"name": "Blue Bottle Coffee", "domain": "linkedin.com/company/blue-bottle-coffee"},
+            None,
+            [(P.INVALID_DOMAIN, "domain")],
+            "a LinkedIn profile, not the company's own website",
+        ),
+        (
+            {"name": "Dishoom", "domain": "facebook.com/Dishoom", "website": "dishoom.com"},
+            "dishoom.com",
+            [(P.INVALID_DOMAIN, "domain")],
+            "enter the domain of the company's site",
+        ),
+        (
+            {"name": "Zendesk", "website": "https://mail.google.com/mail/u/0/#inbox"},
+            None,
+            [(P.PERSONAL_EMAIL_DOMAIN, "website")],
+            "mail.google.com is a webmail host",
+        ),
+        (
+            {"name": "Northvolt AB", "domain": "www.example.com"},
+            None,
+            [(P.INVALID_DOMAIN, "domain")],
+            "example.com is a placeholder domain",
+        ),
+        (
+            {"name": "Joe's Plumbing", "email": "joe1987@gmail.com"},
+            None,
+            [(P.PERSONAL_EMAIL_DOMAIN, "email")],
+            "says nothing about the company's domain",
+        ),
+        (
+            {"name": "Hargreaves Lansdown", "domain": "co.uk"},
+            None,
+            [(P.INVALID_DOMAIN, "domain")],
+            "public suffix",
+        ),
+    ],
+)
+def test_a_site_that_is_not_the_company_s_is_reported_with_what_to_do(
+    properties: dict[str, Any], domain: str | None, expected: list[tuple[P, str]], advice: str
+) -> None:
+    answer = normalise_company(CompanyRecord.from_properties(properties))
+    assert answer.domain == domain
+    assert [(p.code, p.field) for p in answer.problems] == expected
+    assert advice in answer.problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problems"),
+    [
+        ("www.notion.so", "Notion", [(P.NAME_LOOKS_LIKE_DOMAIN, "name")]),
+        ("https://booking.com/", "Booking", [(P.NAME_LOOKS_LIKE_DOMAIN, "name")]),
+        ("booking.com", "Booking", [(P.NAME_LOOKS_LIKE_DOMAIN, "name")]),
+        ("Booking.com", "Booking.com", []),  # the brand is written so
+        ("Booking.com B.V.", "Booking.com", []),
+    ],
+)
+def test_a_web_address_as_the_name_is_reported_a_brand_written_so_is_not(
+    name: str, value: str, problems: list[tuple[P, str]]
+) -> None:
+    answer = normalise_company(
+        CompanyRecord.from_properties({"name": name, "domain": "booking.com"})
+    )
+    assert answer.name == value
+    assert [(p.code, p.field) for p in answer.problems] == problems
+
+
+def test_a_contact_s_mailbox_does_not_matter_once_the_domain_is_known() -> None:
+    assert (
+        _problems(
+            {
+                "name": "Tony's Chocolonely",
+                "domain": "tonyschocolonely.com",
+                "email": "fan@hotmail.com",
+            }
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "domain", "website"),
+    [
+        ("Siemens Healthineers AG", "siemens-healthineers.com", "www.siemens-healthineers.de"),
+        ("Amazon EU S.à r.l.", "amazon.de", "https://www.amazon.co.uk"),
+        ("BMW AG", "bmw.com", "bmwgroup.com"),
+        ("Acme Inc.", "corporate.acme.com", "www.acme.com/about"),
+    ],
+)
+def test_domains_of_one_company_in_several_countries_are_not_a_mismatch(
+    name: str, domain: str, website: str
+) -> None:
+    assert _problems({"name": name, "domain": domain, "website": website}) == []
+
+
+def test_a_domain_and_website_of_two_companies_are_a_mismatch() -> None:
+    assert _problems({"name": "Klarna", "domain": "klarna.com", "website": "affirm.com"}) == [
+        (P.DOMAIN_WEBSITE_MISMATCH, "website")
+    ]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"name": "Salesforce", "domain": "hubspot.com"},
+        {"name": "Adidas AG", "website": "https://www.nike.com/de/"},
+        {"name": "Spotify AB", "email": "anna@deezer.com"},
+    ],
+)
+def test_a_name_that_contradicts_the_domain_is_reported_and_reviewed(
+    properties: dict[str, Any],
+) -> None:
+    answer = normalise_company(CompanyRecord.from_properties(properties))
+    assert [(p.code, p.field) for p in answer.problems] == [(P.NAME_DOMAIN_MISMATCH, "name")]
+    assert "correct the one that is wrong" in answer.problems[0].message
+    assert max(answer.name_confidence, answer.domain_confidence) < 0.7
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"name": "Bayerische Motoren Werke AG", "domain": "bmwgroup.com"},
+        {"name": "Toyota Motor Corporation", "website": "https://global.toyota/en/"},
+        {"name": "Block, Inc. dba Square", "domain": "squareup.com"},
+        {"name": "株式会社メルカリ", "domain": "mercari.com"},
+        {"name": "Commonwealth Bank of Australia", "domain": "commbank.com.au"},
+    ],
+)
+def test_a_name_and_a_domain_of_one_company_are_not_a_contradiction(
+    properties: dict[str, Any],
+) -> None:
+    assert _problems(properties) == []
+
+
+# -- the model's answer in the rules' form -----------------------------------------------------
+
+
+def _model_answer(**fields: Any) -> CompanyAnswer:
+    answer = normalise_company(
+        CompanyRecord.from_properties({"name": "Acme", "domain": "acme.com"})
+    )
+    return answer.model_copy(update=fields)
+
+
+def test_the_model_s_name_and_domain_are_put_in_the_rules_form() -> None:
+    record = CompanyRecord.from_properties({"name": "Siemens Healthineers AG"})
+    answer = post_process(
+        _model_answer(
+            name="SIEMENS HEALTHINEERS AG",
+            legal_suffix=None,
+            domain="https://corporate.siemens-healthineers.com/about",
+        ),
+        record,
+    )
+    assert (answer.name, answer.legal_suffix, answer.domain) == (
+        "Siemens Healthineers",
+        "AG",
+        "siemens-healthineers.com",
+    )
+    assert [(p.code, p.field) for p in answer.problems] == [(P.MISSING_DOMAIN, "domain")]
+    rules = normalise_company(
+        CompanyRecord.from_properties(
+            {"name": "SIEMENS HEALTHINEERS AG", "domain": "corporate.siemens-healthineers.com"}
+        )
+    )
+    assert (rules.name, rules.legal_suffix, rules.domain) == (
+        answer.name,
+        answer.legal_suffix,
+        answer.domain,
+    )
+
+
+def test_a_model_s_domain_that_is_not_the_company_s_is_dropped() -> None:
+    record = CompanyRecord.from_properties({"name": "Patagonia"})
+    answer = post_process(_model_answer(name="Patagonia", domain="linktr.ee/patagonia"), record)
+    assert (answer.domain, answer.domain_confidence) == (None, 0.0)
+    assert answer.problems[0].code is P.INVALID_DOMAIN
+    assert answer.problems[0].message == "Model's domain linktr.ee is a Linktree page."
+    google = post_process(
+        _model_answer(name="Google", domain="gmail.com"),
+        CompanyRecord.from_properties({"name": "Google LLC"}),
+    )
+    assert google.domain == "gmail.com"
+
+
+def test_the_model_s_unmappable_industry_is_not_a_problem_either() -> None:
+    record = CompanyRecord.from_properties({"name": "Acme", "domain": "acme.com"})
+    unmapped = DataQualityProblem(
+        code=P.UNRECOGNISED_INDUSTRY, field="industry", message="'Bonsai' is not an industry."
+    )
+    assert post_process(_model_answer(problems=[unmapped]), record).problems == []
