@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python bench/replay.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
