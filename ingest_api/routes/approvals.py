@@ -10,14 +10,20 @@ from fastapi import APIRouter, Depends, Path, Query
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ingest_api.actor import Actor
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID, NoNul
 from ingest_api.routes.runs import dagster_run_url
-from orchestrator_core.queries.approvals import get_approval_detail, list_pending_approvals
-from orchestrator_core.records.approval_rules import Decider, may_decide
-from orchestrator_core.records.approvals import record_decision
+from orchestrator_core.queries.approvals import (
+    PendingOrder,
+    get_approval_detail,
+    list_pending_approvals,
+)
+from orchestrator_core.records.approval_rules import Decider, Verdict, may_decide
+from orchestrator_core.records.approvals import Approval, record_decision
 from orchestrator_core.roles import ROLE_RANK
 from orchestrator_core.settings import Settings
 
@@ -131,15 +137,35 @@ async def pending_approvals(
     ] = None,
 ) -> ApprovalPage:
     """Pending approvals, oldest first, filtered; page with `next_cursor` → `after_id`."""
+    page, next_cursor = await pending_page(
+        conn, workflow=workflow, role=role, limit=limit, after_id=after_id
+    )
+    return ApprovalPage(
+        items=[ApprovalPublic.model_validate(row) for row in page], next_cursor=next_cursor
+    )
+
+
+async def pending_page(
+    conn: AsyncConnection[Any],
+    *,
+    workflow: str | None,
+    role: str | None,
+    limit: int,
+    after_id: int | None,
+    order: PendingOrder = "id",
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of the pending queue in `order`, only what a user of `role` may decide (unless
+    None), and the next page's `after_id`. The API's and the console's."""
     approver_roles = None if role is None else [r for r in ROLE_RANK if may_decide(role, r)]
     rows = await list_pending_approvals(
-        conn, workflow=workflow, approver_roles=approver_roles, limit=limit + 1, after_id=after_id
+        conn,
+        workflow=workflow,
+        approver_roles=approver_roles,
+        limit=limit + 1,
+        after_id=after_id,
+        order=order,
     )
-    page = rows[:limit]
-    return ApprovalPage(
-        items=[ApprovalPublic.model_validate(row) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
-    )
+    return page_of(rows, limit)
 
 
 @router.get("/approvals/{approval_id}", response_model=ApprovalDetail)
@@ -170,18 +196,30 @@ async def decide(
     approval_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: DecisionRequest,
 ) -> ApprovalDetail:
+    await decide_as(
+        conn, actor, approval_id, verdict=body.decision, note=body.note or None, edits=body.edits
+    )
+    return await _detail(conn, settings, approval_id)
+
+
+async def decide_as(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    approval_id: int,
+    *,
+    verdict: Verdict,
+    note: str | None,
+    edits: dict[str, Any] | None,
+) -> Approval:
+    """`actor`'s decision, recorded under the rules of `record_decision` (its refusals
+    propagate); the approval as decided, 404 when there is none. The API's and the console's."""
     decider = Decider(identity=actor.recorded_as, email=actor.email, role=actor.role)
     decided = await record_decision(
-        conn,
-        approval_id,
-        verdict=body.decision,
-        decider=decider,
-        note=body.note or None,
-        edits=body.edits,
+        conn, approval_id, verdict=verdict, decider=decider, note=note, edits=edits
     )
     if decided is None:
         raise ApiError(404, "not_found", f"no approval with id {approval_id}")
-    return await _detail(conn, settings, approval_id)
+    return decided
 
 
 async def _detail(

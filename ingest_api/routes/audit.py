@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
 from orchestrator_core.queries.audit import AuditFilter, list_entries
 
@@ -63,8 +64,7 @@ async def audit_trail(
         occurred_to=occurred_to,
     )
     rows = await list_entries(conn, filters, limit=limit + 1, before_seq=before_seq)
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit, key="seq")
     return AuditPage(
-        items=[AuditEntry.model_validate(row) for row in page],
-        next_cursor=page[-1]["seq"] if len(rows) > limit else None,
+        items=[AuditEntry.model_validate(row) for row in page], next_cursor=next_cursor
     )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
 from orchestrator_core.queries.drifts import get_drift, list_drifts
 from orchestrator_core.reconciliation.causes import Cause
@@ -140,10 +141,9 @@ async def drifts(
         limit=limit + 1,
         before_id=before_id,
     )
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit)
     return DriftPage(
-        items=[DriftPublic.model_validate(row) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[DriftPublic.model_validate(row) for row in page], next_cursor=next_cursor
     )
 
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
-from ingest_api.routes.runs import dagster_run_url
+from ingest_api.routes.runs import with_dagster_url
 from orchestrator_core.queries.events import (
     EventFilter,
     get_envelope,
@@ -119,8 +120,7 @@ async def list_events(
         received_to=received_to,
     )
     rows = await list_envelopes(conn, filters=filters, limit=limit + 1, before_id=before_id)
-    page = rows[:limit]
-    next_cursor = page[-1]["id"] if len(rows) > limit else None
+    page, next_cursor = page_of(rows, limit)
     return EnvelopePage(
         items=[EnvelopePublic.model_validate(row) for row in page], next_cursor=next_cursor
     )
@@ -134,10 +134,7 @@ async def get_event(
     row = await get_envelope(conn, envelope_id)
     if row is None:
         raise ApiError(404, "not_found", f"no event envelope with id {envelope_id}")
-    runs = [
-        {**run, "dagster_url": dagster_run_url(settings, run["dagster_run_id"])}
-        for run in await runs_of_envelope(conn, envelope_id)
-    ]
+    runs = [with_dagster_url(settings, run) for run in await runs_of_envelope(conn, envelope_id)]
     return EnvelopeDetail.model_validate({**row, "runs": runs})
 
 
@@ -149,8 +146,7 @@ async def rejected_events(
 ) -> RejectionPage:
     """Events that failed validation, with their errors, newest first."""
     rows = await list_rejections(conn, limit=limit + 1, before_id=before_id)
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit)
     return RejectionPage(
-        items=[RejectionPublic.model_validate(row) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[RejectionPublic.model_validate(row) for row in page], next_cursor=next_cursor
     )

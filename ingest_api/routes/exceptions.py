@@ -4,17 +4,22 @@ actions it offers), POST /api/exceptions/{id}/actions/{action} (one-click fixes)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ingest_api.actor import Actor
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID, NoNul
-from ingest_api.routes.runs import dagster_run_url
+from ingest_api.routes.runs import with_dagster_url
+from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.queries.exceptions import list_open_exceptions
 from orchestrator_core.records.exception_actions import ActionName, act, exception_with_actions
 from orchestrator_core.records.exceptions import ExceptionAlreadyResolved, resolve_exception
@@ -83,11 +88,8 @@ async def open_exceptions(
     rows = await list_open_exceptions(
         conn, kind=kind, workflow=workflow, limit=limit + 1, before_id=before_id
     )
-    page = rows[:limit]
-    return ExceptionPage(
-        items=[_exception(row, settings) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
-    )
+    page, next_cursor = page_of(rows, limit)
+    return ExceptionPage(items=[_exception(row, settings) for row in page], next_cursor=next_cursor)
 
 
 @router.patch(
@@ -180,9 +182,7 @@ async def exception_detail(
     row = await exception_with_actions(conn, exception_id, policy)
     if row is None:
         raise ApiError(404, "not_found", f"no exception with id {exception_id}")
-    return ExceptionDetail.model_validate(
-        {**row, "dagster_url": dagster_run_url(settings, row["dagster_run_id"])}
-    )
+    return ExceptionDetail.model_validate(with_dagster_url(settings, row))
 
 
 @router.post(
@@ -207,23 +207,29 @@ async def exception_action(
     body: ActionRequest | None = None,
 ) -> ExceptionActionPublic:
     params = (body or ActionRequest()).model_dump(exclude_none=True)
-    row = await act(
-        conn,
-        policy,
-        exception_id,
-        action,
-        params,
-        actor=actor.recorded_as,
-        actor_role=actor.role,
-    )
-    if row is None:
-        raise ApiError(404, "not_found", f"no exception with id {exception_id}")
+    row = await act_as(conn, policy, actor, exception_id, action, params)
     if row["status"] == "pending":
         response.status_code = 202
     return ExceptionActionPublic.model_validate(row)
 
 
-def _exception(row: dict[str, Any], settings: Settings) -> ExceptionPublic:
-    return ExceptionPublic.model_validate(
-        {**row, "dagster_url": dagster_run_url(settings, row["dagster_run_id"])}
+async def act_as(
+    conn: AsyncConnection[Any],
+    policy: LoadedPolicy,
+    actor: Actor,
+    exception_id: int,
+    action: ActionName,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """`action` carried out by `actor` as `act` does it (its refusals propagate): the action
+    row, 404 when there is no such exception. The API's and the console's."""
+    row = await act(
+        conn, policy, exception_id, action, params, actor=actor.recorded_as, actor_role=actor.role
     )
+    if row is None:
+        raise ApiError(404, "not_found", f"no exception with id {exception_id}")
+    return row
+
+
+def _exception(row: dict[str, Any], settings: Settings) -> ExceptionPublic:
+    return ExceptionPublic.model_validate(with_dagster_url(settings, row))

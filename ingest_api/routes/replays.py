@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
 from orchestrator_core.queries.replays import get_replay, list_replays
 from orchestrator_core.records.replays import (
@@ -197,10 +198,9 @@ async def replays(
 ) -> ReplayPage:
     """Replays, newest first."""
     rows = await list_replays(conn, limit=limit + 1, before_id=before_id)
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit)
     return ReplayPage(
-        items=[ReplaySummary.model_validate(row) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[ReplaySummary.model_validate(row) for row in page], next_cursor=next_cursor
     )
 
 

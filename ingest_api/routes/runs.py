@@ -13,6 +13,7 @@ from pydantic import BaseModel, JsonValue
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
 from orchestrator_core.queries.runs import (
     RunFilter,
@@ -39,6 +40,11 @@ def dagster_run_url(settings: Settings, dagster_run_id: str | None) -> str | Non
     if dagster_run_id is None:
         return None
     return f"{settings.dagster_ui_url.rstrip('/')}/runs/{quote(dagster_run_id, safe='')}"
+
+
+def with_dagster_url(settings: Settings, row: dict[str, Any]) -> dict[str, Any]:
+    """A row naming a Dagster run (`dagster_run_id`) with that run's `dagster_url` added."""
+    return {**row, "dagster_url": dagster_run_url(settings, row["dagster_run_id"])}
 
 
 class RunPublic(BaseModel):
@@ -161,10 +167,10 @@ async def list_workflow_runs(
         replay_id=replay_id,
     )
     rows = await list_runs(conn, filters=filters, limit=limit + 1, before_id=before_id)
-    page = rows[:limit]
+    page, next_cursor = page_of(rows, limit)
     return RunPage(
-        items=[_run(row, settings) for row in page],
-        next_cursor=page[-1]["id"] if len(rows) > limit else None,
+        items=[RunPublic.model_validate(with_dagster_url(settings, row)) for row in page],
+        next_cursor=next_cursor,
     )
 
 
@@ -182,20 +188,10 @@ async def get_workflow_run(
     attempts = await attempts_of_run(conn, workflow_run_id)
     return RunDetail.model_validate(
         {
-            **row,
-            "dagster_url": dagster_run_url(settings, row["dagster_run_id"]),
+            **with_dagster_url(settings, row),
             "events": await envelopes_by_id(conn, row["envelope_ids"]),
-            "attempts": [
-                {**a, "dagster_url": dagster_run_url(settings, a["dagster_run_id"])}
-                for a in attempts
-            ],
+            "attempts": [with_dagster_url(settings, a) for a in attempts],
             "exceptions": await exceptions_of_run(conn, workflow_run_id),
             "approvals": await approvals_of_run(conn, workflow_run_id),
         }
-    )
-
-
-def _run(row: dict[str, Any], settings: Settings) -> RunPublic:
-    return RunPublic.model_validate(
-        {**row, "dagster_url": dagster_run_url(settings, row["dagster_run_id"])}
     )

@@ -328,6 +328,17 @@ def test_the_overview_charts_the_marts_and_the_main_pages_fit_both_widths(
         if page.locator("time[datetime]").count():
             expect(page.locator("time[datetime]").first).not_to_contain_text("UTC")
         screenshots(page, name)
+    # Keyboard only: from the top of the queue, Tab reaches an approval and Enter opens it.
+    page.goto(portal.url + "/console/approvals")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('href') || ''")
+        if re.fullmatch(r"/console/approvals/\d+", focused):
+            break
+    else:
+        raise AssertionError("Tab never reached an approval's link")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/approvals/\d+$"))
     # On a phone nothing is wider than the screen: wide tables scroll inside their box.
     page.set_viewport_size({"width": 390, "height": 844})
     for path in ("/console", "/console/approvals", "/console/runs", "/console/audit"):

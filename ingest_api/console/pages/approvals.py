@@ -14,26 +14,22 @@ from typing import Annotated, Any, Literal, TypeAlias
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from pydantic import BeforeValidator
 from starlette.datastructures import FormData
 
 from ingest_api.actor import Actor
 from ingest_api.auth.access import ROUTE_ROLES
 from ingest_api.console.access import FormDep, Viewer, ViewerDep, text_field
+from ingest_api.console.params import Blank
 from ingest_api.console.rendering import amount, page
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.params import MAX_ID
-from ingest_api.routes.approvals import MAX_NOTE
+from ingest_api.routes.approvals import MAX_NOTE, RoleParam, decide_as, pending_page
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.policy.vocabulary import WORKFLOW_NAMES, WorkflowName
-from orchestrator_core.queries.approvals import (
-    get_approval_detail,
-    list_pending_approvals_by_due,
-)
-from orchestrator_core.records.approval_rules import Decider, Verdict, may_decide
-from orchestrator_core.records.approvals import record_decision
-from orchestrator_core.roles import ROLE_RANK, ROLES
+from orchestrator_core.queries.approvals import get_approval_detail
+from orchestrator_core.records.approval_rules import Verdict, may_decide
+from orchestrator_core.roles import ROLES
 from orchestrator_core.settings import Settings
 from orchestrator_core.text import holds_nul
 
@@ -52,18 +48,11 @@ CHOICES: tuple[Choice, ...] = ("approve", "approve_with_edits", "reject")
 EDIT_FIELDS = {"kickoff": "slot_index", "procurement": "amount"}
 # Longer than any bigint: passed on as text for the rule to refuse, never parsed.
 _INDEX = re.compile(r"-?\d{1,18}")
-RoleParam: TypeAlias = Literal["viewer", "operator", "admin"]
 
-
-def _blank_is_none(value: Any) -> Any:
-    """A GET form's "any" choice arrives as an empty parameter: no filter."""
-    return None if value == "" else value
-
-
-WorkflowParam = Annotated[WorkflowName | None, BeforeValidator(_blank_is_none), Query()]
+WorkflowParam = Annotated[WorkflowName | None, Blank, Query()]
 RoleFilter = Annotated[
     RoleParam | None,
-    BeforeValidator(_blank_is_none),
+    Blank,
     Query(description="only approvals a user of this role may decide"),
 ]
 ApprovalId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -100,16 +89,14 @@ async def approvals_page(
     ] = None,
 ) -> Response:
     """The pending queue, soonest due first; the results block alone for HTMX."""
-    approver_roles = None if role is None else [r for r in ROLE_RANK if may_decide(role, r)]
-    rows = await list_pending_approvals_by_due(
-        conn, workflow=workflow, approver_roles=approver_roles, limit=limit + 1, after_id=after_id
+    shown, next_cursor = await pending_page(
+        conn, workflow=workflow, role=role, limit=limit, after_id=after_id, order="due"
     )
     now = datetime.now(UTC)
-    shown = rows[:limit]
     context = {
         "section": SECTION,
         "items": [_view(row, viewer, now) for row in shown],
-        "next_cursor": shown[-1]["id"] if len(rows) > limit else None,
+        "next_cursor": next_cursor,
         "filters": {"workflow": workflow, "role": role, "after_id": after_id},
         "workflows": WORKFLOW_NAMES,
         "roles": ROLES,
@@ -142,24 +129,16 @@ async def decide(
     settings: SettingsDep,
     approval_id: ApprovalId,
 ) -> Response:
-    """The viewer's decision, as the API records it (`decide` in routes/approvals.py): the
+    """The viewer's decision, as the API records it (`decide_as` in routes/approvals.py): the
     rules refuse a role below the approver's, the raiser (four eyes), a decided or overdue
     approval and edits outside the proposal; their refusals are rendered by errors.py."""
     choice = _choice(text_field(form, "decision"))
     verdict: Verdict = "reject" if choice == "reject" else "approve"
     edits = _edits(form) if choice == "approve_with_edits" else None
-    actor = viewer.actor
-    decider = Decider(identity=actor.recorded_as, email=actor.email, role=actor.role)
-    decided = await record_decision(
-        conn,
-        approval_id,
-        verdict=verdict,
-        decider=decider,
-        note=_note(text_field(form, "note")),
-        edits=edits,
+    note = _note(text_field(form, "note"))
+    decided = await decide_as(
+        conn, viewer.actor, approval_id, verdict=verdict, note=note, edits=edits
     )
-    if decided is None:
-        raise ApiError(404, "not_found", f"no approval with id {approval_id}")
     context = await _detail_context(conn, settings, viewer, approval_id)
     context["result"] = f"Approval {decided.id} {decided.status} by {decided.decided_by}."
     return page(request, "approvals_detail.html", context, viewer=viewer, block="card")

@@ -20,9 +20,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from ingest_api.console.access import FormDep, Viewer, ViewerDep, text_field
+from ingest_api.console.params import Trimmed, as_utc, input_value
 from ingest_api.console.rendering import is_htmx, page, with_query
 from ingest_api.deps import ConnectionDep, SettingsDep, get_pool
 from ingest_api.errors import ApiError
@@ -51,30 +52,14 @@ _ANCHOR = re.compile(r"(\d{1,19}):([0-9a-fA-F]{64})")
 # asked for meanwhile would only double the load for the same answer.
 _VERIFYING = threading.Lock()
 
-
-def _blank_is_none(value: Any) -> Any:
-    """A GET form sends its empty fields as `name=`: no filter, not an invalid one."""
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
-def _in_utc(value: datetime | None) -> datetime | None:
-    """A time without a zone (what a datetime-local field sends) is UTC, as the form says."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 # A filter's text: an email address is at most 320 characters, and so is any filter here.
 Text = Annotated[
     Annotated[str, StringConstraints(max_length=320)] | None,
-    BeforeValidator(_blank_is_none),
+    Trimmed,
     Query(),
 ]
-Time = Annotated[datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_in_utc), Query()]
-Seq = Annotated[int | None, BeforeValidator(_blank_is_none), Query(ge=1, le=MAX_ID)]
+Time = Annotated[datetime | None, Trimmed, AfterValidator(as_utc), Query()]
+Seq = Annotated[int | None, Trimmed, Query(ge=1, le=MAX_ID)]
 
 
 @dataclass(frozen=True)
@@ -175,8 +160,8 @@ async def _trail_context(
         "entries": entries,
         "filters": filters,
         "filtered": any(vars(filters).values()),
-        "occurred_from": _field_time(filters.occurred_from),
-        "occurred_to": _field_time(filters.occurred_to),
+        "occurred_from": input_value(filters.occurred_from),
+        "occurred_to": input_value(filters.occurred_to),
         "older_url": older,
         "newer_url": newer,
         "newest_url": _link(request, before_seq=None, after_seq=None) if paged else None,
@@ -211,11 +196,6 @@ def _link(request: Request, *, path: str = SECTION, **changes: object) -> str:
 
 def _entity_of(entry: dict[str, Any]) -> dict[str, str]:
     return {"entity_type": entry["entity_type"], "entity_id": entry["entity_id"]}
-
-
-def _field_time(value: datetime | None) -> str:
-    """A time as a datetime-local field holds it (UTC, as the field's label says)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
 def _entity_page(viewer: Viewer, entry: dict[str, Any]) -> str | None:

@@ -16,13 +16,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 from starlette.datastructures import FormData
 
 from ingest_api.console.access import FormDep, Viewer, ViewerDep
+from ingest_api.console.params import Blank
 from ingest_api.console.rendering import page
 from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
 from ingest_api.routes.drifts import MAX_REPAIR, DriftStatus, ObjectType, System
 from orchestrator_core.queries.drifts import list_drifts
@@ -39,14 +41,6 @@ PAGE_SIZE = 25
 MAX_PAGE = 200
 ID_FIELD = "drift_id"
 _DIGITS = re.compile(r"[0-9]{1,19}")
-
-
-def _blank_is_none(value: Any) -> Any:
-    """A filter form sends its empty choices as `name=`: no filter."""
-    return None if value == "" else value
-
-
-Blank = BeforeValidator(_blank_is_none)
 # Bounds inside the optional type: a blank filter is None, and None has no bounds.
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -164,7 +158,7 @@ async def _drifts_page(
     result: RepairResult | None = None,
 ) -> Response:
     rows = await list_drifts(conn, **asdict(filters), limit=limit + 1, before_id=before_id)
-    shown = rows[:limit]
+    shown, next_id = page_of(rows, limit)
     outcomes: dict[int, RepairOutcome] = (
         {o.drift_id: o for o in result.outcomes} if result is not None else {}
     )
@@ -181,7 +175,7 @@ async def _drifts_page(
             "system": ("airtable", "google"),
             "object_type": ("company", "contact", "deal"),
         },
-        "next_url": _list_url(request, before_id=shown[-1]["id"]) if len(rows) > limit else None,
+        "next_url": _list_url(request, before_id=next_id) if next_id is not None else None,
         "first_url": _list_url(request, before_id=None) if before_id else None,
         "before_id": before_id,
         "may_repair": viewer.can("POST", REPAIR_ROUTE),

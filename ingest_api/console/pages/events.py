@@ -16,23 +16,15 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from ingest_api.console.access import FormDep, ViewerDep
-from ingest_api.console.pages.runs import (
-    MAX_PAGE,
-    PAGE_SIZE,
-    Blank,
-    Moment,
-    ObjectType,
-    OptionalId,
-    as_utc,
-    input_value,
-    next_cursor,
-)
+from ingest_api.console.pages.runs import MAX_PAGE, PAGE_SIZE
+from ingest_api.console.params import Blank, Moment, ObjectType, OptionalId, as_utc, input_value
 from ingest_api.console.rendering import is_htmx, page
 from ingest_api.deps import ConnectionDep, PolicyDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID, NoNul
 from ingest_api.routes.replays import ReplayRequest
-from ingest_api.routes.runs import dagster_run_url
+from ingest_api.routes.runs import with_dagster_url
 from orchestrator_core.queries.events import EventFilter, get_envelope, list_envelopes
 from orchestrator_core.queries.replays import get_replay
 from orchestrator_core.queries.runs import RunFilter, list_runs
@@ -87,10 +79,11 @@ async def events_list(
         occurred_to=as_utc(occurred_to),
     )
     rows = await list_envelopes(conn, filters=filters, limit=limit + 1, before_id=before_id)
+    envelopes, next_cursor = page_of(rows, limit)
     context = {
         "section": SECTION,
-        "envelopes": rows[:limit],
-        "next_cursor": next_cursor(rows, limit),
+        "envelopes": envelopes,
+        "next_cursor": next_cursor,
         "before_id": before_id,
         "filters": filters,
         "filtered": any(v is not None for v in vars(filters).values()),
@@ -120,10 +113,7 @@ async def event_detail(
     context = {
         "section": SECTION,
         "envelope": envelope,
-        "runs": [
-            {**run, "dagster_url": dagster_run_url(settings, run["dagster_run_id"])}
-            for run in runs[:RUNS_LISTED]
-        ],
+        "runs": [with_dagster_url(settings, run) for run in runs[:RUNS_LISTED]],
         "more_runs": len(runs) > RUNS_LISTED,
         "may_replay": viewer.can("POST", "/console/replays/plan"),
     }
@@ -178,10 +168,7 @@ async def replay_detail(
     replay = await get_replay(conn, replay_id)
     if replay is None:
         raise ApiError(404, "not_found", f"no replay with id {replay_id}")
-    runs = [
-        {**run, "dagster_url": dagster_run_url(settings, run["dagster_run_id"])}
-        for run in replay["runs"]
-    ]
+    runs = [with_dagster_url(settings, run) for run in replay["runs"]]
     context = {"section": SECTION, "replay": replay, "runs": runs}
     return page(request, "replay_detail.html", context, viewer=viewer, block="progress")
 

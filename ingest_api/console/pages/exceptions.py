@@ -1,7 +1,7 @@
 """GET /console/exceptions: the open exceptions, most severe and oldest first, each with its
 fix actions; GET /console/exceptions/{id}: one exception with its action history; POST
 /console/exceptions/{id}/actions/{action}: a fix, carried out as POST
-/api/exceptions/{id}/actions/{action} does it (`act`), its result swapped into the card.
+/api/exceptions/{id}/actions/{action} does it (`act_as`), its result swapped into the card.
 
 An HTMX request for an exception answers its card only: the card of a pending action asks for
 itself again every few seconds until the action settles."""
@@ -14,19 +14,22 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 from starlette.datastructures import FormData
 
 from ingest_api.console.access import FormDep, Viewer, ViewerDep, text_field
+from ingest_api.console.params import Blank
 from ingest_api.console.rendering import is_htmx, page
 from ingest_api.deps import ConnectionDep, PolicyDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
-from ingest_api.routes.runs import dagster_run_url
+from ingest_api.routes.exceptions import act_as
+from ingest_api.routes.runs import with_dagster_url
 from orchestrator_core.policy import LoadedPolicy, WorkflowName
 from orchestrator_core.policy.vocabulary import WORKFLOW_NAMES
 from orchestrator_core.queries.open_exceptions import count_open_by_severity, list_open_by_severity
-from orchestrator_core.records.exception_actions import ActionName, act, exception_with_actions
+from orchestrator_core.records.exception_actions import ActionName, exception_with_actions
 from orchestrator_core.records.exceptions import Severity
 from orchestrator_core.roles import ROLE_RANK
 from orchestrator_core.settings import Settings
@@ -42,14 +45,6 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "error", "warning", "info")
 ACTION_FIELDS = ("value", "reason", "note")
 # Where a card is shown: in the list (compact) or on the exception's page (with its history).
 View = Literal["list", "detail"]
-
-
-def _blank_is_none(value: Any) -> Any:
-    """A filter form sends its empty choices as `name=`: no filter."""
-    return None if value == "" else value
-
-
-Blank = BeforeValidator(_blank_is_none)
 # Bounds inside the optional type: a blank filter is None, and None has no length.
 Kind = Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9_]+$")]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -76,7 +71,7 @@ async def exceptions_page(
         limit=limit + 1,
         after_id=after_id,
     )
-    shown = rows[:limit]
+    shown, next_after = page_of(rows, limit)
     cards = [await _card(conn, policy, settings, viewer, row["id"]) for row in shown]
     context = {
         "section": SECTION,
@@ -86,7 +81,7 @@ async def exceptions_page(
         "workflows": WORKFLOW_NAMES,
         "filters": {"severity": severity, "kind": kind, "workflow": workflow},
         "filtered": any(v is not None for v in (severity, kind, workflow)),
-        "next_after": shown[-1]["id"] if len(rows) > limit else None,
+        "next_after": next_after,
         "after_id": after_id,
         "roles": sorted(policy.policy.roles),
         "view": "list",
@@ -126,18 +121,7 @@ async def exception_action(
 ) -> Response:
     """As the API: the same parameters, rules and audit rows; refusals propagate (422, 409,
     403 as the API answers them); 202 while the fix's run goes on."""
-    params = _action_params(form)
-    row = await act(
-        conn,
-        policy,
-        exception_id,
-        action,
-        params,
-        actor=viewer.actor.recorded_as,
-        actor_role=viewer.actor.role,
-    )
-    if row is None:
-        raise ApiError(404, "not_found", f"no exception with id {exception_id}")
+    row = await act_as(conn, policy, viewer.actor, exception_id, action, _action_params(form))
     card = await _card(conn, policy, settings, viewer, exception_id)
     assert card is not None  # exceptions are never deleted
     status_code = 202 if row["status"] == "pending" else 200
@@ -173,8 +157,7 @@ async def _card(
         viewer.actor.role, -1
     ) >= ROLE_RANK.get(row["actions_role"], len(ROLE_RANK))
     return {
-        **row,
-        "dagster_url": dagster_run_url(settings, row["dagster_run_id"]),
+        **with_dagster_url(settings, row),
         "latest_action": history[-1] if history else None,
         "pending": any(a["status"] == "pending" for a in history),
         "may_act": may_act,

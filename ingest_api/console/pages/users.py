@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from psycopg import AsyncConnection
-from pydantic import BeforeValidator
 from starlette.datastructures import FormData
 
 from ingest_api.console.access import FormDep, ViewerDep, text_field
+from ingest_api.console.params import Trimmed
 from ingest_api.console.rendering import is_htmx, page
 from ingest_api.deps import ConnectionDep
 from ingest_api.errors import ApiError
@@ -30,13 +30,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 SECTION = "/console/users"
 PAGE_SIZE = 50
 _FLAGS = {"true": True, "false": False}
-
-
-def _blank_is_none(value: Any) -> Any:
-    return (value.strip() or None) if isinstance(value, str) else value
-
-
-Cursor = Annotated[int | None, BeforeValidator(_blank_is_none), Query(ge=1, le=MAX_ID)]
+Cursor = Annotated[int | None, Trimmed, Query(ge=1, le=MAX_ID)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
