@@ -9,6 +9,10 @@ throttling and error typing are this module's.
 Event inserts can carry a caller-chosen deterministic id (`deterministic_event_id`), which
 makes a retried insert idempotent: Google answers 409 for an id that exists, and the
 connector then returns the existing event (`created=False`).
+
+Drive copies cannot be given an id of our choosing. A copy made with an `idempotency_key`
+carries it as an app property (`orchestrator_key`, visible only to this OAuth client), and
+`find_file_by_key` looks it up with `files.list` (`appProperties has {key=... and value=...}`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +64,12 @@ SCOPES = (
 _RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 _QUOTA_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded"})
 _QUOTA_RETRY_AFTER = 3600.0
+
+# The app property a Drive copy made with an idempotency key carries it in.
+DRIVE_KEY_PROPERTY = "orchestrator_key"
+_DRIVE_FILE_FIELDS = "id,name,mimeType,webViewLink,parents,appProperties,createdTime"
+_IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{16,100}")  # key + value of an app property ≤ 124 bytes
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
 SendUpdates = Literal["all", "externalOnly", "none"]
 DriveRole = Literal["reader", "commenter", "writer"]
@@ -106,6 +117,8 @@ class DriveFile(BaseModel):
     mime_type: str | None = None
     web_view_link: str | None = None
     parents: tuple[str, ...] = ()
+    app_properties: dict[str, str] = {}
+    created_time: datetime | None = None
 
 
 class DrivePermission(BaseModel):
@@ -306,27 +319,75 @@ class GoogleWorkspaceConnector:
             lambda: self._drive.files().get(
                 fileId=file_id,
                 supportsAllDrives=True,
-                fields="id,name,mimeType,webViewLink,parents",
+                fields=_DRIVE_FILE_FIELDS,
             ),
             self.drive_throttle,
         )
         return _to_file(response)
 
-    def copy_file(self, *, template_file_id: str, name: str, folder_id: str) -> DriveFile:
-        """A copy of a template file, named `name`, in the folder. One new file per call."""
+    def copy_file(
+        self,
+        *,
+        template_file_id: str,
+        name: str,
+        folder_id: str,
+        idempotency_key: str | None = None,
+    ) -> DriveFile:
+        """A copy of a template file, named `name`, in the folder. One new file per call.
+
+        With `idempotency_key` the copy carries it in the app property `orchestrator_key`, so
+        `find_file_by_key` can tell whether an earlier call with the key was accepted."""
+        body: dict[str, Any] = {"name": name, "parents": [folder_id]}
+        if idempotency_key is not None:
+            _check_key(idempotency_key)
+            body["appProperties"] = {DRIVE_KEY_PROPERTY: idempotency_key}
         response = self._execute(
             "copy file",
             lambda: self._drive.files().copy(
                 fileId=template_file_id,
-                body={"name": name, "parents": [folder_id]},
+                body=body,
                 supportsAllDrives=True,
-                fields="id,name,mimeType,webViewLink,parents",
+                fields=_DRIVE_FILE_FIELDS,
             ),
             self.drive_throttle,
             write=True,
             idempotent=False,
         )
         return _to_file(response)
+
+    def find_file_by_key(self, *, idempotency_key: str) -> DriveFile | None:
+        """The file `copy_file(..., idempotency_key=key)` made, or None: `files.list` with
+        `appProperties has {key='orchestrator_key' and value='<key>'} and trashed = false`, over
+        every drive the credentials reach (My Drive and shared drives). The oldest match wins.
+        A copy moved to the trash or deleted is not found."""
+        _check_key(idempotency_key)
+        query = (
+            f"appProperties has {{ key='{DRIVE_KEY_PROPERTY}' and value='{idempotency_key}' }}"
+            " and trashed = false"
+        )
+        found: list[DriveFile] = []
+        page_token: str | None = None
+        while True:
+
+            def list_files(page_token: str | None = page_token) -> Any:
+                return self._drive.files().list(
+                    q=query,
+                    corpora="allDrives",
+                    includeItemsFromAllDrives=True,
+                    supportsAllDrives=True,
+                    pageSize=100,
+                    pageToken=page_token,
+                    fields=f"nextPageToken,files({_DRIVE_FILE_FIELDS})",
+                )
+
+            response = self._execute("find file", list_files, self.drive_throttle)
+            found.extend(_to_file(item) for item in response.get("files") or [])
+            page_token = response.get("nextPageToken")
+            if not page_token:
+                break
+        if not found:
+            return None
+        return min(found, key=lambda file: (file.created_time or _LATEST, file.id))
 
     def share_file(
         self,
@@ -548,6 +609,11 @@ def _to_event(event: Mapping[str, Any], calendar_id: str, *, created: bool) -> C
     )
 
 
+def _check_key(idempotency_key: str) -> None:
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValueError("an idempotency key is 16 to 100 lowercase hex digits")
+
+
 def _to_file(response: Mapping[str, Any]) -> DriveFile:
     return DriveFile(
         id=str(response["id"]),
@@ -555,4 +621,8 @@ def _to_file(response: Mapping[str, Any]) -> DriveFile:
         mime_type=response.get("mimeType"),
         web_view_link=response.get("webViewLink"),
         parents=tuple(response.get("parents") or ()),
+        app_properties={
+            str(name): str(value) for name, value in (response.get("appProperties") or {}).items()
+        },
+        created_time=response.get("createdTime"),
     )

@@ -14,11 +14,18 @@ object type become one `batch/read` (plus one v4 association batch read per asso
 each. A lone call is sent as before, as one request. An id a batch does not answer under its
 own id (deleted, merged into another record, or refused on its own in a 207) is read or
 written again on its own, so its caller gets exactly what a single call gives.
+
+Notes are not idempotent in HubSpot. A note created with an `idempotency_key` carries the key in
+a reference line at the end of its body, and `find_note` looks for it among the notes associated
+with the record (the v4 association read and a batch read of the bodies, both read-after-write
+consistent, unlike CRM search, whose index lags a newly created object by seconds).
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
@@ -57,6 +64,7 @@ if TYPE_CHECKING:
 VENDOR = "hubspot"
 
 CrmObjectType = Literal["companies", "contacts", "deals"]
+EngagementType = Literal["notes", "tasks"]
 TaskPriority = Literal["LOW", "MEDIUM", "HIGH"]
 TaskStatus = Literal["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"]
 
@@ -75,6 +83,16 @@ BATCH_READ_MAX = 100
 BATCH_MAX = 100  # inputs of a batch read, update or association read
 # The 207 error of the v4 association batch read for an object with none of the type.
 _NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
+# An idempotency key as a note carries it: hex digits only, so it survives any HTML handling
+# of the body and no text can be mistaken for it.
+_IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{16,128}")
+
+
+def note_marker(idempotency_key: str) -> str:
+    """The reference line a note created with `idempotency_key` ends with (plain HTML, so it
+    shows in the note; the key is what `find_note` looks for)."""
+    _check_key(idempotency_key)
+    return f"<p><small>Orchestrator ref {idempotency_key}</small></p>"
 
 
 class CrmObject(BaseModel):
@@ -242,7 +260,7 @@ class HubSpotConnector:
     def batch_read(
         self,
         *,
-        object_type: CrmObjectType,
+        object_type: CrmObjectType | EngagementType,
         object_ids: Sequence[str],
         properties: Sequence[str] = (),
     ) -> list[CrmObject]:
@@ -405,13 +423,44 @@ class HubSpotConnector:
         object_id: str,
         body: str,
         timestamp: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> CrmObject:
-        """A note on a record, associated with it. Not idempotent: creates one per call."""
+        """A note on a record, associated with it. Not idempotent: creates one per call.
+
+        With `idempotency_key` the body ends with `note_marker(key)`, so `find_note` can tell
+        whether an earlier call with the key was accepted."""
         _check_id(object_id, "create note")
+        if idempotency_key is not None:
+            body = f"{body}\n{note_marker(idempotency_key)}"
         properties = {"hs_note_body": body, "hs_timestamp": _hubspot_time(timestamp)}
         return self._create_engagement(
             "notes", properties, object_type, object_id, _NOTE_ASSOCIATION[object_type]
         )
+
+    def find_note(
+        self, *, object_type: CrmObjectType, object_id: str, idempotency_key: str
+    ) -> CrmObject | None:
+        """The note `create_note(..., idempotency_key=key)` made on the record, or None.
+
+        Reads the ids of the notes associated with the record (`POST
+        /crm/v4/associations/{type}/notes/batch/read`, every page), then their bodies (`POST
+        /crm/v3/objects/notes/batch/read`, 100 a request), and returns the oldest note whose
+        `hs_note_body` contains the key. A note someone deleted, or whose reference line was
+        edited away, is not found."""
+        _check_id(object_id, "find note")
+        _check_key(idempotency_key)
+        note_ids = self._associated_ids(object_type, object_id, "notes", operation="find note")
+        if not note_ids:
+            return None
+        notes = self.batch_read(
+            object_type="notes", object_ids=note_ids, properties=["hs_note_body"]
+        )
+        marked = [
+            note
+            for note in notes
+            if idempotency_key in html.unescape(note.properties.get("hs_note_body") or "")
+        ]
+        return min(marked, key=lambda note: int(note.id)) if marked else None
 
     def create_task(
         self,
@@ -519,6 +568,53 @@ class HubSpotConnector:
             archived=False,
             _request_timeout=self.timeouts.as_tuple(),
         )
+
+    def _associated_ids(
+        self, from_type: CrmObjectType, from_id: str, to_type: str, *, operation: str
+    ) -> list[str]:
+        """The ids of the `to_type` objects associated with one record, from the v4 association
+        batch read (one input, following its paging). An error other than "none of that type"
+        raises: the caller must not take an unanswered read for "none"."""
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            request = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[PublicFetchAssociationsBatchRequest(id=from_id, after=after)]
+            )
+            page = self._caller.call(
+                operation,
+                partial(
+                    self._associations_api.get_page,
+                    from_type,
+                    to_type,
+                    request,
+                    _request_timeout=self.timeouts.as_tuple(),
+                ),
+                throttles=(self.throttle,),
+            )
+            after = None
+            for result in page.results or []:
+                if str(result._from.id) != from_id:
+                    continue
+                ids.extend(str(target.to_object_id) for target in result.to or [])
+                if result.paging and result.paging.next and result.paging.next.after:
+                    after = str(result.paging.next.after)
+            for error in getattr(page, "errors", None) or []:
+                if getattr(error, "sub_category", None) == _NO_ASSOCIATIONS:
+                    continue
+                raise TransientConnectorError(
+                    f"hubspot {operation}: the association read answered an error"
+                    f" ({getattr(error, 'category', None) or 'unknown'})",
+                    vendor=VENDOR,
+                    operation=operation,
+                )
+            if after is None:
+                return list(dict.fromkeys(ids))
 
     def _with_associations(
         self, lane: _GetLane, found: dict[str, CrmObject]
@@ -777,6 +873,11 @@ class HubSpotConnector:
 def _maybe_one_input(error: BaseException) -> bool:
     """Whether a batch refused whole may have been refused for one input's sake."""
     return isinstance(error, BadDataError | NotFoundError)
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValueError("an idempotency key is 16 to 128 lowercase hex digits")
 
 
 def _check_id(object_id: str, operation: str) -> None:

@@ -3,11 +3,19 @@
 A "template" is an ordinary Notion page whose blocks are copied into the new page (nested
 blocks down to the two levels one create request accepts). The client's own retry is off;
 requests are throttled to Notion's average of 3 per second and retried here.
+
+Neither a page nor a block can be created idempotently in Notion, so what an earlier call may
+have made is looked up instead. A page too long for one create request is made under a
+provisional title carrying the caller's idempotency key, filled, and renamed to its title last:
+`find_page_copy` adopts a page with the title (complete) and moves one still under a provisional
+title of the key (half-copied) to the trash. `find_links` finds the bookmark blocks of a page by
+their URLs.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -48,6 +56,10 @@ _UNCOPYABLE = frozenset(
 )
 _FILE_TYPES = frozenset({"image", "file", "pdf", "video", "audio"})
 _SEARCH_MAX_PAGES = 10
+_IDEMPOTENCY_KEY = re.compile(r"[0-9a-f]{16,128}")
+# What ends the title of a page being copied until its last block is in.
+_IN_PROGRESS = " (copy in progress{ref})"
+_IN_PROGRESS_KEY = re.compile(r" \(copy in progress ([0-9a-f]{16,128})\)$")
 
 
 # The sandbox seed's "Sales SOPs" page (samples/hubspot_portal/notion.json): where SOP pages
@@ -132,12 +144,18 @@ class NotionConnector:
         template_page_id: str | None = None,
         parent_page_id: str | None = None,
         extra_blocks: Sequence[Mapping[str, Any]] = (),
+        idempotency_key: str | None = None,
     ) -> NotionPage:
         """A page titled `title` under the parent, with the template page's blocks copied in.
 
         `extra_blocks` (Notion block objects) follow the template's. Not idempotent: each call
-        creates a page; look for an existing one with `find_page_by_title` first when needed.
+        creates a page. Up to 100 blocks go in the create request itself, so the page appears
+        whole. A longer page is created as `<title> (copy in progress <idempotency_key>)`,
+        filled 100 blocks a request and renamed to `title` last: a page with the title is
+        complete. `find_page_copy` finds what an earlier call with the key made.
         """
+        if idempotency_key is not None:
+            _check_key(idempotency_key)
         parent = parent_page_id or self.sop_parent_page_id
         if not parent:
             raise BadDataError(
@@ -150,9 +168,10 @@ class NotionConnector:
             blocks.extend(self._copy_children(template_page_id, depth=0))
         blocks.extend(dict(block) for block in extra_blocks)
         first, rest = blocks[:CHILDREN_PER_REQUEST], blocks[CHILDREN_PER_REQUEST:]
+        ref = f" {idempotency_key}" if idempotency_key else ""
         request: dict[str, Any] = {
             "parent": {"page_id": parent},
-            "properties": {"title": {"title": [{"type": "text", "text": {"content": title}}]}},
+            "properties": _title_value(title + _IN_PROGRESS.format(ref=ref) if rest else title),
         }
         if first:
             request["children"] = first
@@ -164,9 +183,43 @@ class NotionConnector:
             idempotent=False,
         )
         created = _to_page(_mapping(page))
+        if not rest:
+            return created
         for chunk in chunked(rest, CHILDREN_PER_REQUEST):
             self._append(created.id, list(chunk))
-        return created
+        return self._rename(created.id, title)
+
+    def find_page_copy(
+        self, *, title: str, idempotency_key: str, parent_page_id: str | None = None
+    ) -> NotionPage | None:
+        """The complete page an earlier `create_page_from_template(title=title,
+        idempotency_key=key)` made under the parent, or None.
+
+        Lists the parent's child pages (`GET /v1/blocks/{parent}/children`, every page of it:
+        unlike search, read-after-write consistent). The first child page titled `title` is
+        complete and is returned (read whole for its URL). A child page still titled
+        `... (copy in progress <key>)` was left half-copied: it is moved to the trash, never
+        reused, so the caller copies the page again.
+        """
+        _check_key(idempotency_key)
+        parent = parent_page_id or self.sop_parent_page_id
+        if not parent:
+            raise BadDataError(
+                "notion find page: no parent page (set NOTION_SOP_PARENT_PAGE_ID)",
+                vendor=VENDOR,
+                operation="find page",
+            )
+        complete: str | None = None
+        for block in self._children(parent):
+            if block.get("type") != "child_page" or block.get("in_trash"):
+                continue
+            child_title = str((block.get("child_page") or {}).get("title") or "")
+            in_progress = _IN_PROGRESS_KEY.search(child_title)
+            if in_progress and in_progress.group(1) == idempotency_key:
+                self._trash(str(block["id"]))
+            elif child_title == title and complete is None:
+                complete = str(block["id"])
+        return self.get_page(page_id=complete) if complete else None
 
     def append_links(self, *, block_id: str, links: Sequence[NotionLink | str]) -> tuple[str, ...]:
         """Bookmark blocks for `links` at the end of a page or block; returns their ids."""
@@ -181,6 +234,20 @@ class NotionConnector:
         for chunk in chunked(blocks, CHILDREN_PER_REQUEST):
             ids.extend(self._append(block_id, list(chunk)))
         return tuple(ids)
+
+    def find_links(self, *, block_id: str, urls: Sequence[str]) -> dict[str, str]:
+        """The bookmark blocks among the children of a page or block whose URL is one of
+        `urls`: URL -> id of the first such block (`GET /v1/blocks/{id}/children`, every
+        page)."""
+        wanted = set(urls)
+        found: dict[str, str] = {}
+        for block in self._children(block_id):
+            if block.get("type") != "bookmark" or block.get("in_trash"):
+                continue
+            url = (block.get("bookmark") or {}).get("url")
+            if url in wanted and url not in found:
+                found[str(url)] = str(block["id"])
+        return found
 
     def find_page_by_title(
         self, *, title: str, parent_page_id: str | None = None
@@ -256,6 +323,23 @@ class NotionConnector:
         results = response.get("results", []) if isinstance(response, Mapping) else []
         # The response lists the parent's children; the new ones are the last len(children).
         return [str(item["id"]) for item in results[-len(children) :] if "id" in item]
+
+    def _rename(self, page_id: str, title: str) -> NotionPage:
+        page = self._caller.call(
+            "rename page",
+            lambda: self._client.pages.update(page_id=page_id, properties=_title_value(title)),
+            throttles=(self.throttle,),
+            write=True,  # setting a title again changes nothing: idempotent
+        )
+        return _to_page(_mapping(page))
+
+    def _trash(self, page_id: str) -> None:
+        self._caller.call(
+            "trash page",
+            lambda: self._client.pages.update(page_id=page_id, in_trash=True),
+            throttles=(self.throttle,),
+            write=True,
+        )
 
     def _children(self, block_id: str) -> Iterator[Mapping[str, Any]]:
         cursor: str | None = None
@@ -359,6 +443,16 @@ class NotionConnector:
                 f"notion {operation}: invalid id", vendor=VENDOR, operation=operation
             )
         return None
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValueError("an idempotency key is 16 to 128 lowercase hex digits")
+
+
+def _title_value(title: str) -> dict[str, Any]:
+    """A page's `properties` with its title (the only property of a page under a page)."""
+    return {"title": {"title": [{"type": "text", "text": {"content": title}}]}}
 
 
 def _copy_block(block: Mapping[str, Any]) -> dict[str, Any] | None:

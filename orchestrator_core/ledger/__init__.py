@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from orchestrator_core.ledger.keys import idempotency_key
 from orchestrator_core.ledger.ledger import (
+    FindFunction,
     Ledger,
     LedgerBusyError,
     LedgerError,
@@ -14,6 +15,7 @@ from orchestrator_core.ledger.ledger import (
 from orchestrator_core.ledger.records import LedgerEntry, LedgerStatus, WriteResult
 
 __all__ = [
+    "FindFunction",
     "Ledger",
     "LedgerBusyError",
     "LedgerEntry",

@@ -9,19 +9,40 @@ Protocol of `run_once` for a key (thread_id, step, target):
    `pg_advisory_unlock`, or by Postgres when the session dies with its process.
 2. Claim the row in one statement: insert it as `pending` with attempts 1, or move a `pending`
    or `failed` row back to `pending` with attempts + 1. A `succeeded` row is left alone and
-   returned as it is: the write function is not called.
-3. Call `write(idempotency_key)` with no transaction open, then record `succeeded` with the
-   external id and result, or `failed` with a short error text and re-raise the exception.
+   returned as it is: the write function is not called. The claim commits at once, so a
+   process that dies later leaves the row `pending`.
+3. With no transaction open: when the claim is not the key's first attempt (attempts > 1: an
+   earlier attempt died while `pending`, or raised and may still have taken effect) and the
+   caller gave a `find` function, call `find(idempotency_key)` first. It looks the vendor up for
+   the object an earlier attempt made under the key; what it returns is recorded as
+   `succeeded` and `write` is not called ("adopted"). When it returns None, or on a first
+   attempt, call `write(idempotency_key)`. Record `succeeded` with the external id and result,
+   or `failed` with a short error text and re-raise the exception (of `find` or `write`).
+
+What each `find` looks up (the workflows pass one for every write that is not idempotent by
+itself):
+- a HubSpot note: the notes associated with the record (the v4 association read, then a batch
+  read of their bodies), one whose `hs_note_body` carries the key (`create_note` writes it);
+- a Google Drive template copy: `files.list` with `appProperties has {key='orchestrator_key'
+  and value='<key>'}`, not trashed (`copy_file` sets that property on the copy);
+- a Notion link block: the children of the page, a bookmark block with the link's URL;
+- a Notion SOP page: the child pages of the SOP parent. A page is copied under a provisional
+  title carrying the key and renamed to its title last, so only a complete copy has the title;
+  one left half-copied is moved to the trash and the page is copied again.
+Writes that need no `find`: Airtable upserts on a key field, HubSpot property updates and
+Drive shares (writing them again changes nothing), and Google Calendar events, whose id derives
+from the key (`deterministic_event_id`), so Google refuses a second one.
 
 Exactly-once limits:
 - The vendor call and the ledger update are not atomic. If the process dies (or its database
   session is lost) after the vendor accepted the write but before `succeeded` is committed, the
-  row stays `pending` and the next execution writes again. It passes the same idempotency key,
-  so the write is deduplicated only where the connector makes the vendor honour it (a
-  deterministic Google Calendar event id, an Airtable upsert on a key field, a search for a
-  marker before creating a Notion page or HubSpot note). Elsewhere this is at-least-once.
+  row stays `pending` and the next execution writes again unless `find` finds the earlier
+  object. Where neither `find` nor the vendor deduplicates, this is at-least-once.
+- A `find` sees what the vendor shows at that moment: an object an earlier attempt made and
+  someone since deleted or trashed is made again, and so is an SOP page whose title changed
+  in between (the page or the company renamed), or a note whose reference line was edited.
 - A write that raised may still have taken effect (a timeout after the vendor committed); it
-  is retried the same way.
+  is retried the same way, `find` first.
 - The lock lives as long as the database session. A server-side `idle_session_timeout` shorter
   than the longest write, or a network partition, can end the session mid-write and let a
   second execution in: keep writes bounded by connector timeouts well under those limits.
@@ -30,7 +51,10 @@ Exactly-once limits:
 - A replayed run (a new thread) passes `reuse_from`, the threads of the runs it replays: a
   succeeded entry there for the same step and target is copied to the new thread (with
   `reused_from`) and returned, and `write` is not called. Only writes that must not happen
-  twice are reused; idempotent upserts are written again (`records/replay_writes.py`).
+  twice are reused; idempotent upserts are written again (`records/replay_writes.py`). An
+  entry the replayed run left `pending` is not reused; where the key holds the thread (notes,
+  links, but not the per-object SOP page and Drive copies) the replay's key differs, so its
+  `find` does not see what that run may have made.
 - Do not call `run_once` from inside a write function: the inner call needs a second pooled
   connection, and the same key would wait for its own lock until `lock_wait_seconds`.
 """
@@ -111,6 +135,8 @@ class LedgerNotRecordedError(LedgerError):
 
 
 WriteFunction = Callable[[str], WriteResult]
+# Looks the vendor up for what an earlier attempt of the key wrote: its WriteResult, or None.
+FindFunction = Callable[[str], WriteResult | None]
 
 
 class Ledger:
@@ -134,13 +160,16 @@ class Ledger:
         step: str,
         target: str,
         write: WriteFunction,
+        find: FindFunction | None = None,
         reuse_from: Sequence[str] = (),
     ) -> LedgerEntry:
         """Run `write(idempotency_key)` unless this key already succeeded, or (with
         `reuse_from`) the same step and target succeeded in one of those threads; return the
         entry.
 
-        Exceptions from `write` are recorded (status failed) and re-raised unchanged.
+        On any attempt after the first, `find(idempotency_key)` runs first (when given): a
+        result from it is recorded instead of writing. Exceptions from `find` and `write` are
+        recorded (status failed) and re-raised unchanged.
         """
         check_key(thread_id=thread_id, step=step, target=target)
         key = {"thread_id": thread_id, "step": step, "target": target}
@@ -156,7 +185,7 @@ class Ledger:
                 assert done is not None  # the claim only skips an existing succeeded row
                 log.debug("side effect already done", **key, external_id=done.external_id)
                 return done
-            return self._write(conn, claimed, write)
+            return self._write(conn, claimed, write, find)
 
     @contextmanager
     def _held(self, conn: psycopg.Connection[Any], key: dict[str, str]) -> Iterator[None]:
@@ -183,13 +212,26 @@ class Ledger:
             return cur.execute(_LIST, (thread_id,)).fetchall()
 
     def _write(
-        self, conn: psycopg.Connection[Any], claimed: LedgerEntry, write: WriteFunction
+        self,
+        conn: psycopg.Connection[Any],
+        claimed: LedgerEntry,
+        write: WriteFunction,
+        find: FindFunction | None,
     ) -> LedgerEntry:
         key = {"thread_id": claimed.thread_id, "step": claimed.step, "target": claimed.target}
+        adopted = False
         try:
-            outcome = write(claimed.idempotency_key)
-            if not isinstance(outcome, WriteResult):
-                raise TypeError(f"write returned {type(outcome).__name__}, not WriteResult")
+            outcome: WriteResult | None = None
+            if find is not None and claimed.attempts > 1:
+                # An earlier attempt's outcome is unknown: look for what it may have made.
+                outcome = find(claimed.idempotency_key)
+                if outcome is not None and not isinstance(outcome, WriteResult):
+                    raise TypeError(f"find returned {type(outcome).__name__}, not WriteResult")
+                adopted = outcome is not None
+            if outcome is None:
+                outcome = write(claimed.idempotency_key)
+                if not isinstance(outcome, WriteResult):
+                    raise TypeError(f"write returned {type(outcome).__name__}, not WriteResult")
         except Exception as exc:
             error = describe_error(exc)
             try:
@@ -220,7 +262,12 @@ class Ledger:
                 f" {outcome.external_id}) but not recorded: {describe_error(exc)}"
             ) from exc
         assert done is not None
-        log.info("side effect written", **key, external_id=done.external_id, attempts=done.attempts)
+        log.info(
+            "side effect adopted" if adopted else "side effect written",
+            **key,
+            external_id=done.external_id,
+            attempts=done.attempts,
+        )
         return done
 
 

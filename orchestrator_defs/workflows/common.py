@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
-from orchestrator_core.ledger import LedgerEntry, WriteFunction, WriteResult
+from orchestrator_core.ledger import FindFunction, LedgerEntry, WriteFunction, WriteResult
 from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import Artifact, Issue, artifact, issue
@@ -92,12 +92,18 @@ def write_once_per_object(
     step: str,
     target: str,
     write: WriteFunction,
+    find: FindFunction | None = None,
 ) -> LedgerEntry:
     """A write done once per HubSpot object, whatever run asks (the SOP page of a company, the
     Drive copy for a contact). `ctx.write_once` keys the ledger entry on the run's thread; this
-    keys it on `<workflow>/<object type>-<id>` instead, so a later run gets the entry back."""
+    keys it on `<workflow>/<object type>-<id>` instead, so a later run gets the entry back.
+    `find` is as for `ctx.write_once`."""
     return ctx.ledger.run_once(
-        thread_id=f"{workflow}/{object_type}-{object_id}", step=step, target=target, write=write
+        thread_id=f"{workflow}/{object_type}-{object_id}",
+        step=step,
+        target=target,
+        write=write,
+        find=find,
     )
 
 
@@ -115,13 +121,29 @@ def note_once(
     body: str,
     description: str,
 ) -> Artifact:
-    """A HubSpot note on a record, written once per (run, step, record) through the ledger."""
+    """A HubSpot note on a record, written once per (run, step, record) through the ledger.
 
-    def write(_key: str) -> WriteResult:
-        created = ctx.hubspot.create_note(object_type=object_type, object_id=object_id, body=body)
+    The note carries the ledger's idempotency key (a reference line at the end of its body). If
+    an earlier attempt died or failed after HubSpot may have created it, the record's notes are
+    searched for the key first and the one found is recorded instead of writing a second."""
+
+    def write(key: str) -> WriteResult:
+        created = ctx.hubspot.create_note(
+            object_type=object_type, object_id=object_id, body=body, idempotency_key=key
+        )
         return WriteResult(external_id=created.id)
 
-    entry = ctx.write_once(step=step, target=f"hubspot:{object_type}:{object_id}:note", write=write)
+    def find(key: str) -> WriteResult | None:
+        found = ctx.hubspot.find_note(
+            object_type=object_type, object_id=object_id, idempotency_key=key
+        )
+        if found is None:
+            return None
+        return WriteResult(external_id=found.id, result={"adopted": True})
+
+    entry = ctx.write_once(
+        step=step, target=f"hubspot:{object_type}:{object_id}:note", write=write, find=find
+    )
     return artifact(
         asset="hubspot/notes",
         system="hubspot",

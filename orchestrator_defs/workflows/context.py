@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from orchestrator_core.db.pool import ConnectionSource, HeldConnection
-from orchestrator_core.ledger import Ledger, LedgerEntry, WriteResult
+from orchestrator_core.ledger import FindFunction, Ledger, LedgerEntry, WriteResult
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.records.replay_writes import reused_on_replay
 from orchestrator_core.records.runs import WorkflowRun, lineage_threads
@@ -89,14 +89,22 @@ class WorkflowContext(WorkflowServices):
         return cls(run=run, **shared)
 
     def write_once(
-        self, *, step: str, target: str, write: Callable[[str], WriteResult]
+        self,
+        *,
+        step: str,
+        target: str,
+        write: Callable[[str], WriteResult],
+        find: FindFunction | None = None,
     ) -> LedgerEntry:
         """Run an external write at most once per (this run's thread, step, target).
 
         `write` receives the idempotency key (pass it to the vendor where it can dedup) and
         returns the vendor's id and a JSON-able result; a re-executed step gets the recorded
-        entry back without calling `write` again. A replayed run gets the entry of the run it
-        replays back for a write that must not happen twice (`replay_writes`).
+        entry back without calling `write` again. When an earlier attempt may have written
+        without the ledger learning it (it died or raised), `find` (given the same key) looks
+        for what it made first, and its result is recorded instead of writing again. A
+        replayed run gets the entry of the run it replays back for a write that must not
+        happen twice (`replay_writes`).
         """
         reuse_from: list[str] = []
         if self.run.replay_of is not None and reused_on_replay(self.run.workflow, step):
@@ -107,5 +115,6 @@ class WorkflowContext(WorkflowServices):
             step=step,
             target=target,
             write=write,
+            find=find,
             reuse_from=reuse_from,
         )

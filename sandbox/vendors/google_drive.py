@@ -1,7 +1,15 @@
-"""Google Drive v3: get a file, copy a file (the seeded templates), share it.
+"""Google Drive v3: get a file, list files by a query, copy a file (the seeded templates),
+share it.
 
-`fields` selects top-level fields as Drive does (`id,name,webViewLink`, `*`); without it a file
-answers `kind,id,name,mimeType` and a permission `kind,id,type,role`.
+`fields` selects top-level fields as Drive does (`id,name,webViewLink`, `*`; a list's
+`files(id,name)` selects within each file); without it a file answers `kind,id,name,mimeType`
+and a permission `kind,id,type,role`.
+
+`files.list` takes the query subset of `google_drive_query.py` (`appProperties has {key=... and
+value=...}`, `trashed`, `in parents`, `name`, `mimeType`), `pageSize` (≤ 1000, default 100) and
+`pageToken`; `corpora`, `spaces` and the shared-drive flags are accepted, every file being in
+one drive here. A copy keeps the `appProperties` and `properties` its request names (at most
+124 bytes of UTF-8 per key and value together, as Drive allows).
 
 Collections: `files` (`{"file": <resource>, "copiedFrom": <source id or null>}`) and
 `permissions` (`<fileId>/<permissionId>`: `{"fileId", "permission", "sendNotificationEmail",
@@ -20,6 +28,7 @@ from sandbox.deps import StoreDep
 from sandbox.errors import google_error
 from sandbox.state import Store
 from sandbox.vendors.common import random_id, read_json
+from sandbox.vendors.google_drive_query import parse_query
 
 JsonObject = dict[str, Any]
 
@@ -29,6 +38,10 @@ PERMISSIONS = "permissions"
 FOLDER = "application/vnd.google-apps.folder"
 
 _DEFAULT_FILE_FIELDS = ("kind", "id", "name", "mimeType")
+_DEFAULT_LIST_FIELDS = ("kind", "incompleteSearch", "nextPageToken", "files")
+_MAX_LIST_PAGE = 1000
+_MAX_PROPERTY_BYTES = 124
+_CORPORA = frozenset({"user", "domain", "drive", "allDrives"})
 _DEFAULT_PERMISSION_FIELDS = ("kind", "id", "type", "role")
 _ROLES = frozenset({"owner", "organizer", "fileOrganizer", "writer", "commenter", "reader"})
 _TYPES = frozenset({"user", "group", "domain", "anyone"})
@@ -43,6 +56,42 @@ _VIEW_LINKS = {
 router = APIRouter(tags=["google-drive"])
 
 FieldsQuery = Annotated[str | None, Query()]
+
+
+@router.get("/drive/v3/files")
+async def list_files(
+    store: StoreDep,
+    q: str | None = None,
+    fields: FieldsQuery = None,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=_MAX_LIST_PAGE)] = 100,
+    page_token: Annotated[str | None, Query(alias="pageToken")] = None,
+    corpora: str | None = None,
+) -> JsonObject:
+    if corpora is not None and corpora not in _CORPORA:
+        raise google_error(400, "invalid", f"Invalid Value: {corpora}", location="corpora")
+    matches = parse_query(q) if q and q.strip() else None
+    files = [
+        record.data["file"]
+        for record in await store.scan(VENDOR, FILES)
+        if matches is None or matches(record.data["file"])
+    ]
+    if page_token is not None and not page_token.isdigit():
+        raise google_error(400, "invalid", "Invalid Value", location="pageToken")
+    start = int(page_token) if page_token else 0
+    page = files[start : start + page_size]
+    answer: JsonObject = {"kind": "drive#fileList", "incompleteSearch": False}
+    if start + page_size < len(files):
+        answer["nextPageToken"] = str(start + page_size)
+    # Each file: the selection inside `files(...)`; all of it for `files` or `*`; else default.
+    inner = None
+    if fields is not None:
+        inner = _nested(fields, "files")
+        if inner is None and (fields.strip() == "*" or "files" in _top_level(fields)):
+            inner = "*"
+    answer["files"] = [select_fields(file, inner, _DEFAULT_FILE_FIELDS) for file in page]
+    if fields is not None and fields.strip() != "*":
+        answer = select_fields(answer, fields, _DEFAULT_LIST_FIELDS)
+    return answer
 
 
 @router.get("/drive/v3/files/{file_id}")
@@ -78,8 +127,9 @@ async def copy_file(
         description=body.get("description", original.get("description")),
         owner=original["owners"][0],
     )
-    if isinstance(body.get("properties"), dict):
-        copy["properties"] = body["properties"]
+    for name in ("properties", "appProperties"):
+        if name in body:
+            copy[name] = _custom_properties(body[name], name)
     await store.put(VENDOR, FILES, copy["id"], {"file": copy, "copiedFrom": file_id})
     return select_fields(copy, fields, _DEFAULT_FILE_FIELDS)
 
@@ -214,6 +264,44 @@ async def _upsert_permission(
         },
     )
     return permission
+
+
+def _custom_properties(raw: Any, name: str) -> dict[str, str]:
+    """`properties` / `appProperties` of a request: string keys and values, each pair at most
+    124 bytes of UTF-8."""
+    if not isinstance(raw, dict):
+        raise google_error(400, "invalid", "Invalid Value", location=name)
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise google_error(400, "invalid", "Invalid Value", location=f"{name}.{key}")
+        if len(key.encode()) + len(value.encode()) > _MAX_PROPERTY_BYTES:
+            raise google_error(
+                400,
+                "invalid",
+                f"The limit of {_MAX_PROPERTY_BYTES} bytes per property (key and value) was"
+                f" exceeded: {key}",
+                location=f"{name}.{key}",
+            )
+        values[str(key)] = value
+    return values
+
+
+def _nested(fields: str, name: str) -> str | None:
+    """The selection inside `name(...)` of a `fields` value, or None when `name` is selected
+    whole (or not at all)."""
+    start = fields.find(f"{name}(")
+    if start < 0:
+        return None
+    depth, begin = 0, start + len(name)
+    for index in range(begin, len(fields)):
+        if fields[index] == "(":
+            depth += 1
+        elif fields[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return fields[begin + 1 : index]
+    return None
 
 
 def _top_level(fields: str) -> list[str]:

@@ -4,7 +4,9 @@
 - `POST /v1/pages` under a parent page, with a title and optional `children` blocks.
 - `GET|PATCH /v1/pages/{id}` (PATCH: title, `in_trash`/`archived`, icon, cover).
 - `GET /v1/blocks/{id}`; `GET|PATCH /v1/blocks/{id}/children` (append ≤ 100, at the end:
-  `after`/`position` are not supported).
+  `after`/`position` are not supported). A page's children list its child pages too, as
+  `child_page` blocks (id = the page's id, `child_page.title`), in creation order with its
+  other blocks; trashed pages and blocks are left out, as Notion does.
 - `POST /v1/search` by title; in 2025-09-03 the object filter takes `page` or `data_source`
   (the sandbox has no data sources, so `data_source` finds nothing) and `database` is refused.
 
@@ -131,21 +133,7 @@ async def get_block(block_id: str, store: StoreDep) -> JsonObject:
     page = await store.get(VENDOR, PAGES, block_id)
     if page is None:
         raise _block_not_found(block_id)
-    # A page seen as a block is a child_page block.
-    return {
-        "object": "block",
-        "id": block_id,
-        "parent": page.data["parent"],
-        "created_time": page.data["created_time"],
-        "last_edited_time": page.data["last_edited_time"],
-        "created_by": BOT_USER,
-        "last_edited_by": BOT_USER,
-        "has_children": bool(await _children(store, block_id)),
-        "archived": page.data["archived"],
-        "in_trash": page.data["in_trash"],
-        "type": "child_page",
-        "child_page": {"title": page_title(page.data)},
-    }
+    return await _page_as_block(store, page.data)
 
 
 @router.get("/v1/blocks/{block_id}/children")
@@ -157,8 +145,7 @@ async def list_children(
 ) -> JsonObject:
     block_id = normalize_id(block_id, "block_id")
     await _parent_kind(store, block_id)
-    blocks = [r.data["block"] for r in await _children(store, block_id)]
-    return _paginate(blocks, start_cursor, page_size, "block")
+    return _paginate(await _child_entries(store, block_id), start_cursor, page_size, "block")
 
 
 @router.patch("/v1/blocks/{block_id}/children")
@@ -280,6 +267,42 @@ def block_rows(
 async def _children(store: Store, parent_id: str) -> list[Record]:
     rows = await store.scan_matching(VENDOR, BLOCKS, {"parentId": parent_id})
     return [r for r in rows if not r.data["block"].get("in_trash")]
+
+
+async def _child_pages(store: Store, parent_id: str) -> list[Record]:
+    rows = await store.scan_matching(VENDOR, PAGES, {"parent": {"page_id": parent_id}})
+    return [r for r in rows if not r.data["in_trash"]]
+
+
+async def _child_entries(store: Store, parent_id: str) -> list[JsonObject]:
+    """What `GET /v1/blocks/{id}/children` lists: the blocks and the child pages (as
+    `child_page` blocks) under `parent_id`, oldest first."""
+    rows = [(r.created_at, r.data["block"]) for r in await _children(store, parent_id)]
+    for page in await _child_pages(store, parent_id):
+        rows.append((page.created_at, await _page_as_block(store, page.data)))
+    rows.sort(key=lambda row: row[0])  # stable: blocks before pages of the same instant
+    return [entry for _, entry in rows]
+
+
+async def _page_as_block(store: Store, page: JsonObject) -> JsonObject:
+    """A page seen as a block: a `child_page` block with the page's id and title."""
+    has_children = bool(await _children(store, page["id"])) or bool(
+        await _child_pages(store, page["id"])
+    )
+    return {
+        "object": "block",
+        "id": page["id"],
+        "parent": page["parent"],
+        "created_time": page["created_time"],
+        "last_edited_time": page["last_edited_time"],
+        "created_by": BOT_USER,
+        "last_edited_by": BOT_USER,
+        "has_children": has_children,
+        "archived": page["archived"],
+        "in_trash": page["in_trash"],
+        "type": "child_page",
+        "child_page": {"title": page_title(page)},
+    }
 
 
 async def _parent_kind(store: Store, block_id: str) -> str:

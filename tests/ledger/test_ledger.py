@@ -302,3 +302,105 @@ def test_invalid_keys_are_refused(ledger: Ledger, thread_id: str, step: str, tar
     with pytest.raises(ValueError, match="ledger"):
         ledger.run_once(thread_id=thread_id, step=step, target=target, write=write)
     assert write.keys == []
+
+
+class Finder:
+    """A find function that records its calls and returns what it is told (None: not found)."""
+
+    def __init__(self, found: WriteResult | None = None, fail: BaseException | None = None):
+        self.keys: list[str] = []
+        self.found = found
+        self.fail = fail
+
+    def __call__(self, key: str) -> WriteResult | None:
+        self.keys.append(key)
+        if self.fail is not None:
+            raise self.fail
+        return self.found
+
+
+def run_finding(ledger: Ledger, write: Recorder, find: Finder) -> LedgerEntry:
+    return ledger.run_once(thread_id=THREAD, step=STEP, target=TARGET, write=write, find=find)
+
+
+def test_a_first_attempt_writes_without_looking(ledger: Ledger) -> None:
+    find, write = Finder(WriteResult("evt-found")), Recorder("evt-new")
+
+    entry = run_finding(ledger, write, find)
+
+    assert (entry.external_id, entry.attempts) == ("evt-new", 1)
+    assert find.keys == []  # nothing can exist under a key never tried before
+    assert len(write.keys) == 1
+
+
+def test_after_a_crash_what_find_finds_is_recorded_instead_of_writing(ledger: Ledger) -> None:
+    with pytest.raises(Crash):  # the vendor may have accepted the write; the ledger never knew
+        run(ledger, Recorder(fail=Crash()))
+    found = WriteResult("evt-made-before-the-crash", {"adopted": True})
+    find, write = Finder(found), Recorder("evt-second")
+
+    entry = run_finding(ledger, write, find)
+
+    assert (entry.status, entry.attempts) == ("succeeded", 2)
+    assert (entry.external_id, entry.result) == ("evt-made-before-the-crash", {"adopted": True})
+    assert find.keys == [entry.idempotency_key]
+    assert write.keys == []
+    # Done now: neither is called again.
+    assert run_finding(ledger, write, find) == entry
+    assert len(find.keys) == 1 and write.keys == []
+
+
+def test_after_a_crash_nothing_found_means_writing(ledger: Ledger) -> None:
+    with pytest.raises(Crash):
+        run(ledger, Recorder(fail=Crash()))
+    find, write = Finder(None), Recorder("evt-after-crash")
+
+    entry = run_finding(ledger, write, find)
+
+    assert (entry.external_id, entry.attempts) == ("evt-after-crash", 2)
+    assert find.keys == write.keys == [entry.idempotency_key]
+
+
+def test_after_a_failure_find_runs_first_too(ledger: Ledger) -> None:
+    # A timeout after the vendor committed fails the attempt although the write took effect.
+    with pytest.raises(VendorError):
+        run(ledger, Recorder(fail=VendorError("read timed out")))
+    find, write = Finder(WriteResult("evt-committed")), Recorder("evt-second")
+
+    entry = run_finding(ledger, write, find)
+
+    assert (entry.external_id, entry.attempts, entry.error) == ("evt-committed", 2, None)
+    assert len(find.keys) == 1 and write.keys == []
+
+
+def test_a_failing_find_is_recorded_and_retried(ledger: Ledger) -> None:
+    with pytest.raises(Crash):
+        run(ledger, Recorder(fail=Crash()))
+    error = VendorError("503 while listing")
+    write = Recorder("evt-x")
+    with pytest.raises(VendorError) as caught:
+        run_finding(ledger, write, Finder(fail=error))
+    assert caught.value is error
+    failed = ledger.get(thread_id=THREAD, step=STEP, target=TARGET)
+    assert failed is not None
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert failed.error == "VendorError: 503 while listing"
+    assert write.keys == []  # not written blind when the lookup could not answer
+
+    entry = run_finding(ledger, write, Finder(None))
+    assert (entry.status, entry.attempts, entry.external_id) == ("succeeded", 3, "evt-x")
+
+
+def test_find_must_return_a_write_result_or_none(ledger: Ledger) -> None:
+    with pytest.raises(Crash):
+        run(ledger, Recorder(fail=Crash()))
+
+    def bad(key: str) -> WriteResult | None:
+        return "evt-1"  # type: ignore[return-value]
+
+    write = Recorder()
+    with pytest.raises(TypeError, match="find returned str"):
+        ledger.run_once(thread_id=THREAD, step=STEP, target=TARGET, write=write, find=bad)
+    assert write.keys == []
+    entry = ledger.get(thread_id=THREAD, step=STEP, target=TARGET)
+    assert entry is not None and entry.status == "failed"

@@ -153,6 +153,75 @@ def test_copy_template_and_share(sandbox: SandboxServer) -> None:
     assert copies[0]["permissions"][0]["permission"]["emailAddress"] == MARIA
 
 
+def _copy(drive: Any, name: str, **body: Any) -> dict[str, Any]:
+    copied: dict[str, Any] = (
+        drive.files()
+        .copy(fileId=KICKOFF_DECK, body={"name": name, "parents": [DEAL_ROOMS], **body})
+        .execute()
+    )
+    return copied
+
+
+def test_files_are_listed_by_app_property(sandbox: SandboxServer) -> None:
+    drive = service(sandbox, "drive")
+    keyed = _copy(drive, "Keyed", appProperties={"orchestrator_key": "abc123"})
+    _copy(drive, "Other key", appProperties={"orchestrator_key": "def456"})
+    _copy(drive, "Public property", properties={"orchestrator_key": "abc123"})
+
+    def names(q: str, **options: Any) -> list[str]:
+        listed = drive.files().list(q=q, **options).execute()
+        return [file["name"] for file in listed["files"]]
+
+    wanted = "appProperties has { key='orchestrator_key' and value='abc123' }"
+    listed = (
+        drive.files()
+        .list(
+            q=f"{wanted} and trashed = false",
+            corpora="allDrives",
+            includeItemsFromAllDrives=True,
+            supportsAllDrives=True,
+            fields="nextPageToken,files(id,name,appProperties)",
+        )
+        .execute()
+    )
+    assert listed == {
+        "files": [
+            {"id": keyed["id"], "name": "Keyed", "appProperties": {"orchestrator_key": "abc123"}}
+        ]
+    }
+    assert names("properties has { key='orchestrator_key' and value='abc123' }") == [
+        "Public property"
+    ]
+    assert names(f"'{DEAL_ROOMS}' in parents and name contains 'key'") == ["Keyed", "Other key"]
+    assert names("name = 'Keyed' and trashed != true") == ["Keyed"]
+    assert names("appProperties has { key='orchestrator_key' and value='nothing' }") == []
+    # Without `fields` a list answers its default set, each file `kind,id,name,mimeType`.
+    default = drive.files().list(q=wanted).execute()
+    assert set(default) == {"kind", "incompleteSearch", "files"}
+    assert set(default["files"][0]) == {"kind", "id", "name", "mimeType"}
+
+
+def test_files_list_pages_and_refuses_what_it_cannot_read(sandbox: SandboxServer) -> None:
+    drive = service(sandbox, "drive")
+    first = drive.files().list(pageSize=2).execute()
+    second = drive.files().list(pageSize=2, pageToken=first["nextPageToken"]).execute()
+    assert len(first["files"]) == len(second["files"]) == 2
+    assert {f["id"] for f in first["files"]}.isdisjoint(f["id"] for f in second["files"])
+
+    for q in ("name = 'a' or name = 'b'", "not trashed", "appProperties has { key='k' }", "'x"):
+        with pytest.raises(HttpError) as refused:
+            drive.files().list(q=q).execute()
+        assert refused.value.resp.status == 400 and reason(refused.value) == "invalid"
+
+
+def test_an_app_property_holds_124_bytes(sandbox: SandboxServer) -> None:
+    drive = service(sandbox, "drive")
+    _copy(drive, "Fits", appProperties={"k" * 24: "v" * 100})
+    with pytest.raises(HttpError) as too_long:
+        _copy(drive, "Too long", appProperties={"k" * 24: "v" * 101})
+    assert too_long.value.resp.status == 400
+
+
 def test_drive_errors(sandbox: SandboxServer) -> None:
     drive = service(sandbox, "drive")
     with pytest.raises(HttpError) as missing:

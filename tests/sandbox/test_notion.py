@@ -12,6 +12,7 @@ from tests.vendor_sandbox import SandboxServer
 
 SOP_PARENT = "1b2c3d4e-0000-4a00-8000-00000000a002"  # "Sales SOPs" in the seed
 REVIEW_SOP = "1b2c3d4e-0000-4a00-8000-00000000a003"
+ONBOARDING_SOP = "1b2c3d4e-0000-4a00-8000-00000000a004"
 
 
 def client(sandbox: SandboxServer, token: str = "secret_sandbox") -> Client:
@@ -97,6 +98,25 @@ def test_children_are_listed_in_pages(sandbox: SandboxServer) -> None:
     assert len(first["results"]) == 60
     assert second["has_more"] is False
     assert second["results"][-1]["paragraph"]["rich_text"][0]["plain_text"] == "line 100"
+
+
+def test_child_pages_are_listed_as_child_page_blocks(sandbox: SandboxServer) -> None:
+    notion = client(sandbox)
+    seeded = notion.blocks.children.list(block_id=SOP_PARENT)["results"]
+    first = notion.pages.create(parent={"page_id": SOP_PARENT}, properties=title("First"))
+    notion.blocks.children.append(block_id=SOP_PARENT, children=[paragraph("between")])
+    second = notion.pages.create(parent={"page_id": SOP_PARENT}, properties=title("Second"))
+    notion.pages.update(page_id=first["id"], in_trash=True)
+
+    listed = notion.blocks.children.list(block_id=SOP_PARENT)["results"]
+
+    # The seed's two SOPs are child pages of the parent (besides its text).
+    assert [b["id"] for b in seeded if b["type"] == "child_page"] == [REVIEW_SOP, ONBOARDING_SOP]
+    new = listed[len(seeded) :]
+    assert [b["type"] for b in new] == ["paragraph", "child_page"]  # the trashed page left out
+    assert (new[1]["id"], new[1]["child_page"]) == (second["id"], {"title": "Second"})
+    assert new[1]["parent"] == {"type": "page_id", "page_id": SOP_PARENT}
+    assert notion.blocks.retrieve(block_id=second["id"])["child_page"] == {"title": "Second"}
 
 
 def test_limits_on_children_and_text(sandbox: SandboxServer) -> None:

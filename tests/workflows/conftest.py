@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -202,3 +203,32 @@ def harness(
 def event(subscription_type: str, object_id: int, **fields: Any) -> dict[str, Any]:
     """A HubSpot event about `object_id` (fresh eventId)."""
     return hubspot_event(subscription_type, objectId=object_id, **fields)
+
+
+class ProcessDied(BaseException):
+    """The run worker dying: nothing after the point it dies at runs, not even an `except
+    Exception` (the ledger records no outcome, the runner no failure)."""
+
+
+@contextmanager
+def dies_after(owner: type, method: str) -> Iterator[list[Any]]:
+    """Inside the block, each call of `owner.method` does its work (the vendor accepts the
+    request and answers) and then the process dies before anything records it. Yields what the
+    calls returned."""
+    original = getattr(owner, method)
+    returned: list[Any] = []
+
+    def accepted_then_died(self: Any, *args: Any, **kwargs: Any) -> Any:
+        returned.append(original(self, *args, **kwargs))
+        raise ProcessDied(f"the worker died right after {owner.__name__}.{method}")
+
+    setattr(owner, method, accepted_then_died)
+    try:
+        yield returned
+    finally:
+        setattr(owner, method, original)
+
+
+def requests_since(sandbox: SandboxServer, vendor: str, seen: int) -> list[tuple[str, str]]:
+    """(method, path) of the vendor's requests after the first `seen` of its log."""
+    return [(r["method"], r["path"]) for r in sandbox.requests(vendor)[seen:]]

@@ -11,11 +11,19 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from orchestrator_core.ledger import idempotency_key
 from orchestrator_defs.runtime.runner import WorkflowFailed, WorkflowRetryable
 from orchestrator_defs.workflows import company_intake
 from resources.hubspot import HubSpotConnector
-from tests.vendor_sandbox import BASE_ID, SOP_PARENT, hubspot_for, sandbox_config
-from tests.workflows.conftest import WorkflowHarness, event
+from resources.notion import NotionConnector
+from tests.vendor_sandbox import BASE_ID, SOP_PARENT, hubspot_for, notion_for, sandbox_config
+from tests.workflows.conftest import (
+    ProcessDied,
+    WorkflowHarness,
+    dies_after,
+    event,
+    requests_since,
+)
 
 ACCOUNTS = f"airtable/{BASE_ID}/Accounts"
 CUSTOMER_SOP = "4c90b3e6-5d7f-4182-a04c-1e3f9d5b7a44"
@@ -368,3 +376,81 @@ def test_the_sop_page_is_adopted_when_its_creation_was_not_recorded(
     assert result.outcome == "mirrored"
     assert len(_pages_titled(intake, "Customer onboarding SOP: Northwind Traders")) == 1
     assert result.artifacts[1]["external_id"] == ledger_entry.external_id
+
+
+SOP_TITLE = "Customer onboarding SOP: Northwind Traders"
+SOP_THREAD = "company_intake/company-9001"
+
+
+def test_a_page_created_but_never_recorded_is_adopted_not_created_again(
+    intake: WorkflowHarness,
+) -> None:
+    run = intake.start([event("company.creation", 9001)], "company_intake")
+    with (
+        dies_after(NotionConnector, "create_page_from_template") as created,
+        pytest.raises(ProcessDied),
+    ):
+        intake.drive(run)
+    (page,) = _pages_titled(intake, SOP_TITLE)  # complete: one create request held it all
+    assert page["id"] == created[0].id
+    (entry,) = intake.side_effects(SOP_THREAD)
+    assert (entry["status"], entry["attempts"]) == ("pending", 1)
+    seen = len(intake.sandbox.requests("notion"))
+
+    result = intake.drive(run)
+
+    assert result.outcome == "mirrored"
+    assert _pages_titled(intake, SOP_TITLE) == [page]
+    (entry,) = intake.side_effects(SOP_THREAD)
+    assert (entry["attempts"], entry["external_id"]) == (2, page["id"])
+    assert entry["result"]["adopted"] is True
+    assert requests_since(intake.sandbox, "notion", seen) == [
+        ("GET", f"/notion/v1/blocks/{SOP_PARENT}/children"),
+        ("GET", f"/notion/v1/pages/{page['id']}"),
+    ]
+    assert _accounts(intake)[0]["fields"]["SOP page ID"] == page["id"]
+
+
+def test_a_half_copied_page_is_replaced_not_reused(intake: WorkflowHarness) -> None:
+    # A template longer than two requests hold: the copy is filled in three.
+    notion = notion_for(intake.sandbox)
+    notion.append_links(
+        block_id=CUSTOMER_SOP, links=[f"https://wiki.example/step-{n}" for n in range(220)]
+    )
+    template_blocks = len(intake.sandbox.inspect(f"notion/pages/{CUSTOMER_SOP}")["blocks"])
+    notion.close()
+    assert template_blocks > 200
+    run = intake.start([event("company.creation", 9001)], "company_intake")
+    # The worker dies once the first blocks after the create are in: the page is half-copied.
+    with dies_after(NotionConnector, "_append"), pytest.raises(ProcessDied):
+        intake.drive(run)
+    key = idempotency_key(
+        thread_id=SOP_THREAD, step="attach_sop", target=f"notion:sop:{CUSTOMER_SOP}"
+    )
+    (half,) = _pages_titled(intake, f"{SOP_TITLE} (copy in progress {key})")
+    assert len(half["blocks"]) == 200 < template_blocks
+    assert _pages_titled(intake, SOP_TITLE) == []  # never under its title while incomplete
+    seen = len(intake.sandbox.requests("notion"))
+
+    result = intake.drive(run)
+
+    assert result.outcome == "mirrored"
+    (page,) = _pages_titled(intake, SOP_TITLE)
+    assert page["id"] != half["id"] and not page["in_trash"]
+    assert len(page["blocks"]) == template_blocks
+    (trashed,) = _pages_titled(intake, f"{SOP_TITLE} (copy in progress {key})")
+    assert trashed["in_trash"] is True
+    (entry,) = intake.side_effects(SOP_THREAD)
+    assert (entry["status"], entry["attempts"], entry["external_id"]) == (
+        "succeeded",
+        2,
+        page["id"],
+    )
+    again = requests_since(intake.sandbox, "notion", seen)
+    assert again[:2] == [
+        ("GET", f"/notion/v1/blocks/{SOP_PARENT}/children"),  # the lookup
+        ("PATCH", f"/notion/v1/pages/{half['id']}"),  # the half copy to the trash
+    ]
+    assert again.count(("POST", "/notion/v1/pages")) == 1
+    assert again[-1] == ("PATCH", f"/notion/v1/pages/{page['id']}")  # the title, last
+    assert _accounts(intake)[0]["fields"]["SOP page ID"] == page["id"]

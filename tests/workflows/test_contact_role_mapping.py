@@ -9,12 +9,20 @@ from typing import Any
 
 import pytest
 
+from orchestrator_core.ledger import idempotency_key
 from orchestrator_defs.runtime.runner import WorkflowFailed
 from orchestrator_defs.workflows import company_intake, contact_role_mapping
 from resources.airtable import AirtableConnector
+from resources.google_workspace import DRIVE_KEY_PROPERTY, GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from tests.vendor_sandbox import BASE_ID, airtable_for, hubspot_for, sandbox_config
-from tests.workflows.conftest import WorkflowHarness, event
+from tests.workflows.conftest import (
+    ProcessDied,
+    WorkflowHarness,
+    dies_after,
+    event,
+    requests_since,
+)
 
 CONTACTS = f"airtable/{BASE_ID}/Contacts"
 CHECKLIST = f"airtable/{BASE_ID}/Access checklist"
@@ -128,6 +136,41 @@ def test_a_finance_director_becomes_economic_buyer_everywhere(mapping: WorkflowH
         ("google/drive_copies", copy["file"]["id"]),
     ]
     assert mapping.exceptions(run.id) == []
+
+
+def test_a_copy_made_but_never_recorded_is_found_not_copied_again(
+    mapping: WorkflowHarness,
+) -> None:
+    run = mapping.start([event("contact.creation", 7001)], "contact_role_mapping")
+    with dies_after(GoogleWorkspaceConnector, "copy_file") as copied, pytest.raises(ProcessDied):
+        mapping.drive(run)
+    (copy,) = _copies(mapping)  # Drive made it; the ledger does not know
+    assert copy["file"]["id"] == copied[0].id
+    thread = "contact_role_mapping/contact-7001"
+    (entry,) = mapping.side_effects(thread)
+    assert (entry["status"], entry["attempts"]) == ("pending", 1)
+    key = idempotency_key(thread_id=thread, step=entry["step"], target=entry["target"])
+    assert copy["file"]["appProperties"] == {DRIVE_KEY_PROPERTY: key}
+    seen = len(mapping.sandbox.requests("google"))
+
+    result = mapping.drive(run)  # the retry after the worker died
+
+    assert result.outcome == "role_assigned"
+    (again,) = _copies(mapping)
+    assert again["file"] == copy["file"]
+    assert [p["permission"]["emailAddress"] for p in again["permissions"]] == [
+        "camille.dubois@northwind.example"
+    ]
+    (entry,) = mapping.side_effects(thread)
+    assert (entry["status"], entry["attempts"], entry["external_id"]) == (
+        "succeeded",
+        2,
+        copy["file"]["id"],
+    )
+    assert entry["result"]["adopted"] is True
+    writes = requests_since(mapping.sandbox, "google", seen)
+    assert ("GET", "/google/drive/v3/files") in writes  # the lookup by app property
+    assert not [w for w in writes if w[1].endswith("/copy")]
 
 
 def test_a_contact_of_an_unmirrored_company_names_the_company_by_its_hubspot_id(

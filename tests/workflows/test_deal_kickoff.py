@@ -23,6 +23,8 @@ from orchestrator_defs.workflows.deal_kickoff.sop_page import notion_page_id
 from orchestrator_defs.workflows.state import Decision
 from resources.airtable import AirtableConnector
 from resources.google_workspace import deterministic_event_id
+from resources.hubspot import HubSpotConnector
+from resources.notion import NotionConnector
 from tests.vendor_sandbox import (
     BASE_ID,
     SOP_PARENT,
@@ -31,7 +33,13 @@ from tests.vendor_sandbox import (
     notion_for,
     sandbox_config,
 )
-from tests.workflows.conftest import WorkflowHarness, event
+from tests.workflows.conftest import (
+    ProcessDied,
+    WorkflowHarness,
+    dies_after,
+    event,
+    requests_since,
+)
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -296,6 +304,73 @@ def test_rejection_writes_a_note_and_no_event(kickoff: WorkflowHarness) -> None:
     body = note["properties"]["hs_note_body"]
     assert "Customer asked to wait" in body and "operator@harborlabs.example" in body
     assert table(kickoff, "Kickoffs") == []
+
+
+def test_a_note_created_but_never_recorded_is_found_not_written_again(
+    kickoff: WorkflowHarness,
+) -> None:
+    run, parked = park_5001(kickoff)
+    decision = kickoff.decide(parked.approvals[0], "reject", note="Customer asked to wait")
+    with dies_after(HubSpotConnector, "create_note") as created, pytest.raises(ProcessDied):
+        kickoff.drive(run, decision=decision)
+    (note,) = notes_on(kickoff, "5001")  # HubSpot has it; the ledger does not know
+    assert note["id"] == created[0].id
+    (entry,) = kickoff.side_effects(run.thread_id)
+    assert (entry["step"], entry["status"], entry["attempts"]) == ("record_rejection", "pending", 1)
+    key = idempotency_key(thread_id=run.thread_id, step="record_rejection", target=entry["target"])
+    assert key in note["properties"]["hs_note_body"]
+    seen = len(kickoff.sandbox.requests("hubspot"))
+
+    done = kickoff.drive(run)  # the retry after the worker died
+
+    assert done.status == "succeeded" and done.outcome == "rejected"
+    assert notes_on(kickoff, "5001") == [note]
+    (entry,) = kickoff.side_effects(run.thread_id)
+    assert (entry["status"], entry["attempts"]) == ("succeeded", 2)
+    assert (entry["external_id"], entry["result"]) == (note["id"], {"adopted": True})
+    writes = requests_since(kickoff.sandbox, "hubspot", seen)
+    assert ("POST", "/hubspot/crm/v4/associations/deals/notes/batch/read") in writes
+    assert ("POST", "/hubspot/crm/v3/objects/notes/batch/read") in writes
+    assert ("POST", "/hubspot/crm/v3/objects/notes") not in writes
+
+
+def test_a_link_appended_but_never_recorded_is_found_not_appended_again(
+    kickoff: WorkflowHarness, airtable: AirtableConnector
+) -> None:
+    notion = notion_for(kickoff.sandbox)
+    sop = notion.create_page_from_template(title="Northwind Traders SOP", parent_page_id=SOP_PARENT)
+    notion.close()
+    airtable.upsert_records(
+        table="Accounts",
+        records=[{"HubSpot ID": "9001", "Name": "Northwind Traders", "SOP page": sop.url}],
+    )
+    run, parked = park_5001(kickoff)
+    decision = kickoff.decide(parked.approvals[0], "approve")
+    with dies_after(NotionConnector, "append_links") as appended, pytest.raises(ProcessDied):
+        kickoff.drive(run, decision=decision)
+    (block_id,) = appended[0]
+    entries = {e["step"]: e for e in kickoff.side_effects(run.thread_id)}
+    assert (entries["link_sop_page"]["status"], entries["link_sop_page"]["attempts"]) == (
+        "pending",
+        1,
+    )
+    seen = len(kickoff.sandbox.requests("notion"))
+
+    done = kickoff.drive(run)
+
+    assert done.outcome == "kickoff_scheduled"
+    page = kickoff.sandbox.inspect(f"notion/pages/{sop.id}")
+    (link,) = [b for b in page["blocks"] if b["type"] == "bookmark"]
+    assert link["id"] == block_id
+    entries = {e["step"]: e for e in kickoff.side_effects(run.thread_id)}
+    assert (entries["link_sop_page"]["external_id"], entries["link_sop_page"]["attempts"]) == (
+        block_id,
+        2,
+    )
+    assert requests_since(kickoff.sandbox, "notion", seen) == [
+        ("GET", f"/notion/v1/blocks/{sop.id}/children")  # the lookup, and no append
+    ]
+    assert len(events_in_sandbox(kickoff)) == 1
 
 
 def test_an_expired_approval_ends_without_an_event(kickoff: WorkflowHarness) -> None:

@@ -95,18 +95,23 @@ def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> 
     template = intake.sop_template_for(state["company"].get(intake.company_type_property))
     title = f"{template.title}: {label_of(state)}"
 
-    def create(_key: str) -> WriteResult:
-        # A page of that title under the SOP parent is ours from a write whose success was not
-        # recorded (a crash right after Notion answered): adopt it instead of making another.
-        parent = ctx.notion.sop_parent_page_id
-        page = ctx.notion.find_page_by_title(title=title, parent_page_id=parent)
-        adopted = page is not None
-        if page is None:
-            page = ctx.notion.create_page_from_template(
-                title=title, template_page_id=template.notion_page_id
-            )
+    def create(key: str) -> WriteResult:
+        page = ctx.notion.create_page_from_template(
+            title=title, template_page_id=template.notion_page_id, idempotency_key=key
+        )
         return WriteResult(
-            external_id=page.id, result={"url": page.url, "title": title, "adopted": adopted}
+            external_id=page.id, result={"url": page.url, "title": title, "adopted": False}
+        )
+
+    def find(key: str) -> WriteResult | None:
+        # An earlier attempt died or failed after Notion may have created the page: a child
+        # page of the SOP parent with the title is complete and adopted; one still under the
+        # provisional title of the key was left half-copied and goes to the trash.
+        page = ctx.notion.find_page_copy(title=title, idempotency_key=key)
+        if page is None:
+            return None
+        return WriteResult(
+            external_id=page.id, result={"url": page.url, "title": title, "adopted": True}
         )
 
     entry = write_once_per_object(
@@ -117,6 +122,7 @@ def attach_sop(state: CompanyIntakeState, runtime: Runtime[WorkflowContext]) -> 
         step="attach_sop",
         target=f"notion:sop:{template.notion_page_id}",
         write=create,
+        find=find,
     )
     sop = SopPage(
         page_id=str(entry.external_id),

@@ -210,13 +210,26 @@ def _copy_and_share(
 ) -> DriveCopy:
     contact_id = state["contact_id"]
 
-    def copy(_key: str) -> WriteResult:
+    def copy(key: str) -> WriteResult:
         name = f"{_template_name(ctx.google, template_id)} \u2013 {name_of(state)}"
         copied = ctx.google.copy_file(
-            template_file_id=template_id, name=name, folder_id=ctx.options.drive_folder_id
+            template_file_id=template_id,
+            name=name,
+            folder_id=ctx.options.drive_folder_id,
+            idempotency_key=key,  # kept on the copy as its app property `orchestrator_key`
         )
         return WriteResult(
             external_id=copied.id, result={"name": copied.name, "url": copied.web_view_link}
+        )
+
+    def find(key: str) -> WriteResult | None:
+        # An earlier attempt died or failed after Drive may have made the copy: adopt it.
+        found = ctx.google.find_file_by_key(idempotency_key=key)
+        if found is None:
+            return None
+        return WriteResult(
+            external_id=found.id,
+            result={"name": found.name, "url": found.web_view_link, "adopted": True},
         )
 
     # Keyed on the contact, not the run: one copy per contact and template, ever.
@@ -228,6 +241,7 @@ def _copy_and_share(
         step="copy_drive_template",
         target=f"google:drive:{template_id}",
         write=copy,
+        find=find,
     )
     file_id = str(copied.external_id)
     if email is not None:

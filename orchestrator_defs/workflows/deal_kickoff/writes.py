@@ -153,7 +153,15 @@ def link_sop_page(state: KickoffState, runtime: Runtime[WorkflowContext]) -> Upd
         block_ids = ctx.notion.append_links(block_id=page_id, links=[link])
         return WriteResult(external_id=block_ids[0] if block_ids else None, result=list(block_ids))
 
-    entry = ctx.write_once(step="link_sop_page", target=f"notion:{page_id}", write=append)
+    def find(key: str) -> WriteResult | None:
+        # An earlier attempt died or failed after Notion may have appended the link: a bookmark
+        # to the event already on the page is that link.
+        found = ctx.notion.find_links(block_id=page_id, urls=[link.url]).get(link.url)
+        return None if found is None else WriteResult(external_id=found, result=[found])
+
+    entry = ctx.write_once(
+        step="link_sop_page", target=f"notion:{page_id}", write=append, find=find
+    )
     return {
         **done,
         "artifacts": [
