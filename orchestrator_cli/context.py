@@ -99,18 +99,21 @@ def cli_actor() -> str:
 
 
 @contextmanager
-def clean_exit_on_signals() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into a normal exit so `finally` blocks and atexit handlers run.
+def clean_exit_on_signals(
+    signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+) -> Iterator[None]:
+    """Turn these signals (SIGINT/SIGTERM unless told) into a normal exit so `finally` blocks
+    and atexit handlers run.
 
-    uvicorn shuts down gracefully on these signals, then re-raises the signal to the handler it
-    found; with the default handlers the process would die before releasing the embedded
+    uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    it found; with the default handlers the process would die before releasing the embedded
     Postgres. Ours exits with status 0 instead.
     """
 
     def _exit(signum: int, _frame: object) -> None:
         raise SystemExit(0)
 
-    previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _exit) for sig in signals}
     try:
         yield
     finally:

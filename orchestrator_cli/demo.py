@@ -25,7 +25,7 @@ from orchestrator_cli.demo_report import (
     read_progress,
 )
 from orchestrator_cli.dev import describe
-from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
+from orchestrator_cli.stack import STOP_SIGNALS, Ports, Stack, port_options, running_stack
 
 SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples" / "webhooks"
 
@@ -65,7 +65,7 @@ def demo(
     quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
     expectations = load_expectations(samples_dir / "expected.yaml")
-    with clean_exit_on_signals(), running_stack(settings, ports) as stack:
+    with clean_exit_on_signals(STOP_SIGNALS), running_stack(settings, ports) as stack:
         click.echo(describe(stack, settings) + "\n")
         with httpx.Client(base_url=stack.api_url, timeout=15.0) as client:
             for path in sorted(samples_dir.glob("*.json")):

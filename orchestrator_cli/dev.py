@@ -8,7 +8,7 @@ import click
 
 from orchestrator_cli.context import clean_exit_on_signals, load_settings, quiet_unless_asked
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
-from orchestrator_cli.stack import Ports, Stack, port_options, running_stack
+from orchestrator_cli.stack import STOP_SIGNALS, Ports, Stack, port_options, running_stack
 from orchestrator_core.settings import Settings
 
 
@@ -42,7 +42,7 @@ def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
     settings = load_settings()
     quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
-    with clean_exit_on_signals(), running_stack(settings, ports) as stack:
+    with clean_exit_on_signals(STOP_SIGNALS), running_stack(settings, ports) as stack:
         click.echo(describe(stack, settings))
         click.echo("\nRunning; Ctrl-C stops everything.")
         while True:

@@ -2,9 +2,13 @@
 ingest API, the Dagster webserver and daemon, and the vendor sandbox when a connector has no
 credentials. Used by `orchestrator dev` and `orchestrator demo`.
 
-Children run in their own sessions, so a Ctrl-C reaches only this process, which then stops
-them in order (daemon, webserver, API, sandbox) and finally lets go of the embedded Postgres.
-Their output goes to `$ORCHESTRATOR_HOME/logs/<name>.log`.
+Each service runs in a session (and process group) of its own, so a Ctrl-C reaches only this
+process, which then stops them: SIGTERM to each service first (Dagster's daemon and webserver
+shut their code servers down), then SIGTERM and, after a bound, SIGKILL to whatever is left in
+their sessions (a code server still waiting for a run, run workers and their helpers, even
+once reparented) or was seen below them; and only then does it let go of the embedded Postgres.
+Another Ctrl-C (or SIGTERM, SIGHUP) meanwhile skips the waiting and kills what is left at once;
+it never cuts the stop short. Output goes to `$ORCHESTRATOR_HOME/logs/<name>.log`.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,13 +34,21 @@ from orchestrator_cli.context import load_policy_or_exit, migrated_database
 from orchestrator_cli.dagster_instance import dagster_environment, write_instance
 from orchestrator_cli.dev_credentials import dev_jwt_secret, ensure_dev_admin
 from orchestrator_core.db.server import Database
+from orchestrator_core.logging import get_logger
 from orchestrator_core.settings import Settings
 from resources.connections import all_connections
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# How long the services get to stop by themselves, and then what is left of them after a SIGTERM.
 STOP_TIMEOUT_SECONDS = 20.0
+# How long a SIGKILLed process may take to be gone.
+KILL_TIMEOUT_SECONDS = 10.0
+# The signals that stop the stack, and that hurry its stop once it is stopping.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 START_TIMEOUT_SECONDS = 180.0
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,8 @@ def running_stack(
     logs_dir = home / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home / "dagster_home")
-    with migrated_database(settings) as database:
+    with contextlib.ExitStack() as held:
+        database = held.enter_context(migrated_database(settings))
         write_instance(dagster_home)
         admin_password_file = ensure_dev_admin(settings, database.url)
         sandbox_url = f"http://127.0.0.1:{ports.sandbox}"
@@ -171,7 +185,11 @@ def running_stack(
             _start_children(stack)
             yield stack
         finally:
-            _stop_children(stack)
+            with _hurried_by_signals() as hurry:
+                _stop_children(stack, hurry)
+                # The database last, and under the same guard: a second Ctrl-C must not leave
+                # the embedded server running.
+                held.close()
 
 
 def _workspace_args() -> list[str]:
@@ -253,25 +271,119 @@ def _wait_healthy(stack: Stack, child: Child) -> None:
     )
 
 
-def _stop_children(stack: Stack) -> None:
-    # Every descendant, seen before anything stops: Dagster's code servers and run workers
-    # start sessions of their own, so stopping a child's process group does not reach them.
-    descendants = [
-        process for child in stack.children if child.alive() for process in _descendants(child)
-    ]
-    # Dagster first (no new runs start), then the API and the sandbox the runs use.
+@contextlib.contextmanager
+def _hurried_by_signals() -> Iterator[threading.Event]:
+    """While the stack stops, a stop signal sets the event (skip the waiting, kill what is
+    left) instead of interrupting the stop halfway, which would leave the services running."""
+    hurry = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield hurry  # signal handlers belong to the main thread; it keeps its own
+        return
+
+    def _hurry(_signum: int, _frame: object) -> None:
+        hurry.set()  # no output here: the main thread may be writing
+
+    previous = {sig: signal.signal(sig, _hurry) for sig in STOP_SIGNALS}
+    try:
+        yield hurry
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _say(message: str) -> None:
+    # The terminal may be gone (SIGHUP): stopping matters more than saying so.
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        click.echo(message, err=True)
+
+
+def _stop_children(stack: Stack, hurry: threading.Event) -> None:
+    """Stop every process of the stack, the services' own descendants included, and wait
+    until they are gone; bounded by STOP_TIMEOUT_SECONDS twice plus KILL_TIMEOUT_SECONDS.
+
+    Dagster's code servers are not reliably stopped by their parents: one told to stop, or
+    whose heartbeat has timed out, still waits for the runs it started, and so outlives the
+    daemon, reparented, for as long as they last. So every process in a service's session or
+    process group, or seen below a service before it stopped, is stopped here too.
+    """
+    if not stack.children:
+        return
+    _say("stopping the stack (Ctrl-C again to kill it at once) ...")
+    started = time.monotonic()
+    sessions = {child.process.pid for child in stack.children}
+    # Seen before anything stops, for a descendant that moved to a session of its own.
+    seen = {process.pid: process for child in stack.children for process in _descendants(child)}
+    # 1. SIGTERM to each service itself, the daemon first: the daemon and the webserver tell
+    #    their code servers to stop, and every service shuts down as it means to.
     for child in reversed(stack.children):
-        if child.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signal.SIGTERM)
-    for child in reversed(stack.children):
-        try:
-            child.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signal.SIGKILL)
-            child.process.wait()
-    _stop_orphans(descendants)
+        _signal_service(child, signal.SIGTERM)
+    _wait_until_gone(stack.children, [], STOP_TIMEOUT_SECONDS, hurry)
+    services_stopped = time.monotonic() - started
+    # 2. Whatever is left of them: the services that would not stop, the code servers still
+    #    waiting for a run, the run workers and their helpers, reparented or not.
+    rest = _left_over(sessions, seen)
+    left_over = len(rest)
+    if not hurry.is_set():
+        for child in stack.children:
+            _signal_service(child, signal.SIGTERM)
+        _signal_all(rest, signal.SIGTERM)
+        _wait_until_gone(stack.children, rest, STOP_TIMEOUT_SECONDS, hurry)
+    # 3. SIGKILL to what still runs, a process started meanwhile in the same sessions included
+    #    (a code server a daemon thread spawned as the daemon went down).
+    rest = _left_over(sessions, seen)
+    killed = [child.name for child in stack.children if child.alive()]
+    killed += [_name(process) for process in rest]
+    for child in stack.children:
+        _signal_service(child, signal.SIGKILL)
+    _signal_all(rest, signal.SIGKILL)
+    _wait_until_gone(stack.children, rest, KILL_TIMEOUT_SECONDS, None)
+    for child in stack.children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=KILL_TIMEOUT_SECONDS)
+    figures = {
+        "seconds": round(time.monotonic() - started, 1),
+        "services_seconds": round(services_stopped, 1),
+        "left_over_processes": left_over,
+        "hurried": hurry.is_set(),
+    }
+    if killed:
+        log.warning("stack stopped; killed what would not stop", killed=killed, **figures)
+    else:
+        log.info("stack stopped", **figures)
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return f"{process.pid} {' '.join(process.cmdline())[:80]}"
+    except psutil.Error:
+        return str(process.pid)
+
+
+def _signal_service(child: Child, sig: int) -> None:
+    """Signal the service itself; nothing if it has exited (Popen never signals a reaped pid)."""
+    if child.alive():
+        with contextlib.suppress(ProcessLookupError):
+            child.process.send_signal(sig)
+
+
+def _signal_all(processes: Iterable[psutil.Process], sig: int) -> None:
+    for process in processes:
+        # psutil refuses a pid that now belongs to another process.
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
+def _wait_until_gone(
+    services: list[Child],
+    processes: list[psutil.Process],
+    timeout: float,
+    hurry: threading.Event | None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (hurry is not None and hurry.is_set()):
+        if not any(child.alive() for child in services) and not any(map(_running, processes)):
+            return
+        time.sleep(0.1)
 
 
 def _descendants(child: Child) -> list[psutil.Process]:
@@ -281,14 +393,25 @@ def _descendants(child: Child) -> list[psutil.Process]:
         return []
 
 
-def _stop_orphans(processes: list[psutil.Process]) -> None:
-    """Stop what outlived its parent (a code server whose heartbeat never timed it out)."""
-    alive = [process for process in processes if process.is_running()]
-    for process in alive:
-        with contextlib.suppress(psutil.Error):
-            process.terminate()
-    _, still_alive = psutil.wait_procs(alive, timeout=STOP_TIMEOUT_SECONDS)
-    for process in still_alive:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(still_alive, timeout=STOP_TIMEOUT_SECONDS)
+def _left_over(sessions: set[int], seen: dict[int, psutil.Process]) -> list[psutil.Process]:
+    """The processes still running in the services' sessions or process groups, or seen below
+    them, except the services themselves (their Popen signals and reaps them).
+
+    A service's pid names its session and group for as long as any process is in them, so it
+    cannot meanwhile be another process's session."""
+    found = {pid: process for pid, process in seen.items() if pid not in sessions}
+    for process in psutil.process_iter():
+        if process.pid in sessions or process.pid in found:
+            continue
+        with contextlib.suppress(OSError):
+            if os.getsid(process.pid) in sessions or os.getpgid(process.pid) in sessions:
+                found[process.pid] = process
+    return [process for process in found.values() if _running(process)]
+
+
+def _running(process: psutil.Process) -> bool:
+    """Running, as opposed to gone or a zombie waiting for its parent (or init) to reap it."""
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False

@@ -239,10 +239,14 @@ class DevStack:
             f"{self.sandbox_url}/_sandbox/health",
         ]
 
-    def stop(self, timeout: float = 90.0) -> str:
-        """Ctrl-C, then everything it printed (stdout and stderr)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+    def stop(self, timeout: float = 90.0, presses: int = 1) -> str:
+        """Ctrl-C (`presses` times, half a second apart, as an impatient user does), then
+        everything it printed (stdout and stderr)."""
+        for press in range(presses):
+            if press:
+                time.sleep(0.5)
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
