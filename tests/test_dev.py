@@ -49,6 +49,12 @@ class ProcessTree:
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
 
     def __enter__(self) -> ProcessTree:
+        # Processes already below the root are not the stack's (under pytest, the suite's own
+        # helpers such as a multiprocessing resource tracker started by an earlier test).
+        try:
+            self.before = {p.pid for p in self.root.children(recursive=True)}
+        except psutil.Error:
+            self.before = set()
         self.sample()
         self._thread.start()
         return self
@@ -68,7 +74,7 @@ class ProcessTree:
         except psutil.Error:
             below = []
         for process in below:
-            if process.pid in self.seen:
+            if process.pid in self.seen or process.pid in getattr(self, "before", ()):
                 continue
             try:
                 groups = {os.getsid(process.pid), os.getpgid(process.pid)}
