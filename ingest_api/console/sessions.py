@@ -16,11 +16,14 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from ingest_api.actor import Actor
+from orchestrator_core.logging import get_logger
 from orchestrator_core.settings import Settings
 
 # How stale `last_seen_at` may get before a request writes it again: the idle timeout is that
 # much coarse, and browsing does not write a row per page.
 _TOUCH_EVERY = timedelta(seconds=60)
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ async def find_session(
     now: datetime = row["now"]
     ended = _ended_reason(row, now, timedelta(minutes=settings.console_session_idle_minutes))
     if ended is not None:
+        # Why a browser is asked to log in again: the operator's first question.
+        log.info("console session ended", session_id=row["id"], reason=ended)
         await end_session(conn, row["id"], ended)
         return None
     if now - row["last_seen_at"] >= _TOUCH_EVERY:
