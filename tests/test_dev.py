@@ -38,8 +38,11 @@ class ProcessTree:
     and process groups they were in: a process that outlives its parent is reparented to init
     and no longer below the root, but it is still in the session its service started."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, ignore: frozenset[int] = frozenset()) -> None:
         self.root = psutil.Process(root)
+        # Processes below the root that are not the stack's (under pytest, the suite's own
+        # helpers such as a multiprocessing resource tracker started by an earlier test).
+        self.ignore = ignore
         self.seen: dict[int, psutil.Process] = {}
         self.parents: dict[int, str] = {}  # pid -> its parent's command line when first seen
         # The test's own session and group hold the root: never treat those as the stack's.
@@ -49,12 +52,6 @@ class ProcessTree:
         self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
 
     def __enter__(self) -> ProcessTree:
-        # Processes already below the root are not the stack's (under pytest, the suite's own
-        # helpers such as a multiprocessing resource tracker started by an earlier test).
-        try:
-            self.before = {p.pid for p in self.root.children(recursive=True)}
-        except psutil.Error:
-            self.before = set()
         self.sample()
         self._thread.start()
         return self
@@ -74,7 +71,7 @@ class ProcessTree:
         except psutil.Error:
             below = []
         for process in below:
-            if process.pid in self.seen or process.pid in getattr(self, "before", ()):
+            if process.pid in self.seen or process.pid in self.ignore:
                 continue
             try:
                 groups = {os.getsid(process.pid), os.getpgid(process.pid)}
@@ -137,6 +134,11 @@ class ProcessTree:
 
     def __str__(self) -> str:
         return "; ".join(f"{pid} {_cmdline(p)[:100]}" for pid, p in sorted(self.seen.items()))
+
+
+def _below_us() -> frozenset[int]:
+    """What already runs below the test process, before a stand-in service starts."""
+    return frozenset(p.pid for p in psutil.Process().children(recursive=True))
 
 
 def _cmdline(process: psutil.Process) -> str:
@@ -284,9 +286,10 @@ def _stop(stack: Stack, *, hurry_after: float | None = None) -> float:
 
 @pytest.mark.usefixtures("short_bounds")
 def test_stop_leaves_nothing_of_a_service_behind(stand_in: Stack) -> None:
+    ignore = _below_us()
     _service(stand_in, "daemon", "orphan", "deaf", "escaped")
     _service(stand_in, "webserver", "orphan")
-    with ProcessTree(os.getpid()) as tree:
+    with ProcessTree(os.getpid(), ignore) as tree:
         tree.wait_for("helpers", lambda: len(tree.seen) >= 6, timeout=10)
         took = _stop(stand_in)
     assert tree.left_running(within=1.0) == []
@@ -297,8 +300,9 @@ def test_stop_leaves_nothing_of_a_service_behind(stand_in: Stack) -> None:
 
 @pytest.mark.usefixtures("short_bounds")
 def test_a_second_ctrl_c_hurries_the_stop_and_does_not_cut_it_short(stand_in: Stack) -> None:
+    ignore = _below_us()
     _service(stand_in, "daemon", "deaf", "escaped")
-    with ProcessTree(os.getpid()) as tree:
+    with ProcessTree(os.getpid(), ignore) as tree:
         tree.wait_for("helpers", lambda: len(tree.seen) >= 3, timeout=10)
         took = _stop(stand_in, hurry_after=0.5)
     assert tree.left_running(within=1.0) == []
@@ -307,8 +311,9 @@ def test_a_second_ctrl_c_hurries_the_stop_and_does_not_cut_it_short(stand_in: St
 
 @pytest.mark.usefixtures("short_bounds")
 def test_a_service_that_already_exited_is_no_error(stand_in: Stack) -> None:
+    ignore = _below_us()
     gone = _service(stand_in, "sandbox", "orphan")
-    with ProcessTree(os.getpid()) as tree:
+    with ProcessTree(os.getpid(), ignore) as tree:
         tree.wait_for("helper", lambda: len(tree.seen) >= 2, timeout=10)
         orphan = psutil.Process(gone.process.pid).children()
         gone.process.kill()
