@@ -42,6 +42,7 @@ async def pooled_connection(
 async def get_connection(
     pool: Annotated[AsyncConnectionPool[AsyncConnection[Any]], Depends(get_pool)],
 ) -> AsyncIterator[AsyncConnection[Any]]:
+    """The request's connection; its transaction commits when the handler returns."""
     async with pooled_connection(pool) as conn:
         yield conn
 
@@ -62,4 +63,8 @@ def get_policy(request: Request) -> LoadedPolicy:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PolicyDep = Annotated[LoadedPolicy, Depends(get_policy)]
-ConnectionDep = Annotated[AsyncConnection[Any], Depends(get_connection)]
+# scope="function": the connection goes back to the pool, committing what the handler wrote,
+# before the response is sent. With FastAPI's default ("request") that exit runs after the
+# response, so a client could act on a 2xx (follow the login's redirect, say) before its write
+# was committed, and a failed commit would follow a success already sent.
+ConnectionDep = Annotated[AsyncConnection[Any], Depends(get_connection, scope="function")]
