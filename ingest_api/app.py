@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from ingest_api.auth.access import document_roles
 from ingest_api.auth.login_limits import LoginLimiter
 from ingest_api.auth.tokens import jwt_secret
+from ingest_api.body_guard import ApiBodyGuardMiddleware
 from ingest_api.console.errors import console_error_page
 from ingest_api.console.setup import install_console
 from ingest_api.errors import install_error_handlers
@@ -76,6 +77,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     install_error_handlers(app, pages=console_error_page)
     # The last added is the outermost: the request context wraps everything, so refusals
     # carry the request id too.
+    app.add_middleware(
+        ApiBodyGuardMiddleware, max_body_bytes=settings.api_max_body_bytes, jwt_secret=secret
+    )
     app.add_middleware(RefuseNulInUrlMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     webhook_public_url: str | None = None
     webhook_max_body_bytes: int = Field(default=1_048_576, gt=0)
     webhook_max_events: int = Field(default=100, gt=0)
+    # An /api request body (a replay of 10,000 objects is about 600 KB); larger ones are
+    # refused from their Content-Length, unread.
+    api_max_body_bytes: int = Field(default=1_048_576, gt=0)
     # Events of one object whose occurredAt falls in the same window share a correlation id.
     correlation_window_seconds: int = Field(default=60, gt=0)
     # v3 timestamps further than this in the future are refused too (clock skew allowance).

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
 from ingest_api.actor import Actor
-from ingest_api.auth.tokens import InvalidToken, decode_token
+from ingest_api.auth.tokens import InvalidToken, TokenClaims, decode_token
 from ingest_api.deps import get_pool, pooled_connection
 from ingest_api.errors import ApiError
 from orchestrator_core.roles import ADMIN, OPERATOR, ROLES, VIEWER
@@ -112,11 +112,9 @@ _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
-    """The user behind the bearer token: 401 without a valid token for an enabled account.
-
-    The role is the account's role now, not the one in the token, so a demotion or a disable
-    applies to tokens already issued; a password change refuses the tokens issued before it."""
+def token_claims(token: str | None, secret: str) -> TokenClaims:
+    """The claims of a well-formed, unexpired token signed with our key; 401 otherwise. No
+    database: also the check an `/api` body waits for (`ingest_api.body_guard`)."""
     if token is None:
         raise ApiError(
             401,
@@ -126,9 +124,17 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(_
             headers=_CHALLENGE,
         )
     try:
-        claims = decode_token(token, secret=request.app.state.jwt_secret)
+        return decode_token(token, secret=secret)
     except InvalidToken as exc:
         raise ApiError(401, "invalid_token", str(exc), headers=_CHALLENGE) from None
+
+
+async def current_actor(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
+    """The user behind the bearer token: 401 without a valid token for an enabled account.
+
+    The role is the account's role now, not the one in the token, so a demotion or a disable
+    applies to tokens already issued; a password change refuses the tokens issued before it."""
+    claims = token_claims(token, request.app.state.jwt_secret)
     async with pooled_connection(get_pool(request)) as conn:
         user = await get_user(conn, claims.user_id)
     if user is None or user.disabled:

@@ -44,7 +44,11 @@ _GENERIC_WORDS = word_set(
 )
 _MIN_SHARED_PREFIX = 4  # "petrobras" and "Petróleo Brasileiro" share "petro"
 
-Keep = Callable[[list[str], str], bool]
+# keep(name tokens before the form, the form's last word, whether a form follows it)
+Keep = Callable[[list[str], str, bool], bool]
+# "Petróleo Brasileiro S.A. - Petrobras": a short name after a dash, the one the domain spells.
+_DASH = re.compile(r"\s+[-–—|]\s+")
+_MAX_DASH_NAME_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ def clean_name(text: str, domain_label: str | None = None) -> CleanName:
     """
     text = clean_spaces(unescape(text)).strip(_EDGE_NOISE)
     legal_entity, trade_name = _split_trade_name(text)
+    if trade_name is None and domain_label:
+        legal_entity, trade_name = _split_dashed_trade_name(text, domain_label)
     aliases = (legal_entity,) if trade_name else ()
     keep = _kept_by_initials(domain_label) if domain_label else None
     base, suffix = split_legal_forms(trade_name or text, keep=keep)
@@ -84,6 +90,22 @@ def _split_trade_name(text: str) -> tuple[str, str | None]:
     return legal, trade
 
 
+def _split_dashed_trade_name(text: str, domain_label: str) -> tuple[str, str | None]:
+    """`Petróleo Brasileiro S.A. - Petrobras` on petrobras.com.br → (`Petróleo Brasileiro
+    S.A.`, `Petrobras`): a legal name with its form, a dash, and a short name that is the
+    domain's. Without both signs the dash is part of the name (`Rolls-Royce - Aerospace`)."""
+    parts = _DASH.split(text)
+    if len(parts) != 2:
+        return text, None
+    legal, short = (part.strip(_EDGE_NOISE) for part in parts)
+    if not short or len(short.split()) > _MAX_DASH_NAME_WORDS:
+        return text, None
+    spells_domain = compact_key(transliterate(short)) == compact_key(transliterate(domain_label))
+    if not spells_domain or split_legal_forms(legal)[1] is None:
+        return text, None
+    return legal, short
+
+
 def split_legal_forms(name: str, *, keep: Keep | None = None) -> tuple[str, str | None]:
     """`Müller GmbH & Co. KG` → (`Müller`, `GmbH & Co. KG`); `ООО «Ромашка»` → (`Ромашка`,
     `ООО`); `Eagle Ag` → (`Eagle Ag`, None).
@@ -97,7 +119,8 @@ def split_legal_forms(name: str, *, keep: Keep | None = None) -> tuple[str, str 
     suffixes: list[str] = []
     while found := _edge_form(tokens, lf.SUFFIXES, case, at_end=True, stacked=bool(suffixes)):
         size, form = found
-        if lf.form_key(form) in lf.DESCRIPTIVE and keep and keep(tokens[:-size], tokens[-1]):
+        descriptive = lf.form_key(form) in lf.DESCRIPTIVE
+        if descriptive and keep and keep(tokens[:-size], tokens[-1], bool(suffixes)):
             break
         suffixes.insert(0, form)
         tokens = _without_connectors(tokens[:-size], at_end=True)
@@ -192,11 +215,16 @@ def _without_connectors(tokens: list[str], *, at_end: bool) -> list[str]:
 
 
 def _kept_by_initials(domain_label: str) -> Keep:
+    """A spelled-out form is the name's when the domain holds it: in initials (bbc.co.uk for
+    British Broadcasting Corporation), or spelled with the whole name when another legal form
+    follows it (teliacompany.com for Telia Company AB; The Coca-Cola Company on
+    coca-colacompany.com is still Coca-Cola)."""
     label = compact_key(transliterate(domain_label))
 
-    def keep(base: list[str], form: str) -> bool:
+    def keep(base: list[str], form: str, followed: bool) -> bool:
         if compact_key(form) in label:  # elcompanies.com spells the form out: no acronym
-            return False
+            whole = compact_key(transliterate(" ".join([*base, form])))
+            return followed and whole == label
         words = fold_tokens(" ".join([*base, form]))
         return any(
             len(initials) >= 2 and label.startswith(initials) for initials in _initials(words)

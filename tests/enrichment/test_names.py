@@ -157,6 +157,21 @@ def test_every_form_is_found_at_its_place() -> None:
         ),
         ("The Estée Lauder Companies Inc.", "elcompanies", "Estée Lauder", "Companies Inc."),
         ("British Broadcasting Corporation", None, "British Broadcasting", "Corporation"),
+        # ... or spelled with the whole name by the domain, when a legal form follows it.
+        ("Telia Company AB", "teliacompany", "Telia Company", "AB"),
+        ("Telia Company AB", None, "Telia", "Company AB"),
+        ("The Coca-Cola Company", "coca-colacompany", "Coca-Cola", "Company"),
+        # A short name after a dash is the trade name when the domain spells it.
+        ("Petróleo Brasileiro S.A. - Petrobras", "petrobras", "Petrobras", "S.A."),
+        ("Vale S.A. – Vale", "vale", "Vale", "S.A."),
+        (
+            "Petróleo Brasileiro S.A. - Petrobras",
+            "petrobrasil",
+            ("Petróleo Brasileiro S.A. - Petrobras"),
+            None,
+        ),
+        ("Rolls-Royce - Aerospace", "rolls-royce", "Rolls-Royce - Aerospace", None),
+        ("Acme GmbH - Niederlassung Berlin", "acme", "Acme GmbH - Niederlassung Berlin", None),
     ],
 )
 def test_clean_name(name: str, domain_label: str | None, value: str, suffix: str | None) -> None:
