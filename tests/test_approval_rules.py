@@ -18,7 +18,10 @@ from orchestrator_core.records.approval_rules import (
     DecisionRefused,
     Ruling,
     Verdict,
+    approver_for,
+    is_raiser,
     may_decide,
+    raiser,
     rule_on,
     validate_edits,
 )
@@ -56,6 +59,7 @@ def approval(**changes: Any) -> Approval:
         "approver_role": "operator",
         "requested_by": RAISER,
         "requested_by_email": RAISER_EMAIL,
+        "raisers": [],  # as for an approval stored before every raiser was: requested_by only
         "due_at": DUE,
         "status": "pending",
         "decision": None,
@@ -278,6 +282,59 @@ def test_anybody_else_may_decide(
 ) -> None:
     subject = approval(requested_by=requested_by, requested_by_email=requested_by_email)
     assert rule(subject, decider).changed is True
+
+
+OTHER_RAISER = raiser("hubspot:userId:71000103", "priya.raman@harborlabs.example")
+PRIYA = Decider("user:priya.raman@harborlabs.example", "priya.raman@harborlabs.example", "admin")
+
+
+@pytest.mark.parametrize(
+    "decider",
+    [Decider(f"user:{RAISER_EMAIL}", RAISER_EMAIL, "admin"), PRIYA],
+    ids=["the-first-raiser", "a-later-raiser"],
+)
+def test_every_raiser_of_a_correlated_group_is_kept_from_deciding(decider: Decider) -> None:
+    subject = approval(raisers=[raiser(RAISER, RAISER_EMAIL), OTHER_RAISER])
+    assert refused(subject, decider).code == "four_eyes"
+    assert rule(subject, OLIVE).changed is True
+
+
+def test_a_raiser_that_is_not_a_person_blocks_nobody() -> None:
+    subject = approval(raisers=[raiser("hubspot:IMPORT", None), raiser("hubspot:appId:77", None)])
+    assert rule(subject, OLIVE).changed is True
+    assert not is_raiser(
+        "user:import@x.example", None, requested_by=None, requested_by_email=None, raisers=[]
+    )
+
+
+@pytest.mark.parametrize(
+    ("approver_role", "raisers", "role", "names"),
+    [
+        # Resolved, or not a person: the approval's own role, no note.
+        ("operator", [raiser(RAISER, RAISER_EMAIL)], "operator", None),
+        ("operator", [raiser("hubspot:IMPORT", None)], "operator", None),
+        ("operator", [], "operator", None),
+        # A HubSpot user without an email could be the decider: an admin decides.
+        ("operator", [raiser("hubspot:userId:99999", None)], "admin", "userId:99999"),
+        (
+            "operator",
+            [raiser(RAISER, RAISER_EMAIL), raiser("hubspot:userId:99999", None)],
+            "admin",
+            "userId:99999",
+        ),
+        ("admin", [raiser("hubspot:userId:99999", "")], "admin", "userId:99999"),
+    ],
+    ids=["resolved", "an-import", "no-raiser", "unresolved", "one-of-two", "already-admin"],
+)
+def test_an_unresolved_raiser_makes_the_approval_an_admins(
+    approver_role: str, raisers: list[dict[str, Any]], role: str, names: str | None
+) -> None:
+    decided_by, why = approver_for(approver_role, raisers)
+    assert decided_by == role
+    if names is None:
+        assert why is None
+    else:
+        assert why is not None and names in why and "an admin decides" in why
 
 
 # -- state and due time ---------------------------------------------------------------------

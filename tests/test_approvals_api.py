@@ -10,6 +10,7 @@ before anything changes, share one parked world per class (`SharedWorld`)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -735,6 +736,49 @@ def test_nobody_decides_their_own_request(
         assert error["code"] == "four_eyes"
         assert str(world.kickoff) in error["message"]
     assert stored(db, world.kickoff)["status"] == "pending"
+
+
+def test_every_raiser_is_recorded_and_an_unresolved_one_needs_an_admin(
+    client: TestClient,
+    db: psycopg.Connection[Any],
+    policy: LoadedPolicy,
+    people: dict[str, dict[str, str]],
+) -> None:
+    """A kickoff raised by Sam (resolved) and by HubSpot user 99999, whom HubSpot does not
+    name: both are stored, the approval needs an admin, and Sam cannot decide it."""
+    event = hubspot_event("deal.propertyChange", objectId=5003, propertyName="dealstage")
+    post_delivery(client, [event], WEBHOOK_SECRET)
+    assert dispatch_received(db, policy, limit=100).runs_created >= 1
+    run_id = workflow_run_id(db, "deal_kickoff", 5003)
+    due_at = datetime.now(UTC) + timedelta(days=1)
+    snapshot = policy_snapshot(policy, sections=["deal_kickoff", "approvals"])
+    both = [
+        {"source": RAISER, "email": RAISER_EMAIL},
+        {"source": "hubspot:userId:99999", "email": None},
+    ]
+    request = dataclasses.replace(kickoff_request(snapshot, due_at), raisers=both)
+    approval = park_with_approval(db, run_id, "dg-k9", request)
+
+    detail = client.get(f"/api/approvals/{approval.id}").json()
+    assert detail["raisers"] == both
+    assert detail["approver_role"] == "admin"
+    assert detail["reason"].startswith("kickoff slots need a choice ")
+    assert "userId:99999" in detail["reason"] and "an admin decides" in detail["reason"]
+    (requested,) = db.execute(
+        "SELECT after FROM orchestrator.audit_log WHERE action = 'approval.requested'"
+        " AND entity_id = %s",
+        (str(approval.id),),
+    ).fetchall()
+    assert requested[0]["raisers"] == both
+
+    olive = decide(client, approval.id, {"decision": "approve"})
+    assert olive.status_code == 403 and olive.json()["error"]["code"] == "forbidden"
+    sam = signed_in(db, "sam.sales@harborlabs.example", "admin", secret=JWT_SECRET)
+    refused = decide(client, approval.id, {"decision": "approve"}, sam)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "four_eyes"
+    ada = decide(client, approval.id, {"decision": "approve"}, people["ada"])
+    assert ada.status_code == 200, ada.text
+    assert stored(db, approval.id)["decided_by"] == ADA
 
 
 def test_a_pending_approval_past_its_due_time_cannot_be_decided(

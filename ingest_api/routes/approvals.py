@@ -35,6 +35,13 @@ MAX_NOTE = 2000
 RoleParam: TypeAlias = Literal["viewer", "operator", "admin"]
 
 
+class Raiser(BaseModel):
+    """A HubSpot user (or product user) behind a change that raised the approval."""
+
+    source: str | None  # hubspot:userId:45678, hubspot:<app or import source>, user:<email>
+    email: str | None  # the email HubSpot gives for that user; null when it gives none
+
+
 class ApprovalPublic(BaseModel):
     """An approval as the queue shows it: what is proposed, why, and who may decide."""
 
@@ -55,8 +62,11 @@ class ApprovalPublic(BaseModel):
     policy_version: str
     policy_hash: str  # content hash of the policy file
     approver_role: str  # the lowest role that may decide (viewer < operator < admin)
-    requested_by: str | None  # the HubSpot user (or product user) behind the request
+    requested_by: str | None  # the first raiser (below)
     requested_by_email: str | None
+    # every raiser: none of them may decide it (four eyes); one whose email HubSpot does not
+    # give makes it an admin's to decide (`approver_role`, and the reason says so)
+    raisers: list[Raiser]
     created_at: datetime
     age_seconds: int  # since it was requested
     due_at: datetime  # undecided by then, it expires

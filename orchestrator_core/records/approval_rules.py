@@ -1,9 +1,11 @@
 """Who may decide an approval, and what a decision may change: the rules, as pure functions.
 
 - Role: the approval's `approver_role` or higher (viewer < operator < admin).
-- Four eyes: nobody decides a request they raised: the raiser is the HubSpot user behind the
-  triggering change (`requested_by`, e.g. `hubspot:userId:45678`), known to the product by the
-  email of that HubSpot user (`requested_by_email`), or the product user who triggered it.
+- Four eyes: nobody decides a request they raised. The raisers are every HubSpot user behind a
+  change of the run's events (`raisers`, each a source such as `hubspot:userId:45678` and,
+  when HubSpot gives it, that user's email), or the product user who triggered it. A raiser
+  whose email is unknown cannot be told from the person deciding, so their approval needs an
+  admin (`approver_for`, applied when it is requested).
 - State: only a pending approval, before its due time, can be decided; the same decision with
   the same edits again is answered as it was (nothing repeated); any other second decision is a
   conflict.
@@ -22,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol, TypeAlias
 
 from orchestrator_core.refusals import Refused
-from orchestrator_core.roles import ROLE_RANK
+from orchestrator_core.roles import ADMIN, ROLE_RANK
 
 # What a person answers (the graph resumes with a fuller `Decision`, see orchestrator_defs).
 Verdict: TypeAlias = Literal["approve", "reject"]
@@ -45,6 +47,8 @@ class Approval(Protocol):
     def requested_by(self) -> str | None: ...
     @property
     def requested_by_email(self) -> str | None: ...
+    @property
+    def raisers(self) -> list[dict[str, Any]]: ...
     @property
     def due_at(self) -> datetime: ...
     @property
@@ -116,12 +120,68 @@ def _check_role(approval: Approval, decider: Decider) -> None:
         )
 
 
+# A HubSpot user's change: `hubspot:userId:<id>`. Other sources (an app, an import, a workflow)
+# are not a person who could also decide.
+HUBSPOT_USER_PREFIX = "hubspot:userId:"
+
+
+def raiser(source: str, email: str | None) -> dict[str, str | None]:
+    """One raiser as stored on an approval."""
+    return {"source": source, "email": email}
+
+
+def unresolved_raisers(raisers: list[dict[str, Any]]) -> list[str]:
+    """The HubSpot users among the raisers whose email is unknown (not an owner in HubSpot)."""
+    return [
+        str(r["source"])
+        for r in raisers
+        if str(r.get("source") or "").startswith(HUBSPOT_USER_PREFIX) and not r.get("email")
+    ]
+
+
+def approver_for(approver_role: str, raisers: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """The role that decides, and why it was raised: an unresolved raiser could be anyone,
+    the person deciding included, so four eyes cannot be checked against them; an admin (the
+    oversight role) decides instead, and the approval says why. An approval that already
+    needs an admin keeps that; its audit trail names the unresolved raiser for review."""
+    unknown = unresolved_raisers(raisers)
+    if not unknown:
+        return approver_role, None
+    who = ", ".join(source.removeprefix("hubspot:") for source in unknown)
+    note = (
+        f"Raised by HubSpot {who}, whose email HubSpot does not give, so four eyes cannot be"
+        " checked against them: an admin decides."
+    )
+    if ROLE_RANK.get(approver_role, 99) >= ROLE_RANK[ADMIN]:
+        return approver_role, note
+    return ADMIN, note
+
+
+def is_raiser(
+    identity: str,
+    email: str | None,
+    *,
+    requested_by: str | None,
+    requested_by_email: str | None,
+    raisers: list[dict[str, Any]] | None,
+) -> bool:
+    """Whether the person with this identity (`user:<email>`) and email raised the approval:
+    any raiser's source or email matches theirs, ignoring case."""
+    values = [requested_by, requested_by_email]
+    for one in raisers or ():
+        values += [one.get("source"), one.get("email")]
+    keys = {str(value).casefold() for value in values if value}
+    return bool(keys & {value.casefold() for value in (identity, email) if value})
+
+
 def _check_four_eyes(approval: Approval, decider: Decider) -> None:
-    raised_by = {
-        value.casefold() for value in (approval.requested_by, approval.requested_by_email) if value
-    }
-    mine = {value.casefold() for value in (decider.identity, decider.email) if value}
-    if raised_by & mine:
+    if is_raiser(
+        decider.identity,
+        decider.email,
+        requested_by=approval.requested_by,
+        requested_by_email=approval.requested_by_email,
+        raisers=approval.raisers,
+    ):
         raise DecisionRefused(
             "four_eyes",
             f"{decider.identity} raised approval {approval.id} and cannot decide it",

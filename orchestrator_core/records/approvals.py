@@ -13,7 +13,7 @@ appended to the audit log in its transaction.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
@@ -25,7 +25,13 @@ from pydantic import JsonValue
 from orchestrator_core import audit
 from orchestrator_core.db.columns import columns_of
 from orchestrator_core.db.json import jsonb
-from orchestrator_core.records.approval_rules import Decider, Verdict, rule_on
+from orchestrator_core.records.approval_rules import (
+    Decider,
+    Verdict,
+    approver_for,
+    raiser,
+    rule_on,
+)
 from orchestrator_core.records.launches import hold_launch_lock
 from orchestrator_core.records.runs import WorkflowRun
 
@@ -55,6 +61,8 @@ class Approval:
     approver_role: str
     requested_by: str | None
     requested_by_email: str | None
+    # Every raiser: [{"source": "hubspot:userId:45678", "email": "sam@…" or null}, …]
+    raisers: list[dict[str, Any]]
     due_at: datetime
     status: ApprovalStatus
     decision: dict[str, Any] | None
@@ -86,6 +94,9 @@ class ApprovalRequest:
     requested_by: str | None
     # The product user behind `requested_by`, when known: the four-eyes rule compares it.
     requested_by_email: str | None = None
+    # Every HubSpot user behind the run's events (`approval_rules.raiser`); the first is
+    # `requested_by`. Empty: `requested_by` alone.
+    raisers: list[dict[str, str | None]] = field(default_factory=list)
     # False when the policy asks for no person here: the approval is recorded as decided by
     # the policy, so the side effect still passes through the same gate and audit.
     required: bool = True
@@ -95,11 +106,11 @@ _REQUEST = f"""
 INSERT INTO orchestrator.approvals (
     workflow_run_id, workflow, thread_id, interrupt_id, kind, portal_id, object_type, object_id,
     proposal, reason, policy_snapshot, policy_version, policy_hash, approver_role, requested_by,
-    requested_by_email, due_at, requested_run_id
+    requested_by_email, raisers, due_at, requested_run_id
 ) VALUES (
     %(run_id)s, %(workflow)s, %(thread_id)s, %(interrupt_id)s, %(kind)s, %(portal_id)s,
     %(object_type)s, %(object_id)s, %(proposal)s, %(reason)s, %(snapshot)s, %(version)s,
-    %(hash)s, %(role)s, %(requested_by)s, %(requested_by_email)s, %(due_at)s,
+    %(hash)s, %(role)s, %(requested_by)s, %(requested_by_email)s, %(raisers)s, %(due_at)s,
     %(dagster_run_id)s
 )
 ON CONFLICT ON CONSTRAINT approvals_interrupt DO NOTHING
@@ -127,6 +138,10 @@ def request_approval(
     Created (and, when not required, decided by the policy) and audited in one transaction:
     `approval.requested`, then `approval.approved` by `policy`."""
     snapshot = request.policy_snapshot
+    raisers = list(request.raisers) or (
+        [raiser(request.requested_by, request.requested_by_email)] if request.requested_by else []
+    )
+    role, why = approver_for(request.approver_role, raisers)
     params = {
         "run_id": run.id,
         "workflow": run.workflow,
@@ -137,13 +152,14 @@ def request_approval(
         "object_type": run.object_type,
         "object_id": run.object_id,
         "proposal": jsonb(request.proposal),
-        "reason": request.reason,
+        "reason": f"{request.reason} {why}" if why else request.reason,
         "snapshot": jsonb(snapshot),
         "version": str(snapshot.get("version", run.policy_version)),
         "hash": str(snapshot.get("content_hash", run.policy_hash)),
-        "role": request.approver_role,
+        "role": role,
         "requested_by": request.requested_by,
         "requested_by_email": request.requested_by_email,
+        "raisers": jsonb(raisers),
         "due_at": request.due_at,
         "dagster_run_id": dagster_run_id,
     }
@@ -179,6 +195,7 @@ def audit_view(approval: Approval) -> dict[str, Any]:
         "workflow_run_id": approval.workflow_run_id,
         "object": f"{approval.object_type}/{approval.object_id}",
         "approver_role": approval.approver_role,
+        "raisers": approval.raisers,
         "due_at": approval.due_at.isoformat(),
         "decided_by": approval.decided_by,
         "decision_note": approval.decision_note,

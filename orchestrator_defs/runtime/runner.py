@@ -408,6 +408,7 @@ def _approval_request(value: Any) -> ApprovalRequest:
         due_at=datetime.fromisoformat(str(value["due_at"])),
         requested_by=value.get("requested_by"),
         requested_by_email=value.get("requested_by_email"),
+        raisers=[dict(one) for one in value.get("raisers") or ()],
         # The proposal says when the policy asks for no person's decision.
         required=proposal.get("required") is not False,
     )

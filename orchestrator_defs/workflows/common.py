@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from orchestrator_core.ledger import FindFunction, LedgerEntry, WriteFunction, WriteResult
+from orchestrator_core.records.approval_rules import HUBSPOT_USER_PREFIX, raiser
 from orchestrator_core.records.runs import WorkflowRun
 from orchestrator_defs.workflows.context import WorkflowContext
 from orchestrator_defs.workflows.state import Artifact, Issue, artifact, issue
@@ -30,28 +31,40 @@ def unless_ended(state: Mapping[str, Any], next_node: NodeName) -> NodeName | Li
     return "__end__" if "outcome" in state else next_node
 
 
-def requested_by(run: WorkflowRun) -> str | None:
-    """`hubspot:<sourceId>` of the event behind the run (e.g. `hubspot:userId:45678`): the
-    raiser of an approval, whom the four-eyes rule keeps from deciding it."""
+def raiser_sources(run: WorkflowRun) -> list[str]:
+    """`hubspot:<sourceId>` of every event behind the run that has one (e.g.
+    `hubspot:userId:45678`), each once, in the events' order: the raisers of an approval the
+    run asks for, whom the four-eyes rule keeps from deciding it."""
+    sources: list[str] = []
     for event in run.events:
-        if event.get("source_id"):
-            return f"hubspot:{event['source_id']}"
-    return None
+        source = f"hubspot:{event['source_id']}" if event.get("source_id") else None
+        if source and source not in sources:
+            sources.append(source)
+    return sources
 
 
-def raised_by(ctx: WorkflowContext) -> dict[str, str | None]:
-    """`requested_by` and `requested_by_email` of an approval the run asks for: the HubSpot user
-    behind the triggering change and, when HubSpot knows that user, their email (the four-eyes
-    rule compares it with the decider's)."""
-    source = requested_by(ctx.run)
-    email = None
-    user_id = (source or "").removeprefix("hubspot:userId:")
-    if source and user_id.isdigit():
-        try:
-            email = ctx.hubspot.get_owner(user_id, by_user_id=True).email
-        except NotFoundError:  # not a HubSpot user of this portal (an app, an import)
-            email = None
-    return {"requested_by": source, "requested_by_email": email}
+def raised_by(ctx: WorkflowContext) -> dict[str, Any]:
+    """`requested_by`, `requested_by_email` (the first raiser) and `raisers` (all of them) of
+    an approval the run asks for: the HubSpot users behind the triggering changes, each with
+    their email when HubSpot knows them as owners (the four-eyes rule compares it with the
+    decider's; one it cannot give makes the approval an admin's, `approval_rules.approver_for`)."""
+    raisers = [raiser(source, _email_of(ctx, source)) for source in raiser_sources(ctx.run)]
+    first = raisers[0] if raisers else {"source": None, "email": None}
+    return {
+        "requested_by": first["source"],
+        "requested_by_email": first["email"],
+        "raisers": raisers,
+    }
+
+
+def _email_of(ctx: WorkflowContext, source: str) -> str | None:
+    user_id = source.removeprefix(HUBSPOT_USER_PREFIX)
+    if not source.startswith(HUBSPOT_USER_PREFIX) or not user_id.isdigit():
+        return None  # an app, an import, a workflow: no person
+    try:
+        return ctx.hubspot.get_owner(user_id, by_user_id=True).email
+    except NotFoundError:  # not an owner of this portal: unresolved
+        return None
 
 
 def missing_object_issue(

@@ -53,6 +53,7 @@ class ApprovalPayload(TypedDict):
     due_at: str  # ISO 8601, UTC
     requested_by: str | None
     requested_by_email: str | None
+    raisers: list[dict[str, str | None]]  # every raiser; absent in threads parked before it
 
 
 class Decision(TypedDict):
@@ -122,6 +123,7 @@ def approval_request(
     due_at: datetime,
     requested_by: str | None,
     requested_by_email: str | None = None,
+    raisers: list[dict[str, str | None]] | None = None,
 ) -> ApprovalPayload:
     return ApprovalPayload(
         kind=kind,
@@ -132,4 +134,5 @@ def approval_request(
         due_at=due_at.isoformat(),
         requested_by=requested_by,
         requested_by_email=requested_by_email,
+        raisers=list(raisers or ()),
     )

@@ -10,6 +10,7 @@ dispatcher's runs, `request_approval` and `runs.park` as the runner does."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -610,6 +611,43 @@ def test_whoever_raised_it_cannot_decide_it(
         assert f"user:{SAM} raised approval {world.kickoff} and cannot decide it" in refused.text
     assert stored(db, world.kickoff)["status"] == "pending"
     assert audit_count(db) == audited
+
+
+def test_every_raiser_is_shown_and_a_later_one_cannot_decide_either(
+    client: TestClient, db: psycopg.Connection[Any], policy: LoadedPolicy
+) -> None:
+    """Sam raised it with Priya and with HubSpot user 99999, whom HubSpot does not name: all
+    three are listed, 99999 marked; the approval is an admin's, and Priya (an admin) may not."""
+    event = hubspot_event("deal.propertyChange", objectId=5004, propertyName="dealstage")
+    post_delivery(client, [event], WEBHOOK_SECRET)
+    dispatch_received(db, policy, limit=100)
+    request = dataclasses.replace(
+        kickoff(
+            policy_snapshot(policy, sections=["deal_kickoff", "approvals"]),
+            datetime.now(UTC) + timedelta(days=1),
+        ),
+        raisers=[
+            {"source": RAISER, "email": RAISER_EMAIL},
+            {"source": "hubspot:userId:71000103", "email": "priya.raman@harborlabs.example"},
+            {"source": "hubspot:userId:99999", "email": None},
+        ],
+    )
+    approval = park_with_approval(db, workflow_run_id(db, "deal_kickoff", 5004), "dg-k4", request)
+    priya = "priya.raman@harborlabs.example"
+    add_user(db, priya, "admin")
+    token = signed_in_console(client, priya)
+
+    page = client.get(f"/console/approvals/{approval.id}").text
+    raised = re.search(r'data-testid="raised-by">(.*?)</dd>', page, re.S)
+    assert raised is not None
+    shown = raised.group(1)
+    assert RAISER_EMAIL in shown and priya in shown and "hubspot:userId:99999" in shown
+    assert shown.count('data-testid="raiser-unresolved"') == 1
+    assert "an admin decides" in page  # the reason says why it is an admin's
+    assert 'data-testid="four-eyes-note"' in page
+    refused = post_decision(client, approval.id, token, htmx=True, decision="approve")
+    assert refused.status_code == 403 and error_code(refused) == "four_eyes"
+    assert stored(db, approval.id)["status"] == "pending"
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,11 @@ def test_contract_stage_parks_with_a_proposal_and_writes_nothing(
     proposal = approval.proposal
     assert approval.kind == "kickoff" and approval.approver_role == "operator"
     assert approval.requested_by == "hubspot:userId:45678"
+    # HubSpot user 45678 is owner 108 of the sandbox's portal: named by their email.
+    assert approval.requested_by_email == "sam.sales@harborlabs.example"
+    assert approval.raisers == [
+        {"source": "hubspot:userId:45678", "email": "sam.sales@harborlabs.example"}
+    ]
     assert approval.due_at == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     assert set(approval.policy_snapshot["sections"]) == {"deal_kickoff", "approvals"}
     assert approval.reason.endswith(".") and "approver" in approval.reason
@@ -466,6 +471,29 @@ def request_company_kickoff(kickoff: WorkflowHarness, action: str, company_id: i
         details={"action": action},
         policy=kickoff.policy,
     )
+
+
+def test_every_user_behind_the_events_is_a_raiser_and_an_unnamed_one_needs_an_admin(
+    kickoff: WorkflowHarness,
+) -> None:
+    """Deal 5001 moved to the contract stage in one minute by Sam, by Priya, by HubSpot user
+    99999, who is no owner (HubSpot gives no email for them), and by Sam again: one run."""
+    events = [
+        {**stage_change(5001, "contractsent"), "sourceId": f"userId:{user}"}
+        for user in (45678, 71000103, 99999, 45678)
+    ]
+    parked = kickoff.drive(kickoff.start(events, "deal_kickoff"))
+
+    assert parked.status == "awaiting_approval", parked.message
+    (approval,) = parked.approvals
+    assert approval.raisers == [
+        {"source": "hubspot:userId:45678", "email": "sam.sales@harborlabs.example"},
+        {"source": "hubspot:userId:71000103", "email": "priya.raman@harborlabs.example"},
+        {"source": "hubspot:userId:99999", "email": None},
+    ]
+    assert approval.requested_by == "hubspot:userId:45678"
+    assert approval.approver_role == "admin"  # an operator's, but for the unnamed raiser
+    assert "userId:99999" in approval.reason
 
 
 def test_a_kickoff_requested_by_company_intake(kickoff: WorkflowHarness) -> None:

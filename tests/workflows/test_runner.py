@@ -76,6 +76,7 @@ def ask(state: ToyState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
             approver_role="operator",
             due_at=ctx.now() + timedelta(hours=24),
             requested_by="hubspot:userId:45678",
+            requested_by_email="sam.sales@harborlabs.example",
         )
     )
     return {"decision": decision["decision"]}

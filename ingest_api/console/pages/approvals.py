@@ -28,7 +28,7 @@ from ingest_api.routes.approvals import MAX_NOTE, RoleParam, decide_as, pending_
 from ingest_api.routes.runs import dagster_run_url
 from orchestrator_core.policy.vocabulary import WORKFLOW_NAMES, WorkflowName
 from orchestrator_core.queries.approvals import get_approval_detail
-from orchestrator_core.records.approval_rules import Verdict, may_decide
+from orchestrator_core.records.approval_rules import Verdict, is_raiser, may_decide
 from orchestrator_core.roles import ROLES
 from orchestrator_core.settings import Settings
 from orchestrator_core.text import holds_nul
@@ -202,11 +202,15 @@ def standing(row: dict[str, Any], viewer: Viewer, now: datetime) -> Standing:
 
 
 def raised_by(row: dict[str, Any], actor: Actor) -> bool:
-    """The four-eyes comparison of `approval_rules`: the raiser's identity or email against
-    the viewer's, ignoring case. (Shown as a note only; the rule refuses the decision.)"""
-    raiser = {str(v).casefold() for v in (row["requested_by"], row["requested_by_email"]) if v}
-    viewer = {v.casefold() for v in (actor.recorded_as, actor.email) if v}
-    return bool(raiser & viewer)
+    """The four-eyes comparison of `approval_rules` (shown as a note only; the rule refuses
+    the decision)."""
+    return is_raiser(
+        actor.recorded_as,
+        actor.email,
+        requested_by=row["requested_by"],
+        requested_by_email=row["requested_by_email"],
+        raisers=row.get("raisers"),
+    )
 
 
 def triggering_rule(kind: str, snapshot: dict[str, Any]) -> list[RuleFact]:
