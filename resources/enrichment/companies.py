@@ -15,6 +15,7 @@ import idna
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from resources.enrichment import company_taxonomy as ct
+from resources.enrichment import domain_taxonomy as dt
 from resources.enrichment.domains import (
     ForeignSite,
     InvalidDomainError,
@@ -272,8 +273,8 @@ def _own_site(site: ForeignSite, domain: str, name: str | None) -> bool:
     """The service's own record: Google with gmail.com, LinkedIn with linkedin.com."""
     if name is None:
         return False
-    return name_is(name, display_label(domain)) or (
-        site.owner is not None and name_is(name, site.owner)
+    return name_is(name, display_label(domain)) or any(
+        name_is(name, owner) for owner in dt.owner_names(site.owner)
     )
 
 
@@ -351,7 +352,7 @@ def _contradicts(names: list[str], domain: str) -> bool:
     judges = [
         display_label(domain),
         *([tld] if len(tld) > 2 and tld not in _GENERIC_TLDS else []),
-        *([site.owner] if site is not None and site.owner else []),
+        *(dt.owner_names(site.owner) if site is not None else ()),
     ]
     return all(name_fits_domain(names, judge) is False for judge in judges)
 

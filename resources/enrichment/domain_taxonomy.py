@@ -75,6 +75,24 @@ MAIL_PROVIDERS: Final[Mapping[str, str]] = _owned(
     }
 )
 
+# Other names of those owners, present or former: Mail.ru Group has been VK since 2021, so VK's
+# record on mail.ru is the service's own.
+OWNER_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "Mail.ru": ("VK", "Mail.ru Group"),
+    "Facebook": ("Meta", "Meta Platforms"),
+    "Instagram": ("Meta", "Meta Platforms"),
+    "Twitter": ("X Corp",),
+    "YouTube": ("Google", "Alphabet"),
+    "Google": ("Alphabet",),
+    "Italiaonline": ("Libero",),
+}
+
+
+def owner_names(owner: str | None) -> tuple[str, ...]:
+    """The owner and its other names (`OWNER_ALIASES`); nothing for no owner."""
+    return (owner, *OWNER_ALIASES.get(owner, ())) if owner else ()
+
+
 # Webmail hosts of companies whose registrable domain is their own site (mail.google.com).
 WEBMAIL_HOSTS: Final[Mapping[str, str]] = _owned(
     {

@@ -85,9 +85,11 @@ _PREFIXES_BY_REGION: Final[Mapping[str, str]] = {
     "Japan": "Kabushiki Kaisha | 株式会社 | 有限会社 | 合同会社 | 合資会社 | 合名会社 | "
     "(株) | (有) | (同)",
     "Korea": "주식회사 | (주) | 유한회사",
-    "Nordics": "Aktiebolaget | Oy",
+    "Nordics": "Aktiebolaget | Oy | AB",
     "Benelux": "Coöperatie | Coöperatieve",
-    "Baltics": "UAB | SIA",
+    "Baltics": "UAB | SIA | AS",
+    # Russian and CIS forms as written in English: "LLC VK", "JSC Kaspersky Lab".
+    "Russia and CIS, in English": "LLC",
 }
 
 
@@ -119,6 +121,11 @@ AMBIGUOUS: Final = word_set(
     "epp sc scs sca snc sci ei gie uc ud cia ehf hf bt dd ad ead scoop uab sia ooo sac saa ulc "
     "publ is ks ps ua ou gk yk ek lc sal il ig"
 )
+# Ambiguous only before a name ("Ab Initio"); after one, "Oy Karl Fazer Ab" is plainly a form.
+AMBIGUOUS_PREFIXES: Final = AMBIGUOUS | word_set("ab")
+# Prefixes that are also initials ("AB InBev", "AS Roma"): taken off only beside another form
+# ("AB Electrolux (publ)") or when the company's domain does not spell them with the name.
+INITIALS_PREFIXES: Final = word_set("ab as")
 # Ambiguous forms that are also English words: kept in a name typed all in lower case.
 ENGLISH_WORDS: Final = word_set("as spa me pc pa ev sc")
 # Abbreviations that are names of places too ("Acme NA", "Acme NL"): taken off only when dotted

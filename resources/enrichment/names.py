@@ -49,6 +49,7 @@ Keep = Callable[[list[str], str, bool], bool]
 # "Petróleo Brasileiro S.A. - Petrobras": a short name after a dash, the one the domain spells.
 _DASH = re.compile(r"\s+[-–—|]\s+")
 _MAX_DASH_NAME_WORDS = 3
+_DOMAIN_LIKE = re.compile(r"^[^\W_][\w-]*(?:\.[^\W\d_]{2,})+$")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def clean_name(text: str, domain_label: str | None = None) -> CleanName:
         legal_entity, trade_name = _split_dashed_trade_name(text, domain_label)
     aliases = (legal_entity,) if trade_name else ()
     keep = _kept_by_initials(domain_label) if domain_label else None
-    base, suffix = split_legal_forms(trade_name or text, keep=keep)
+    spelled = compact_key(transliterate(domain_label)) if domain_label else None
+    base, suffix = split_legal_forms(trade_name or text, keep=keep, spelled_by=spelled)
     if suffix is None and trade_name:
         suffix = split_legal_forms(legal_entity)[1]  # the legal entity's form is the company's
     cased = smart_case(base)
@@ -106,12 +108,17 @@ def _split_dashed_trade_name(text: str, domain_label: str) -> tuple[str, str | N
     return legal, short
 
 
-def split_legal_forms(name: str, *, keep: Keep | None = None) -> tuple[str, str | None]:
+def split_legal_forms(
+    name: str, *, keep: Keep | None = None, spelled_by: str | None = None
+) -> tuple[str, str | None]:
     """`Müller GmbH & Co. KG` → (`Müller`, `GmbH & Co. KG`); `ООО «Ромашка»` → (`Ромашка`,
     `ООО`); `Eagle Ag` → (`Eagle Ag`, None).
 
     Forms come off the end, then the start, one after another (stacks), never leaving no name.
-    `keep(base_tokens, form)` may veto taking off a spelled-out form (see `clean_name`).
+    `keep(base_tokens, form)` may veto taking off a spelled-out form (see `clean_name`); a
+    spelled-out "Company" joined by "&" before another form is the name's (`Bain & Company,
+    Inc.`); an ambiguous prefix stays when `spelled_by` (the domain's label, compact) spells it
+    with the next word (`AS Roma` on asroma.com, `AB InBev` on ab-inbev.com).
     """
     name, glued = _strip_glued(clean_spaces(name))
     tokens = re.sub(r",(?=\S)", ", ", name).split()
@@ -122,18 +129,37 @@ def split_legal_forms(name: str, *, keep: Keep | None = None) -> tuple[str, str 
         descriptive = lf.form_key(form) in lf.DESCRIPTIVE
         if descriptive and keep and keep(tokens[:-size], tokens[-1], bool(suffixes)):
             break
+        if descriptive and suffixes and _joined_by_and(tokens, size):
+            break
         suffixes.insert(0, form)
         tokens = _without_connectors(tokens[:-size], at_end=True)
     if any(lf.form_key(form) in lf.ARTICLE_FRAMES for form in suffixes) and len(tokens) >= 2:
         tokens = tokens[1:] if tokens[0].lower() == "the" else tokens
     prefixes: list[str] = []
-    while found := _edge_form(tokens, lf.PREFIXES, case, at_end=False, stacked=bool(prefixes)):
+    while found := _edge_form(
+        tokens, lf.PREFIXES, case, at_end=False, stacked=bool(prefixes or suffixes)
+    ):
         size, form = found
+        if spelled_by and spelled_by.startswith(_compact(tokens[: size + 1])):
+            break  # "AS Roma" on asroma.com, "Ab Initio" on abinitio.com: the name's own
+        initials = lf.form_key(form) in lf.INITIALS_PREFIXES
+        if initials and not (spelled_by or suffixes or prefixes):
+            break
         prefixes.append(form)
         tokens = _without_connectors(tokens[size:], at_end=False)
     forms = [*glued, *prefixes, *suffixes]
     base = " ".join(tokens).strip(_EDGE_NOISE)
     return (base, " ".join(forms)) if forms else (name, None)
+
+
+def _joined_by_and(tokens: list[str], size: int) -> bool:
+    """The last `size` tokens (a form) follow "&" or "and", or start with it ("& Company")."""
+    before = tokens[-size - 1 : -size] if len(tokens) > size else []
+    return any(token.lower() in ("&", "and") for token in [*before, tokens[-size]])
+
+
+def _compact(tokens: list[str]) -> str:
+    return compact_key(transliterate(" ".join(tokens)))
 
 
 def _strip_glued(name: str) -> tuple[str, list[str]]:
@@ -176,7 +202,8 @@ def _edge_form(
         if form is None or not any(_is_word(token) for token in rest):
             continue
         comma_before = at_end and rest[-1].endswith(",")
-        if (key in lf.AMBIGUOUS or key in lf.DOTTED_ONLY) and not _written_as_form(
+        ambiguous = lf.AMBIGUOUS if at_end else lf.AMBIGUOUS_PREFIXES
+        if (key in ambiguous or key in lf.DOTTED_ONLY) and not _written_as_form(
             part, key, case, stacked=stacked, comma_before=comma_before
         ):
             continue
@@ -198,7 +225,9 @@ def _written_as_form(
     inner_capital = any(ch.isupper() for ch in letters[1:])  # "AG", "SpA", "eG"
     if key in lf.ENGLISH_WORDS:  # "Day Spa", "Beauty & Me": only "SpA", "ME" in a mixed name
         return inner_capital and not case.upper
-    return stacked or case.lower or case.upper or inner_capital
+    # Typed in lower case against the name's capitals ("Delivery Hero se"): set apart as a form.
+    typed_lower = all(ch.islower() for ch in letters)
+    return stacked or case.lower or case.upper or inner_capital or typed_lower
 
 
 def _is_word(token: str) -> bool:
@@ -252,7 +281,9 @@ def smart_case(name: str) -> str:
     out: list[str] = []
     for index, word in enumerate(words):
         lowered = word.lower()
-        if index and compact_key(word) in SMALL_WORDS | {"von", "zu"}:
+        if _DOMAIN_LIKE.match(word):  # "monday.com", "bücher.de": a brand written as typed
+            out.append(word)
+        elif index and compact_key(word) in SMALL_WORDS | {"von", "zu"}:
             out.append(lowered)
         elif all_upper and _is_acronym(word):
             out.append(word)

@@ -34,6 +34,7 @@ class Case:
 
 @dataclass
 class Scores:
+    source: str = DATA.name
     total: int = 0
     right: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
     same_problems: int = 0  # the very problem codes expected, not only whether there are any
@@ -44,7 +45,7 @@ class Scores:
 
     def summary(self) -> list[str]:
         return [
-            f"company normalisation on {self.total} records ({DATA.name}):",
+            f"company normalisation on {self.total} records ({self.source}):",
             *(
                 f"  {name:<13} {self.accuracy(name):6.1%}  (aim {AIMS[name]:.0%})"
                 for name in FIELDS
@@ -53,16 +54,19 @@ class Scores:
         ]
 
 
-def cases() -> Iterator[Case]:
-    with DATA.open(encoding="utf-8") as lines:
+def cases(data: Path = DATA, prefix: str = "") -> Iterator[Case]:
+    """The records of `data` (those whose id starts with `prefix`)."""
+    with data.open(encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
-                yield Case(**json.loads(line))
+                case = Case(**json.loads(line))
+                if case.id.startswith(prefix):
+                    yield case
 
 
-def score() -> Scores:
-    scores = Scores()
-    for case in cases():
+def score(data: Path = DATA, prefix: str = "") -> Scores:
+    scores = Scores(source=f"{data.name}{f', ids {prefix}*' if prefix else ''}")
+    for case in cases(data, prefix):
         answer = normalise_company(CompanyRecord.from_properties(case.properties))
         expected = case.expected
         got = {
@@ -85,13 +89,13 @@ def score() -> Scores:
     return scores
 
 
-def review_tradeoff() -> list[str]:
+def review_tradeoff(data: Path = DATA) -> list[str]:
     """Per review threshold: the share of records a person reviews, and how many of the records
     that pass unreviewed are right on the fields that identify a company (name, domain and
     industry; type and size band, which many records do not state, are left out)."""
     answers = [
         (case, normalise_company(CompanyRecord.from_properties(case.properties)))
-        for case in cases()
+        for case in cases(data)
     ]
     rows = []
     for threshold in REVIEW_THRESHOLDS:
@@ -115,10 +119,13 @@ def review_tradeoff() -> list[str]:
 
 
 def main() -> None:
-    scores = score()
+    """`[FILE] [ID_PREFIX]`: another set, or only some of its records (`h` for held-out)."""
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
+    prefix = sys.argv[2] if len(sys.argv) > 2 else ""
+    scores = score(data, prefix)
     out = sys.stdout
     out.write("\n".join([*scores.summary(), "review threshold (name, domain, industry):"]) + "\n")
-    out.write("\n".join(review_tradeoff()) + "\n")
+    out.write("\n".join(review_tradeoff(data)) + "\n")
     out.write("\n".join(["misses:", *(f"  {miss}" for miss in scores.misses)]) + "\n")
 
 

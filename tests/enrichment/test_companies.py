@@ -353,6 +353,9 @@ def _problems(properties: dict[str, Any]) -> list[tuple[P, str]]:
         {"name": "ООО «Яндекс»", "domain": "yandex.ru"},  # noqa: RUF001
         {"name": "Tencent Holdings Ltd", "domain": "qq.com"},
         {"name": "LinkedIn Corporation", "website": "https://www.linkedin.com/"},
+        # The owner under another name: Mail.ru Group has been VK since 2021.
+        {"name": "LLC VK", "domain": "mail.ru"},
+        {"name": "Meta Platforms, Inc.", "website": "https://www.facebook.com/"},
     ],
 )
 def test_a_mail_provider_s_or_network_s_own_record_is_not_a_problem(

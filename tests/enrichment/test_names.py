@@ -122,8 +122,45 @@ def test_every_form_is_found_at_its_place() -> None:
     for key, form in lf.SUFFIXES.items():
         if key not in lf.DOTTED_ONLY:
             assert split_legal_forms(f"Globex {form}") == ("Globex", form), form
-    for form in lf.PREFIXES.values():
-        assert split_legal_forms(f"{form} Globex") == ("Globex", form), form
+    for key, form in lf.PREFIXES.items():
+        # Prefixes that are also initials need a domain that does not spell them.
+        spelled_by = "globex" if key in lf.INITIALS_PREFIXES else None
+        assert split_legal_forms(f"{form} Globex", spelled_by=spelled_by) == ("Globex", form), form
+
+
+@pytest.mark.parametrize(
+    ("name", "domain_label", "value", "suffix"),
+    [
+        # Prefixes that are also initials: by the domain, or beside another form.
+        ("AB InBev", None, "AB InBev", None),
+        ("AB InBev", "ab-inbev", "AB InBev", None),
+        ("AB Electrolux (publ)", None, "Electrolux", "AB (publ)"),
+        ("AB Volvo", "volvogroup", "Volvo", "AB"),
+        ("AS Roma", "asroma", "AS Roma", None),
+        ("AS Tallink Grupp", "tallink", "Tallink Grupp", "AS"),
+        ("Ab Initio Software LLC", "abinitio", "Ab Initio Software", "LLC"),
+        ("Oy Karl Fazer Ab", "fazer", "Karl Fazer", "Oy AB"),
+        # Russian forms written in English go first too.
+        ("LLC VK", "vk", "VK", "LLC"),
+        # "& Company" before another form is the name's; at the end it is the form.
+        ("Bain & Company, Inc.", "bain", "Bain & Company", "Inc."),
+        ("McKinsey & Company, Inc.", None, "McKinsey & Company", "Inc."),
+        ("Bain & Company", None, "Bain", "Company"),
+        ("Goldman Sachs & Co. LLC", "gs", "Goldman Sachs", "Co. LLC"),
+        # A form typed in lower case against the name's capitals.
+        ("Delivery Hero se", "deliveryhero", "Delivery Hero", "SE"),
+        ("Eagle Ag", None, "Eagle Ag", None),
+        ("Serenity Day spa", None, "Serenity Day spa", None),
+        # A brand written as a domain keeps its case.
+        ("monday.com Ltd.", "monday", "monday.com", "Ltd."),
+        ("bücher.de gmbh", None, "bücher.de", "GmbH"),
+    ],
+)
+def test_forms_that_depend_on_how_they_are_written(
+    name: str, domain_label: str | None, value: str, suffix: str | None
+) -> None:
+    clean = clean_name(name, domain_label)
+    assert (clean.value, clean.legal_suffix) == (value, suffix)
 
 
 @pytest.mark.parametrize(
