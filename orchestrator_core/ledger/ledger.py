@@ -68,6 +68,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from orchestrator_core import audit
 from orchestrator_core.db.columns import columns_of
 from orchestrator_core.db.json import jsonb
 from orchestrator_core.db.locks import LockBusyError, advisory_lock
@@ -175,7 +176,10 @@ class Ledger:
         key = {"thread_id": thread_id, "step": step, "target": target}
         with self._db.connection() as conn, self._held(conn, key):
             if reuse_from:
-                reused = _entry(conn, _REUSE, {**key, "reuse_from": list(reuse_from)})
+                with conn.transaction():
+                    reused = _entry(conn, _REUSE, {**key, "reuse_from": list(reuse_from)})
+                    if reused is not None:
+                        _audit(conn, reused, "reused")
                 if reused is not None:
                     log.info("side effect reused", **key, reused_from=reused.reused_from)
                     return reused
@@ -235,7 +239,10 @@ class Ledger:
         except Exception as exc:
             error = describe_error(exc)
             try:
-                conn.execute(_FAIL, {"id": claimed.id, "error": error})
+                with conn.transaction():
+                    failed = _entry(conn, _FAIL, {"id": claimed.id, "error": error})
+                    assert failed is not None
+                    _audit(conn, failed, "failed")
             except psycopg.Error as db_exc:
                 log.error(
                     "side effect failure not recorded", **key, db_error=describe_error(db_exc)
@@ -248,7 +255,10 @@ class Ledger:
             "result": None if outcome.result is None else jsonb(outcome.result),
         }
         try:
-            done = _entry(conn, _SUCCEED, params)
+            with conn.transaction():
+                done = _entry(conn, _SUCCEED, params)
+                assert done is not None
+                _audit(conn, done, "adopted" if adopted else "written")
         except psycopg.Error as exc:
             # The operator needs the vendor id to reconcile by hand if the retry cannot dedup.
             log.error(
@@ -269,6 +279,33 @@ class Ledger:
             attempts=done.attempts,
         )
         return done
+
+
+def _audit(conn: psycopg.Connection[Any], entry: LedgerEntry, outcome: str) -> None:
+    """The outcome's audit row, in the caller's transaction."""
+    after: dict[str, Any] = {
+        "thread_id": entry.thread_id,
+        "step": entry.step,
+        "target": entry.target,
+        "status": entry.status,
+        "attempts": entry.attempts,
+    }
+    if entry.status == "succeeded":
+        after["external_id"] = entry.external_id
+    if entry.reused_from is not None:
+        after["reused_from"] = entry.reused_from
+    if entry.error is not None and entry.status == "failed":
+        after["error"] = entry.error
+    audit.append(
+        conn,
+        audit.AuditEntry(
+            actor=audit.SYSTEM,
+            action=f"side_effect.{outcome}",
+            entity_type="side_effect",
+            entity_id=entry.id,
+            after=after,
+        ),
+    )
 
 
 def _entry(conn: psycopg.Connection[Any], query: str, params: dict[str, Any]) -> LedgerEntry | None:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
+from orchestrator_core import audit
 from orchestrator_core.db.pool import Database
 from orchestrator_core.ledger import (
     Ledger,
@@ -404,3 +405,55 @@ def test_find_must_return_a_write_result_or_none(ledger: Ledger) -> None:
     assert write.keys == []
     entry = ledger.get(thread_id=THREAD, step=STEP, target=TARGET)
     assert entry is not None and entry.status == "failed"
+
+
+def side_effect_audit(db: Db) -> list[tuple[str, str, dict[str, object]]]:
+    rows = db.execute(
+        "SELECT action, entity_id, after FROM orchestrator.audit_log"
+        " WHERE entity_type = 'side_effect' ORDER BY seq"
+    ).fetchall()
+    return [(str(action), str(entity), dict(after)) for action, entity, after in rows]  # type: ignore[call-overload]
+
+
+def test_every_outcome_is_audited_in_its_transaction(ledger: Ledger, db: Db) -> None:
+    """The ledger row changes in place; the audit log keeps each outcome: a failure, a crash's
+    adoption of what the vendor already had, a replay's reuse. Nothing for what did not
+    change (the key done already)."""
+    with pytest.raises(RuntimeError):
+        run(ledger, Recorder(fail=RuntimeError("vendor said 503")))
+    done = run(ledger, Recorder("evt-1"))
+    assert run(ledger, Recorder("evt-2")) == done  # already done: no row
+    other = "google_calendar:event:other"
+    with pytest.raises(Crash):  # dies mid-write: nothing recorded, nothing audited
+        run(ledger, Recorder(fail=Crash()), target=other)
+    adopted = ledger.run_once(
+        thread_id=THREAD,
+        step=STEP,
+        target=other,
+        write=Recorder("evt-x"),
+        find=Finder(WriteResult("evt-found")),
+    )
+    reused = ledger.run_once(
+        thread_id="deal_kickoff:deal:9001:replay-1",
+        step=STEP,
+        target=TARGET,
+        write=Recorder("evt-never"),
+        reuse_from=[THREAD],
+    )
+
+    rows = side_effect_audit(db)
+    assert [action for action, _, _ in rows] == [
+        "side_effect.failed",
+        "side_effect.written",
+        "side_effect.adopted",
+        "side_effect.reused",
+    ]
+    failed, written, found, copied = (after for _, _, after in rows)
+    assert failed["status"] == "failed" and "503" in str(failed["error"])
+    assert "external_id" not in failed
+    assert (rows[1][1], written["external_id"], written["attempts"]) == (str(done.id), "evt-1", 2)
+    assert (written["thread_id"], written["step"], written["target"]) == (THREAD, STEP, TARGET)
+    assert (rows[2][1], found["external_id"]) == (str(adopted.id), "evt-found")
+    assert (rows[3][1], copied["external_id"]) == (str(reused.id), "evt-1")
+    assert copied["reused_from"] == done.id
+    assert audit.verify_chain(db).intact
