@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from ingest_api.errors import ApiError
+from ingest_api.errors import UNAVAILABLE_RETRY_AFTER, ApiError
 from orchestrator_core.policy import LoadedPolicy, PolicyError
 from orchestrator_core.policy.current import CurrentPolicy
 from orchestrator_core.settings import Settings
@@ -36,7 +36,12 @@ async def pooled_connection(
         async with pool.connection() as conn:
             yield conn
     except (PoolTimeout, psycopg.OperationalError):
-        raise ApiError(503, "database_unavailable", "the database is not reachable") from None
+        raise ApiError(
+            503,
+            "database_unavailable",
+            "the database is not reachable",
+            headers=UNAVAILABLE_RETRY_AFTER,
+        ) from None
 
 
 async def get_connection(

@@ -39,6 +39,10 @@ REFUSAL_STATUS: dict[RefusalCode, int] = {
 }
 
 
+# What a 503 for an unreachable database asks a client to wait before retrying.
+UNAVAILABLE_RETRY_AFTER = {"Retry-After": "5"}
+
+
 class JsonResponse(Response):
     """JSON rendered with orjson (datetimes, UUIDs, speed on the webhook path)."""
 

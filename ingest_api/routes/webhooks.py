@@ -18,8 +18,9 @@ from fastapi import APIRouter, Request
 from psycopg_pool import PoolTimeout
 
 from ingest_api.deps import SettingsDep
-from ingest_api.errors import ApiError, JsonResponse
+from ingest_api.errors import UNAVAILABLE_RETRY_AFTER, ApiError, JsonResponse
 from ingest_api.signature import SignatureError, SignedRequest, verify
+from orchestrator_core.db.errors import is_data_error
 from orchestrator_core.events.envelope import parse_delivery
 from orchestrator_core.events.store import DeliveryResult, store_delivery
 from orchestrator_core.logging import get_logger
@@ -76,14 +77,14 @@ async def receive_hubspot_webhook(request: Request, settings: SettingsDep) -> Js
         signature_version=signature_version,
         stored=result.stored_count,
         duplicates=result.duplicate_count,
-        rejected=len(delivery.rejected),
+        rejected=len(result.rejected),
     )
     summary: dict[str, Any] = {
         # None when nothing in it was new (a redelivery): no delivery row is stored
         "delivery_id": str(result.delivery_id) if result.delivery_id else None,
         "stored": result.stored_count,
         "duplicates": result.duplicate_count,
-        "rejected": len(delivery.rejected),
+        "rejected": len(result.rejected),
         "events": [
             {
                 "index": e.index,
@@ -94,17 +95,15 @@ async def receive_hubspot_webhook(request: Request, settings: SettingsDep) -> Js
             for e in result.events
         ],
     }
-    if delivery.rejected:
+    if result.rejected:
         raise ApiError(
             422,
             "invalid_events",
-            f"{len(delivery.rejected)} of {len(raw_events)} events are invalid and were recorded"
+            f"{len(result.rejected)} of {len(raw_events)} events are invalid and were recorded"
             " as rejections; the valid ones are stored",
             details={
                 **summary,
-                "invalid_events": [
-                    {"index": r.index, "errors": r.errors} for r in delivery.rejected
-                ],
+                "invalid_events": [{"index": r.index, "errors": r.errors} for r in result.rejected],
             },
         )
     return JsonResponse(summary)
@@ -156,12 +155,33 @@ def _verify_signature(request: Request, body: str, settings: Settings) -> str:
 
 
 async def _store(request: Request, **kwargs: Any) -> DeliveryResult:
-    """Commit the delivery; any failure to commit is a 503 so that HubSpot redelivers."""
+    """Commit the delivery; a database that cannot commit it now is a 503, so that HubSpot
+    redelivers. (Events Postgres refuses for their data are rejections, `store_delivery`.)"""
     pool = request.app.state.pool
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     try:
         async with pool.connection(timeout=_CONNECTION_WAIT_SECONDS) as conn:
             return await store_delivery(conn, request_id=request_id, **kwargs)
-    except (TimeoutError, psycopg.Error, PoolTimeout) as exc:
+    except psycopg.Error as exc:
+        if is_data_error(exc):  # not one event's fault (store_delivery isolates those)
+            log.error("delivery refused by the database", sqlstate=exc.sqlstate)
+            raise ApiError(
+                422,
+                "delivery_refused",
+                f"the database refused the delivery ({exc.sqlstate}); nothing was stored",
+            ) from None
         log.error("delivery not stored: database unavailable", error=type(exc).__name__)
-        raise ApiError(503, "storage_unavailable", "events were not stored; retry later") from None
+        raise ApiError(
+            503,
+            "storage_unavailable",
+            "events were not stored; retry later",
+            headers=UNAVAILABLE_RETRY_AFTER,
+        ) from None
+    except (TimeoutError, PoolTimeout) as exc:
+        log.error("delivery not stored: database unavailable", error=type(exc).__name__)
+        raise ApiError(
+            503,
+            "storage_unavailable",
+            "events were not stored; retry later",
+            headers=UNAVAILABLE_RETRY_AFTER,
+        ) from None

@@ -3,15 +3,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection
 
 from orchestrator_core import audit
-from orchestrator_core.events.envelope import EnvelopeRow, ParsedDelivery
+from orchestrator_core.db.errors import is_data_error
+from orchestrator_core.events.envelope import (
+    EnvelopeRow,
+    ParsedDelivery,
+    RejectedEvent,
+    canonical_json,
+)
+from orchestrator_core.logging import get_logger
+
+log = get_logger(__name__)
 
 _INSERT_ENVELOPES = """
 INSERT INTO orchestrator.event_envelopes (
@@ -72,6 +83,8 @@ class DeliveryResult:
     # is counted on its envelopes (`delivery_count`) and rejections (`seen_count`) instead.
     delivery_id: uuid.UUID | None
     events: list[StoredEvent]
+    # Every event rejected: by validation, or refused by the database (`store_delivery`).
+    rejected: list[RejectedEvent] = field(default_factory=list)
 
     @property
     def stored_count(self) -> int:
@@ -83,6 +96,85 @@ class DeliveryResult:
 
 
 async def store_delivery(
+    conn: AsyncConnection[Any],
+    *,
+    delivery: ParsedDelivery,
+    signature_version: str,
+    request_id: str | None,
+) -> DeliveryResult:
+    """Write a delivery (`_store_once`). When Postgres refuses it for its data (a value the
+    validation let through and a column, index or constraint does not take), each event is
+    tried alone, in a transaction rolled back at once; those refused become rejections naming
+    the database's reason, and the delivery is written again without them, so the valid events
+    beside a bad one are stored. A rejection whose own row is refused is kept as a stand-in
+    (its hash, size and the reason). Errors that are not about the data propagate."""
+    try:
+        return await _store_once(
+            conn, delivery=delivery, signature_version=signature_version, request_id=request_id
+        )
+    except psycopg.Error as exc:
+        if not is_data_error(exc):
+            raise
+        log.warning("delivery refused for its data; isolating the events", sqlstate=exc.sqlstate)
+    isolated = await _without_refused_events(conn, delivery)
+    return await _store_once(
+        conn, delivery=isolated, signature_version=signature_version, request_id=request_id
+    )
+
+
+async def _without_refused_events(
+    conn: AsyncConnection[Any], delivery: ParsedDelivery
+) -> ParsedDelivery:
+    """The delivery with every event Postgres refuses on its own moved to the rejections."""
+    probe_id = uuid.uuid4()
+    kept: list[EnvelopeRow] = []
+    rejected = list(delivery.rejected)
+    for row in delivery.envelopes:
+        refusal = await _refusal(conn, _INSERT_ENVELOPES, _envelope_params([row], probe_id))
+        if refusal is None:
+            kept.append(row)
+            continue
+        raw = row.payload_json
+        rejected.append(
+            RejectedEvent(
+                index=row.index,
+                raw_json=raw.decode(),
+                raw_hash=hashlib.sha256(raw).hexdigest(),
+                errors=[{"field": "(event)", "message": f"the database refused it: {refusal}"}],
+            )
+        )
+    safe = []
+    for rejection in rejected:
+        refusal = await _refusal(conn, _INSERT_REJECTIONS, _rejection_params([rejection], probe_id))
+        safe.append(rejection if refusal is None else _stand_in(rejection, refusal))
+    return ParsedDelivery(envelopes=kept, rejected=sorted(safe, key=lambda r: r.index))
+
+
+async def _refusal(conn: AsyncConnection[Any], query: str, params: dict[str, Any]) -> str | None:
+    """Why Postgres refuses the statement for its data (tried and rolled back), or None."""
+    try:
+        async with conn.transaction(force_rollback=True):
+            await conn.execute(query, params)
+    except psycopg.Error as exc:
+        if not is_data_error(exc):
+            raise
+        detail = exc.diag.message_primary or type(exc).__name__
+        return f"{detail} (SQLSTATE {exc.sqlstate})"
+    return None
+
+
+def _stand_in(rejection: RejectedEvent, refusal: str) -> RejectedEvent:
+    """A rejection whose event cannot be stored even as a rejection: its hash and size stand in
+    for it, so the delivery keeps its record of the event."""
+    note = {
+        "unstorable": f"the event could not be stored: {refusal}",
+        "sha256": rejection.raw_hash,
+        "bytes": len(rejection.raw_json.encode()),
+    }
+    return replace(rejection, raw_json=canonical_json(note).decode())
+
+
+async def _store_once(
     conn: AsyncConnection[Any],
     *,
     delivery: ParsedDelivery,
@@ -120,14 +212,7 @@ async def store_delivery(
         new_rejections: set[str] = set()
         if delivery.rejected:
             cursor = await conn.execute(
-                _INSERT_REJECTIONS,
-                {
-                    "delivery_id": delivery_id,
-                    "event_index": [r.index for r in delivery.rejected],
-                    "raw_hash": [r.raw_hash for r in delivery.rejected],
-                    "raw_event": [r.raw_json for r in delivery.rejected],
-                    "errors": [_json(r.errors) for r in delivery.rejected],
-                },
+                _INSERT_REJECTIONS, _rejection_params(delivery.rejected, delivery_id)
             )
             new_rejections = {raw_hash for raw_hash, new in await cursor.fetchall() if new}
         events = []
@@ -139,8 +224,8 @@ async def store_delivery(
             events.append(StoredEvent(row.index, row.event.event_id, env_id, duplicate=not new))
         entry = _accepted_entry(ordered, inserted, delivery, new_rejections, signature_version)
         if entry is None:  # nothing new: no row refers to this delivery's id
-            return DeliveryResult(delivery_id=None, events=events)
-        result = DeliveryResult(delivery_id=delivery_id, events=events)
+            return DeliveryResult(delivery_id=None, events=events, rejected=delivery.rejected)
+        result = DeliveryResult(delivery_id=delivery_id, events=events, rejected=delivery.rejected)
         await conn.execute(
             _INSERT_DELIVERY,
             (
@@ -229,6 +314,16 @@ def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[st
                 for r in rows
             ]
         ).decode(),
+    }
+
+
+def _rejection_params(rejected: list[RejectedEvent], delivery_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "event_index": [r.index for r in rejected],
+        "raw_hash": [r.raw_hash for r in rejected],
+        "raw_event": [r.raw_json for r in rejected],
+        "errors": [_json(r.errors) for r in rejected],
     }
 
 
