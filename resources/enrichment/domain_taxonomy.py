@@ -85,6 +85,8 @@ OWNER_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "YouTube": ("Google", "Alphabet"),
     "Google": ("Alphabet",),
     "Italiaonline": ("Libero",),
+    "WEB.DE": ("1&1 Mail & Media", "United Internet"),
+    "GMX": ("1&1 Mail & Media", "United Internet"),
 }
 
 

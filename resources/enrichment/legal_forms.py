@@ -30,7 +30,8 @@ def form_key(text: str) -> str:
 # Forms written after the name ("Siemens AG").
 _SUFFIXES_BY_REGION: Final[Mapping[str, str]] = {
     "US": "Inc. | Incorporated | Corp. | Corporation | Co. | Company | Companies | Co., Inc. | "
-    "LLC | L.C. | Limited Liability Company | LLP | LLLP | LP | PLLC | P.C. | P.A. | PBC | N.A.",
+    "LLC | L.C. | Limited Liability Company | LLP | LLLP | LP | PLLC | P.C. | P.A. | PBC | N.A. | "
+    "National Association",
     "UK and Ireland": "Ltd. | Limited | Company Limited | PLC | Public Limited Company | CIC | "
     "DAC | CLG | UC | Teoranta | Cyf",
     "EU": "SE | SCE | EEIG | EWIV",
@@ -52,7 +53,8 @@ _SUFFIXES_BY_REGION: Final[Mapping[str, str]] = {
     "Sociedad Limitada | Sociedad de Responsabilidad Limitada | Lda. | Unipessoal Lda. | SGPS | "
     "Sociedade Anónima | CRL | Cía.",
     "Italy": "S.p.A. | S.r.l. | S.r.l.s. | S.a.s. | S.n.c. | S.c.a.r.l. | S.c.r.l. | S.c.p.A. | "
-    "Soc. Coop. | Società per Azioni | Società a Responsabilità Limitata | Società Cooperativa",
+    "Soc. Coop. | Società per Azioni | Società a Responsabilità Limitata | Società Cooperativa | "
+    "& C.",
     "Central and Eastern Europe": "Sp. z o.o. | Sp. j. | Sp. k. | s.r.o. | a.s. | Kft. | Zrt. | "
     "Nyrt. | Bt. | d.o.o. | d.d. | OÜ | AS | UAB | SIA | EOOD | OOD | AD | EAD | A.Ş. | "
     "Ltd. Şti.",
@@ -86,7 +88,7 @@ _PREFIXES_BY_REGION: Final[Mapping[str, str]] = {
     "(株) | (有) | (同)",
     "Korea": "주식회사 | (주) | 유한회사",
     "Nordics": "Aktiebolaget | Oy | AB",
-    "Benelux": "Coöperatie | Coöperatieve",
+    "Benelux": "Coöperatie | Coöperatieve | NV",
     "Baltics": "UAB | SIA | AS",
     # Russian and CIS forms as written in English: "LLC VK", "JSC Kaspersky Lab".
     "Russia and CIS, in English": "LLC",
@@ -125,7 +127,10 @@ AMBIGUOUS: Final = word_set(
 AMBIGUOUS_PREFIXES: Final = AMBIGUOUS | word_set("ab")
 # Prefixes that are also initials ("AB InBev", "AS Roma"): taken off only beside another form
 # ("AB Electrolux (publ)") or when the company's domain does not spell them with the name.
-INITIALS_PREFIXES: Final = word_set("ab as")
+INITIALS_PREFIXES: Final = word_set("ab as nv")
+# Forms too short to tell from an initial unless stacked before another form: "Pirelli & C.
+# S.p.A." (the Italian "and partners").
+STACKED_ONLY: Final = word_set("c")
 # Ambiguous forms that are also English words: kept in a name typed all in lower case.
 ENGLISH_WORDS: Final = word_set("as spa me pc pa ev sc")
 # Abbreviations that are names of places too ("Acme NA", "Acme NL"): taken off only when dotted

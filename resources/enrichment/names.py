@@ -8,6 +8,7 @@ Both enrichers' names go through `clean_name`, so the rules and the model agree 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -74,10 +75,13 @@ def clean_name(text: str, domain_label: str | None = None) -> CleanName:
     aliases = (legal_entity,) if trade_name else ()
     keep = _kept_by_initials(domain_label) if domain_label else None
     spelled = compact_key(transliterate(domain_label)) if domain_label else None
-    base, suffix = split_legal_forms(trade_name or text, keep=keep, spelled_by=spelled)
+    typed = trade_name or text
+    base, suffix = split_legal_forms(typed, keep=keep, spelled_by=spelled)
     if suffix is None and trade_name:
         suffix = split_legal_forms(legal_entity)[1]  # the legal entity's form is the company's
-    cased = smart_case(base)
+    # The case is judged on the name as typed, forms included: "NVIDIA Corporation" and
+    # "voestalpine AG" are in mixed case, so the brand's own case stays.
+    cased = smart_case(base) if _Case.of(typed).lower or _Case.of(typed).upper else base
     return CleanName(cased, suffix, aliases, recased=cased != base)
 
 
@@ -200,6 +204,8 @@ def _edge_form(
         key = lf.form_key(" ".join(part))
         form = table.get(key)
         if form is None or not any(_is_word(token) for token in rest):
+            continue
+        if key in lf.STACKED_ONLY and not stacked:
             continue
         comma_before = at_end and rest[-1].endswith(",")
         ambiguous = lf.AMBIGUOUS if at_end else lf.AMBIGUOUS_PREFIXES
@@ -331,7 +337,24 @@ def _fits(words: list[str], label: str) -> bool:
         return True
     if any(len(i) >= 2 and (label.startswith(i) or i.startswith(label)) for i in _initials(words)):
         return True
+    if _is_prefix_blend(label, tuple(w for w in words if w not in _STOPWORDS)):
+        return True  # unimelb: University of Melbourne; fedex: Federal Express
     return len(label) >= 2 and label[0] == key[0] and _is_subsequence(label, key)  # pwc, bmw
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_prefix_blend(label: str, words: tuple[str, ...], pieces: int = 0) -> bool:
+    """Whether `label` is the starts (two letters or more) of two or more of the words, in
+    order, some words skipped: "unimelb" is uni(versity) + melb(ourne)."""
+    if not label:
+        return pieces >= 2
+    for index, word in enumerate(words):
+        for size in range(min(len(word), len(label)), 1, -1):
+            if label.startswith(word[:size]) and _is_prefix_blend(
+                label[size:], words[index + 1 :], pieces + 1
+            ):
+                return True
+    return False
 
 
 def _shared_prefix(a: str, b: str) -> int:

@@ -356,6 +356,7 @@ def _problems(properties: dict[str, Any]) -> list[tuple[P, str]]:
         # The owner under another name: Mail.ru Group has been VK since 2021.
         {"name": "LLC VK", "domain": "mail.ru"},
         {"name": "Meta Platforms, Inc.", "website": "https://www.facebook.com/"},
+        {"name": "1&1 Mail & Media GmbH", "domain": "web.de"},
     ],
 )
 def test_a_mail_provider_s_or_network_s_own_record_is_not_a_problem(

@@ -120,7 +120,9 @@ def test_legal_forms_of_many_countries(name: str, base: str) -> None:
 
 def test_every_form_is_found_at_its_place() -> None:
     for key, form in lf.SUFFIXES.items():
-        if key not in lf.DOTTED_ONLY:
+        if key in lf.STACKED_ONLY:  # only before another form: "Pirelli & C. S.p.A."
+            assert split_legal_forms(f"Globex {form} S.p.A.") == ("Globex", f"{form} S.p.A.")
+        elif key not in lf.DOTTED_ONLY:
             assert split_legal_forms(f"Globex {form}") == ("Globex", form), form
     for key, form in lf.PREFIXES.items():
         # Prefixes that are also initials need a domain that does not spell them.
@@ -151,6 +153,17 @@ def test_every_form_is_found_at_its_place() -> None:
         ("Delivery Hero se", "deliveryhero", "Delivery Hero", "SE"),
         ("Eagle Ag", None, "Eagle Ag", None),
         ("Serenity Day spa", None, "Serenity Day spa", None),
+        # The case is judged on the name as typed, forms included.
+        ("NVIDIA Corporation", "nvidia", "NVIDIA", "Corporation"),
+        ("voestalpine AG", "voestalpine", "voestalpine", "AG"),
+        ("dm-drogerie markt GmbH + Co. KG", "dm", "dm-drogerie markt", "GmbH & Co. KG"),
+        ("VOESTALPINE AG", None, "Voestalpine", "AG"),
+        # More forms: spelled-out N.A., a Belgian prefix, the Italian "& C." before S.p.A.
+        ("Bank of America, National Association", None, "Bank of America", "National Association"),
+        ("NV Bekaert SA", "bekaert", "Bekaert", "NV S.A."),
+        ("NV Energy", "nvenergy", "NV Energy", None),
+        ("Pirelli & C. S.p.A.", "pirelli", "Pirelli", "& C. S.p.A."),
+        ("John C.", None, "John C.", None),
         # A brand written as a domain keeps its case.
         ("monday.com Ltd.", "monday", "monday.com", "Ltd."),
         ("bücher.de gmbh", None, "bücher.de", "GmbH"),
@@ -252,6 +265,10 @@ def test_smart_case(name: str, cased: str) -> None:
         (["Яндекс"], "yandex"),
         (["Square", "Block, Inc."], "block"),
         (["Malayan Banking"], "maybank"),
+        # The starts of its words, blended.
+        (["The University of Melbourne"], "unimelb"),
+        (["Federal Express"], "fedex"),
+        (["National Westminster Bank"], "natwest"),
     ],
 )
 def test_names_that_fit_their_domain(names: list[str], label: str) -> None:
@@ -265,6 +282,7 @@ def test_names_that_fit_their_domain(names: list[str], label: str) -> None:
         (["Adidas"], "nike"),
         (["Coca-Cola Europacific Partners"], "pepsico"),
         (["Globex Solutions"], "acmesolutions"),  # a shared generic word proves nothing
+        (["Blue Bottle Coffee"], "starbucks"),
     ],
 )
 def test_names_that_contradict_their_domain(names: list[str], label: str) -> None:
