@@ -48,7 +48,8 @@ _SUFFIXES_BY_REGION: Final[Mapping[str, str]] = {
     "NV/SA | BV/SRL | S.à r.l. | SCS | SCA | Besloten Vennootschap | Naamloze Vennootschap",
     "France": "S.A. | SAS | SASU | SARL | EURL | SNC | SCI | SCOP | GIE | SELARL | SELAS | EI | "
     "EIRL | Cie | Société Anonyme | Société par Actions Simplifiée | "
-    "Société à Responsabilité Limitée",
+    "Société à Responsabilité Limitée | Société en Commandite par Actions | "
+    "Société en Nom Collectif | Société Civile Immobilière",
     "Iberia": "S.L. | S.L.U. | S.A.U. | S.L.L. | S.Coop. | S.C. | Sociedad Anónima | "
     "Sociedad Limitada | Sociedad de Responsabilidad Limitada | Lda. | Unipessoal Lda. | SGPS | "
     "Sociedade Anónima | CRL | Cía.",

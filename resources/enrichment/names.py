@@ -50,6 +50,7 @@ Keep = Callable[[list[str], str, bool], bool]
 # "Petróleo Brasileiro S.A. - Petrobras": a short name after a dash, the one the domain spells.
 _DASH = re.compile(r"\s+[-–—|]\s+")
 _MAX_DASH_NAME_WORDS = 3
+_LONGER_BY = 3  # words a long legal name has beyond the short name after its dash
 _DOMAIN_LIKE = re.compile(r"^[^\W_][\w-]*(?:\.[^\W\d_]{2,})+$")
 
 
@@ -79,9 +80,10 @@ def clean_name(text: str, domain_label: str | None = None) -> CleanName:
     base, suffix = split_legal_forms(typed, keep=keep, spelled_by=spelled)
     if suffix is None and trade_name:
         suffix = split_legal_forms(legal_entity)[1]  # the legal entity's form is the company's
-    # The case is judged on the name as typed, forms included: "NVIDIA Corporation" and
-    # "voestalpine AG" are in mixed case, so the brand's own case stays.
-    cased = smart_case(base) if _Case.of(typed).lower or _Case.of(typed).upper else base
+    # The case is judged on the name as typed, forms and legal entity included: "NVIDIA
+    # Corporation" and "voestalpine AG" are in mixed case, so the brand's own case stays.
+    whole = _Case.of(text)  # the trade name's case too: "… Paulo - SABESP" keeps SABESP
+    cased = smart_case(base) if whole.lower or whole.upper else base
     return CleanName(cased, suffix, aliases, recased=cased != base)
 
 
@@ -98,8 +100,9 @@ def _split_trade_name(text: str) -> tuple[str, str | None]:
 
 def _split_dashed_trade_name(text: str, domain_label: str) -> tuple[str, str | None]:
     """`Petróleo Brasileiro S.A. - Petrobras` on petrobras.com.br → (`Petróleo Brasileiro
-    S.A.`, `Petrobras`): a legal name with its form, a dash, and a short name that is the
-    domain's. Without both signs the dash is part of the name (`Rolls-Royce - Aerospace`)."""
+    S.A.`, `Petrobras`): a legal name (with its form, or much longer), a dash, and a short name
+    that is the domain's. Without both signs the dash is part of the name (`Rolls-Royce -
+    Aerospace`)."""
     parts = _DASH.split(text)
     if len(parts) != 2:
         return text, None
@@ -107,7 +110,12 @@ def _split_dashed_trade_name(text: str, domain_label: str) -> tuple[str, str | N
     if not short or len(short.split()) > _MAX_DASH_NAME_WORDS:
         return text, None
     spells_domain = compact_key(transliterate(short)) == compact_key(transliterate(domain_label))
-    if not spells_domain or split_legal_forms(legal)[1] is None:
+    # The left is a legal name: it carries a form, or it is the long name the short one stands
+    # for ("Companhia de Saneamento Básico do Estado de São Paulo - SABESP").
+    legal_name = split_legal_forms(legal)[1] is not None or (
+        len(legal.split()) >= len(short.split()) + _LONGER_BY
+    )
+    if not spells_domain or not legal_name:
         return text, None
     return legal, short
 
@@ -120,9 +128,9 @@ def split_legal_forms(
 
     Forms come off the end, then the start, one after another (stacks), never leaving no name.
     `keep(base_tokens, form)` may veto taking off a spelled-out form (see `clean_name`); a
-    spelled-out "Company" joined by "&" before another form is the name's (`Bain & Company,
-    Inc.`); an ambiguous prefix stays when `spelled_by` (the domain's label, compact) spells it
-    with the next word (`AS Roma` on asroma.com, `AB InBev` on ab-inbev.com).
+    spelled-out "Company" after "&" is the name's (`Bain & Company, Inc.`; "& Co." is a form).
+    A prefix stays when `spelled_by` (the domain's label, compact) spells it with the next word
+    (`AS Roma` on asroma.com, `AB InBev` on ab-inbev.com).
     """
     name, glued = _strip_glued(clean_spaces(name))
     tokens = re.sub(r",(?=\S)", ", ", name).split()
@@ -133,8 +141,8 @@ def split_legal_forms(
         descriptive = lf.form_key(form) in lf.DESCRIPTIVE
         if descriptive and keep and keep(tokens[:-size], tokens[-1], bool(suffixes)):
             break
-        if descriptive and suffixes and _joined_by_and(tokens, size):
-            break
+        if descriptive and _joined_by_and(tokens, size):
+            break  # "Bain & Company", "McKinsey & Company, Inc.": spelled out after "&"
         suffixes.insert(0, form)
         tokens = _without_connectors(tokens[:-size], at_end=True)
     if any(lf.form_key(form) in lf.ARTICLE_FRAMES for form in suffixes) and len(tokens) >= 2:
@@ -157,9 +165,10 @@ def split_legal_forms(
 
 
 def _joined_by_and(tokens: list[str], size: int) -> bool:
-    """The last `size` tokens (a form) follow "&" or "and", or start with it ("& Company")."""
+    """The last `size` tokens (a form) follow "&", or start with it ("& Company"): the brand's
+    style ("Bain & Company"), where "and Company" is the legal one ("Eli Lilly and Company")."""
     before = tokens[-size - 1 : -size] if len(tokens) > size else []
-    return any(token.lower() in ("&", "and") for token in [*before, tokens[-size]])
+    return "&" in [*before, tokens[-size]]
 
 
 def _compact(tokens: list[str]) -> str:
@@ -260,12 +269,25 @@ def _kept_by_initials(domain_label: str) -> Keep:
         if compact_key(form) in label:  # elcompanies.com spells the form out: no acronym
             whole = compact_key(transliterate(" ".join([*base, form])))
             return followed and whole == label
-        words = fold_tokens(" ".join([*base, form]))
+        words = _name_words(" ".join([*base, form]))
+        # Two letters must be the whole label: "mcdonalds" only starts with the initials of
+        # McDonald's Corporation ("mc"); three may start it (iocl: Indian Oil Corporation Ltd).
         return any(
-            len(initials) >= 2 and label.startswith(initials) for initials in _initials(words)
+            label == initials
+            if len(initials) == 2
+            else len(initials) > 2 and label.startswith(initials)
+            for initials in _initials(words)
         )
 
     return keep
+
+
+# "Hudson's Bay Company" is hbc: the possessive is no word of its own.
+_POSSESSIVE = re.compile(r"(?<=\w)['’]s\b")
+
+
+def _name_words(text: str) -> list[str]:
+    return fold_tokens(_POSSESSIVE.sub("", text))
 
 
 def _initials(words: list[str]) -> Iterator[str]:
@@ -317,7 +339,7 @@ def name_fits_domain(names: Iterable[str], domain_label: str) -> bool | None:
     judged = False
     for name in names:
         for spelling in {transliterate(name), transliterate(expand_umlauts(name))}:
-            words = fold_tokens(spelling)
+            words = _name_words(spelling)
             if not words:
                 continue
             judged = True

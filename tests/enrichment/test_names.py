@@ -144,10 +144,13 @@ def test_every_form_is_found_at_its_place() -> None:
         ("Oy Karl Fazer Ab", "fazer", "Karl Fazer", "Oy AB"),
         # Russian forms written in English go first too.
         ("LLC VK", "vk", "VK", "LLC"),
-        # "& Company" before another form is the name's; at the end it is the form.
+        # A spelled-out "& Company" is the name's; "& Co." is a form.
         ("Bain & Company, Inc.", "bain", "Bain & Company", "Inc."),
         ("McKinsey & Company, Inc.", None, "McKinsey & Company", "Inc."),
-        ("Bain & Company", None, "Bain", "Company"),
+        ("Bain & Company", None, "Bain & Company", None),
+        ("JPMorgan Chase & Co.", None, "JPMorgan Chase", "Co."),
+        ("Procter & Gamble Company", None, "Procter & Gamble", "Company"),
+        ("Eli Lilly and Company", None, "Eli Lilly", "Company"),
         ("Goldman Sachs & Co. LLC", "gs", "Goldman Sachs", "Co. LLC"),
         # A form typed in lower case against the name's capitals.
         ("Delivery Hero se", "deliveryhero", "Delivery Hero", "SE"),
@@ -164,6 +167,22 @@ def test_every_form_is_found_at_its_place() -> None:
         ("NV Energy", "nvenergy", "NV Energy", None),
         ("Pirelli & C. S.p.A.", "pirelli", "Pirelli", "& C. S.p.A."),
         ("John C.", None, "John C.", None),
+        # Initials: a possessive is no word; two letters must be the whole domain.
+        ("Hudson's Bay Company", "hbc", "Hudson's Bay Company", None),
+        ("McDonald's Corporation", "mcdonalds", "McDonald's", "Corporation"),
+        # A long legal name without a form, then the short name the domain spells.
+        (
+            "Companhia de Saneamento Básico do Estado de São Paulo - SABESP",
+            "sabesp",
+            "SABESP",
+            None,
+        ),
+        (
+            "Hermès International société en commandite par actions",
+            None,
+            "Hermès International",
+            ("Société en Commandite par Actions"),
+        ),
         # A brand written as a domain keeps its case.
         ("monday.com Ltd.", "monday", "monday.com", "Ltd."),
         ("bücher.de gmbh", None, "bücher.de", "GmbH"),
