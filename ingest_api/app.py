@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from ingest_api.auth.access import document_roles
+from ingest_api.auth.access import allowed_methods, document_roles
 from ingest_api.auth.login_limits import LoginLimiter
 from ingest_api.auth.tokens import jwt_secret
 from ingest_api.body_guard import ApiBodyGuardMiddleware
@@ -22,6 +22,7 @@ from ingest_api.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from ingest_api.openapi_errors import document_errors
 from ingest_api.routes import (
     approvals,
     audit,
@@ -74,7 +75,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.policy = CurrentPolicy(settings.policy_path)
     app.state.jwt_secret = secret
     app.state.login_limiter = LoginLimiter(settings)
-    install_error_handlers(app, pages=console_error_page)
+    install_error_handlers(app, pages=console_error_page, allowed_methods=allowed_methods)
     # The last added is the outermost: the request context wraps everything, so refusals
     # carry the request id too.
     app.add_middleware(
@@ -98,4 +99,5 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(health.router)
     install_console(app)
     document_roles(app)
+    document_errors(app)
     return app

@@ -15,7 +15,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest_api.auth.access import PUBLIC_ROUTES, token_claims
+from ingest_api.auth.access import needs_token, token_claims
 from ingest_api.errors import ApiError, error_response
 
 API_PREFIX = "/api/"
@@ -61,6 +61,8 @@ class ApiBodyGuardMiddleware:
                 "payload_too_large",
                 f"an /api request body is at most {self.max_body_bytes} bytes (API_MAX_BODY_BYTES)",
             )
-        if (scope["method"], scope["path"]) not in PUBLIC_ROUTES:
+        # Only a request that reaches a route of the matrix: any other gets its 404 or 405 from
+        # the router, which does not read the body either.
+        if needs_token(scope["method"], scope["path"]):
             scheme, token = get_authorization_scheme_param(headers.get("authorization"))
             token_claims(token if scheme.lower() == "bearer" and token else None, self.jwt_secret)

@@ -93,8 +93,14 @@ def error_response(
 ErrorPage = Callable[[Request, int, str, str, Any, Mapping[str, str] | None], Response | None]
 
 
-def install_error_handlers(app: FastAPI, *, pages: ErrorPage | None = None) -> None:
-    """One error body for every failure; `pages` may answer instead with HTML."""
+def install_error_handlers(
+    app: FastAPI,
+    *,
+    pages: ErrorPage | None = None,
+    allowed_methods: Callable[[str], set[str]] | None = None,
+) -> None:
+    """One error body for every failure; `pages` may answer instead with HTML;
+    `allowed_methods(path)` gives the `Allow` of a 405 (every method of the path)."""
 
     def respond(
         request: Request,
@@ -128,7 +134,12 @@ def install_error_handlers(app: FastAPI, *, pages: ErrorPage | None = None) -> N
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return respond(request, exc.status_code, code, str(exc.detail), None, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and allowed_methods is not None:
+            methods = allowed_methods(request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(sorted(methods))
+        return respond(request, exc.status_code, code, str(exc.detail), None, headers or None)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(Refused, refused)

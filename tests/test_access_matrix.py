@@ -284,7 +284,7 @@ def app_route_keys(app: FastAPI) -> set[tuple[str, str]]:
     """(method, path) of every route the app serves (an included router is one entry of
     `app.routes`: `iter_route_contexts` walks into it)."""
     routes = [c for c in iter_route_contexts(app.routes) if isinstance(c.original_route, APIRoute)]
-    return {(method, route.path) for route in routes for method in route.methods or ()}
+    return {(method, route.path_format) for route in routes for method in route.methods or ()}
 
 
 def test_every_route_is_in_the_matrix_or_public(settings: Settings) -> None:

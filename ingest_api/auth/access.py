@@ -13,6 +13,7 @@ Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (pub
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
+from starlette.routing import compile_path
 
 from ingest_api.actor import Actor
 from ingest_api.auth.tokens import InvalidToken, TokenClaims, decode_token
@@ -101,6 +103,32 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+# (pattern, method, literal, in the matrix) of every route: what a request path routes to.
+_ROUTES: list[tuple[re.Pattern[str], str, bool, bool]] = [
+    (compile_path(path)[0], method, "{" not in path, (method, path) in ROUTE_ROLES)
+    for method, path in (*ROUTE_ROLES, *PUBLIC_ROUTES)
+]
+
+
+def _routes_at(path: str) -> list[tuple[str, bool]]:
+    """(method, in the matrix) of the routes at a request path; a literal template wins over
+    one with a parameter (`/api/drifts/repair` is not drift "repair")."""
+    found = [(literal, method, guarded) for p, method, literal, guarded in _ROUTES if p.match(path)]
+    literal = [(method, guarded) for is_literal, method, guarded in found if is_literal]
+    return literal or [(method, guarded) for _, method, guarded in found]
+
+
+def allowed_methods(path: str) -> set[str]:
+    """Every method some route answers at `path` (a request path): the `Allow` of a 405.
+    Starlette's names only the first route matched, and each method is a route of its own."""
+    return {method for method, _ in _routes_at(path)}
+
+
+def needs_token(method: str, path: str) -> bool:
+    """Whether `method path` reaches a route of the matrix (so it needs a bearer token)."""
+    return any(m == method and guarded for m, guarded in _routes_at(path))
+
+
 def may(role: str, method: str, path: str) -> bool:
     """Whether the matrix lets `role` call `method path` (a route template); unlisted: no."""
     return role in ROUTE_ROLES.get((method, path), frozenset())
@@ -161,7 +189,7 @@ async def authorize(request: Request, actor: Annotated[Actor, Depends(current_ac
     """The caller, if the matrix lets their role call this route; 403 naming the roles
     allowed otherwise."""
     route = request.scope.get("route")
-    path = route.path if isinstance(route, APIRoute) else request.url.path
+    path = route.path_format if isinstance(route, APIRoute) else request.url.path
     check_role(actor, request.method, path)
     return actor
 

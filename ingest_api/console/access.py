@@ -60,7 +60,7 @@ async def console_viewer(request: Request, conn: ConnectionDep, settings: Settin
     # An error page of this request shows the signed-in user's navigation.
     request.state.viewer = Viewer(session)
     route = request.scope.get("route")
-    path = route.path if isinstance(route, APIRoute) else request.url.path
+    path = route.path_format if isinstance(route, APIRoute) else request.url.path
     if request.method not in _SAFE_METHODS:
         form = await bounded_form(request)
         given = request.headers.get(CSRF_HEADER) or text_field(form, CSRF_FIELD)

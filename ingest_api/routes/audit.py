@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep
 from ingest_api.paging import page_of
-from ingest_api.params import MAX_ID
+from ingest_api.params import MAX_ID, Instant
 from orchestrator_core.queries.audit import AuditFilter, list_entries
 
 router = APIRouter(prefix="/api", tags=["audit"], dependencies=[Depends(authorize)])
@@ -46,8 +46,8 @@ async def audit_trail(
     entity_id: Annotated[str | None, Query(examples=["42"])] = None,
     actor: Annotated[str | None, Query(examples=["user:ops@example.com", "hubspot"])] = None,
     action: Annotated[str | None, Query(examples=["approval.approved"])] = None,
-    occurred_from: Annotated[datetime | None, Query(description="at or after (ISO 8601)")] = None,
-    occurred_to: Annotated[datetime | None, Query(description="before (ISO 8601)")] = None,
+    occurred_from: Annotated[Instant | None, Query(description="at or after (ISO 8601)")] = None,
+    occurred_to: Annotated[Instant | None, Query(description="before (ISO 8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     before_seq: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")

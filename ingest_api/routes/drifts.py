@@ -147,7 +147,8 @@ async def drifts(
     )
 
 
-@router.get("/drifts/{drift_id}", response_model=DriftPublic)
+# `:int`: GET /api/drifts/repair is the repair route's (405), not drift "repair" (422).
+@router.get("/drifts/{drift_id:int}", response_model=DriftPublic)
 async def drift(
     conn: ConnectionDep, drift_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> DriftPublic:

@@ -14,7 +14,7 @@ from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.paging import page_of
-from ingest_api.params import MAX_ID
+from ingest_api.params import MAX_ID, Instant
 from ingest_api.routes.runs import with_dagster_url
 from orchestrator_core.queries.events import (
     EventFilter,
@@ -98,10 +98,10 @@ async def list_events(
     object_type: Annotated[str | None, Query(examples=["company"])] = None,
     object_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     correlation_id: Annotated[uuid.UUID | None, Query()] = None,
-    occurred_from: Annotated[datetime | None, Query(description="occurredAt ≥ (ISO 8601)")] = None,
-    occurred_to: Annotated[datetime | None, Query(description="occurredAt < (ISO 8601)")] = None,
-    received_from: Annotated[datetime | None, Query(description="stored at ≥")] = None,
-    received_to: Annotated[datetime | None, Query(description="stored at <")] = None,
+    occurred_from: Annotated[Instant | None, Query(description="occurredAt ≥ (ISO 8601)")] = None,
+    occurred_to: Annotated[Instant | None, Query(description="occurredAt < (ISO 8601)")] = None,
+    received_from: Annotated[Instant | None, Query(description="stored at ≥")] = None,
+    received_to: Annotated[Instant | None, Query(description="stored at <")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     before_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="cursor from the previous page")

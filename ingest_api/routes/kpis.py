@@ -152,7 +152,11 @@ class KpisPublic(BaseModel):
     backlog: list[ExceptionAgeBand]
 
 
-@router.get("/kpis", response_model=KpisPublic)
+@router.get(
+    "/kpis",
+    response_model=KpisPublic,
+    responses={404: {"description": "the marts have not been built yet"}},
+)
 async def get_kpis(
     settings: SettingsDep,
     start: Annotated[

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, PolicyDep
@@ -54,7 +54,7 @@ class ReplayRequest(BaseModel):
     statuses: Annotated[list[Name], Field(max_length=len(ENVELOPE_STATUSES))] = Field(
         [], examples=[["failed"]]
     )
-    dry_run: bool = Field(False, description="answer the plan only; change nothing")
+    dry_run: StrictBool = Field(False, description="answer the plan only; change nothing")
 
     def selection(self) -> Selection:
         return Selection(

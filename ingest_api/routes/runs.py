@@ -14,7 +14,7 @@ from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
 from ingest_api.paging import page_of
-from ingest_api.params import MAX_ID
+from ingest_api.params import MAX_ID, Instant
 from orchestrator_core.queries.runs import (
     RunFilter,
     approvals_of_run,
@@ -145,8 +145,8 @@ async def list_workflow_runs(
     envelope_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="runs started by this event envelope")
     ] = None,
-    requested_from: Annotated[datetime | None, Query(description="requested at ≥")] = None,
-    requested_to: Annotated[datetime | None, Query(description="requested at <")] = None,
+    requested_from: Annotated[Instant | None, Query(description="requested at ≥")] = None,
+    requested_to: Annotated[Instant | None, Query(description="requested at <")] = None,
     replay_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="the runs of this replay")
     ] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path
 from psycopg import AsyncConnection
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from ingest_api.actor import Actor
 from ingest_api.auth.access import ActorDep, authorize
@@ -56,7 +56,7 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: RoleName | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None  # true or false, not 0 or "yes"
     password: Annotated[str | None, Field(min_length=MIN_PASSWORD_LENGTH, repr=False)] = None
     current_password: Annotated[
         str | None,
