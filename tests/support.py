@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 import httpx
 import orjson
+import psutil
 import psycopg
 
 from ingest_api.signature import sign
@@ -155,6 +157,7 @@ class LiveServer:
     port: int
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -174,24 +177,52 @@ class LiveServer:
                 self.process.wait()
         return self.process.returncode
 
+    def kill_all(self) -> None:
+        """kill -9 of serve and every worker process below it, at once: nothing graceful."""
+        try:
+            tree = [
+                psutil.Process(self.process.pid),
+                *psutil.Process(self.process.pid).children(recursive=True),
+            ]
+        except psutil.NoSuchProcess:
+            tree = []
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        self.process.wait()
+        psutil.wait_procs(tree, timeout=10)
+
     def log_lines(self) -> list[str]:
         return self.log_path.read_text().splitlines()
 
 
 def start_live_server(
-    env: dict[str, str], log_path: Path, port: int | None = None, timeout: float = 60.0
+    env: dict[str, str],
+    log_path: Path,
+    port: int | None = None,
+    timeout: float = 60.0,
+    workers: int = 1,
 ) -> LiveServer:
     """Start `orchestrator serve` and wait until /health answers 200."""
     port = port or free_port()
     full_env = {**os.environ, **env}
     log = log_path.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator_cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "orchestrator_cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(process=process, port=port, log_path=log_path, env=env)
+    server = LiveServer(process=process, port=port, log_path=log_path, env=env, workers=workers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
