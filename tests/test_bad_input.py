@@ -330,3 +330,32 @@ def test_one_oversized_or_too_deep_event_costs_only_itself(
     assert words in problem["message"]
     assert count_rows(db, "event_envelopes") == 1
     assert count_rows(db, "webhook_rejections") == 1
+
+
+def test_the_same_bad_event_twice_is_one_rejection_seen_twice(client: TestClient, db: Any) -> None:
+    """Found by fuzzing: two equal rejections in one insert made the statement touch one row
+    twice, a 503 every retry, and the valid event beside them was never stored."""
+    good = hubspot_event(objectId=11)
+    response = post_raw(client, json.dumps([{"eventId": 1}, good, {"eventId": 1}]).encode())
+    assert_error(response, 422, "invalid_events", "2 of 3")
+    assert count_rows(db, "event_envelopes") == 1
+    assert db.execute("SELECT seen_count FROM orchestrator.webhook_rejections").fetchall() == [(2,)]
+
+
+def test_two_different_events_too_deep_are_two_rejections(client: TestClient, db: Any) -> None:
+    """Found by fuzzing: every event too deep to store got the same stand-in, so one row."""
+
+    def nested(depth: int, leaf: int) -> Any:
+        value: Any = leaf
+        for _ in range(depth):
+            value = {"v": value}
+        return value
+
+    events = [{**hubspot_event(objectId=12), "deep": nested(300, leaf)} for leaf in (1, 2)]
+    response = post_raw(client, json.dumps(events).encode())
+    assert_error(response, 422, "invalid_events", "2 of 2")
+    rows = db.execute(
+        "SELECT raw_event, seen_count FROM orchestrator.webhook_rejections"
+    ).fetchall()
+    assert len(rows) == 2 and {row[1] for row in rows} == {1}
+    assert len({row[0]["sha256"] for row in rows}) == 2

@@ -151,8 +151,42 @@ def _storable(raw: Any) -> bytes:
         return canonical_json(nul_marked(raw))
     except (TypeError, ValueError, RecursionError):
         return canonical_json(
-            {"unstorable": f"a JSON {type(raw).__name__} nested deeper than {MAX_DEPTH} levels"}
+            {
+                "unstorable": f"a JSON {type(raw).__name__} nested deeper than {MAX_DEPTH} levels",
+                # Its own digest, so that two such events stay two rejections.
+                "sha256": deep_digest(raw),
+            }
         )
+
+
+def deep_digest(value: Any) -> str:
+    """SHA-256 of a JSON value of any depth, object keys sorted: walked with a stack of its
+    own, since a value too deep for orjson is too deep for recursion too."""
+    digest = hashlib.sha256()
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Token):
+            digest.update(item.text)
+        elif isinstance(item, dict):
+            digest.update(b"{")
+            stack.append(_Token(b"}"))
+            for key in sorted(item, reverse=True):
+                stack += [item[key], _Token(orjson.dumps(str(key)) + b":")]
+        elif isinstance(item, list):
+            digest.update(b"[")
+            stack.append(_Token(b"]"))
+            stack.extend(reversed(item))
+        else:
+            digest.update(orjson.dumps(item, option=orjson.OPT_PASSTHROUGH_SUBCLASS) + b";")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _Token:
+    """Punctuation pushed on `deep_digest`'s stack, written when popped."""
+
+    text: bytes
 
 
 def _object_key(event: HubSpotEvent, subject: Subject) -> tuple[int, str, int] | None:

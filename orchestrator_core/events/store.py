@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,12 +52,14 @@ RETURNING id, portal_id, event_id, content_hash, (xmax = 0) AS inserted
 """
 
 _INSERT_REJECTIONS = """
-INSERT INTO orchestrator.webhook_rejections (delivery_id, event_index, raw_hash, raw_event, errors)
-SELECT %(delivery_id)s, u.event_index, u.raw_hash, u.raw_event::jsonb, u.errors::jsonb
+INSERT INTO orchestrator.webhook_rejections
+    (delivery_id, event_index, raw_hash, raw_event, errors, seen_count)
+SELECT %(delivery_id)s, u.event_index, u.raw_hash, u.raw_event::jsonb, u.errors::jsonb, u.seen
 FROM unnest(%(event_index)s::integer[], %(raw_hash)s::text[], %(raw_event)s::text[],
-            %(errors)s::text[]) AS u(event_index, raw_hash, raw_event, errors)
+            %(errors)s::text[], %(seen)s::integer[])
+     AS u(event_index, raw_hash, raw_event, errors, seen)
 ON CONFLICT (raw_hash) DO UPDATE SET
-    seen_count = webhook_rejections.seen_count + 1, updated_at = now()
+    seen_count = webhook_rejections.seen_count + EXCLUDED.seen_count, updated_at = now()
 RETURNING raw_hash, (xmax = 0) AS inserted
 """
 
@@ -318,12 +321,17 @@ def _envelope_params(rows: list[EnvelopeRow], delivery_id: uuid.UUID) -> dict[st
 
 
 def _rejection_params(rejected: list[RejectedEvent], delivery_id: uuid.UUID) -> dict[str, Any]:
+    """One row per distinct rejected event (the same bad event twice in a delivery is one row
+    seen twice: a statement may not touch a row twice), in hash order like the envelopes."""
+    seen = Counter(r.raw_hash for r in rejected)
+    first = sorted({r.raw_hash: r for r in reversed(rejected)}.values(), key=lambda r: r.raw_hash)
     return {
         "delivery_id": delivery_id,
-        "event_index": [r.index for r in rejected],
-        "raw_hash": [r.raw_hash for r in rejected],
-        "raw_event": [r.raw_json for r in rejected],
-        "errors": [_json(r.errors) for r in rejected],
+        "event_index": [r.index for r in first],
+        "raw_hash": [r.raw_hash for r in first],
+        "raw_event": [r.raw_json for r in first],
+        "errors": [_json(r.errors) for r in first],
+        "seen": [seen[r.raw_hash] for r in first],
     }
 
 
