@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     console_session_idle_minutes: int = Field(default=60, gt=0, le=24 * 60)
     console_session_max_hours: int = Field(default=12, gt=0, le=24 * 7)
 
+    # A Dagster run working workflow runs stamps them this often; silent this long, the
+    # watchdog sensor takes its worker for dead and fails the run, for Dagster to retry.
+    run_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    run_silent_after_seconds: int = Field(default=90, ge=5, le=3600)
+
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
 from sensors.outcomes import workflow_run_canceled_sensor, workflow_run_failure_sensor
+from sensors.watchdog import run_worker_watchdog
 
 SENSORS = [
     hubspot_event_sensor,
     approval_sensor,
     workflow_run_failure_sensor,
     workflow_run_canceled_sensor,
+    run_worker_watchdog,
 ]
 
 __all__ = ["SENSORS"]

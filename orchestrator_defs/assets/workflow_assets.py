@@ -27,6 +27,7 @@ from orchestrator_core.records.batches import (
 from orchestrator_core.settings import get_settings
 from orchestrator_defs.assets.outputs import PHASES, WorkflowPhase, upstream_keys
 from orchestrator_defs.runtime.batch import MemberOutcome, drive_members
+from orchestrator_defs.runtime.heartbeat import run_heartbeat
 from orchestrator_defs.runtime.resource import WorkflowRuntimeResource
 from orchestrator_defs.runtime.runner import (
     DriveResult,
@@ -120,11 +121,14 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
                 "the run config names neither or both of workflow_run_id and batch_id",
                 allow_retries=False,
             )
-        if config.batch_id is not None:
-            _work_batch(context, config.batch_id, workflow_runtime, runner, phase)
-        else:
-            assert config.workflow_run_id is not None
-            _work_one(context, config, workflow_runtime, runner, phase)
+        # The watchdog sensor fails this run if these beats stop (the worker killed).
+        every = get_settings().run_heartbeat_seconds
+        with run_heartbeat(workflow_runtime.url, context.run.run_id, every=every):
+            if config.batch_id is not None:
+                _work_batch(context, config.batch_id, workflow_runtime, runner, phase)
+            else:
+                assert config.workflow_run_id is not None
+                _work_one(context, config, workflow_runtime, runner, phase)
         yield from ()
 
     return _phase

@@ -76,6 +76,11 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
         return self._db
 
     @property
+    def url(self) -> str:
+        """The product database's URL (for a connection of one's own, as the heartbeat's)."""
+        return self.db.url
+
+    @property
     def request_budget(self) -> PostgresRequestBudget:
         assert self._budget is not None, "resource not set up"
         return self._budget
