@@ -298,7 +298,9 @@ def answers(url: str) -> bool:
 READY_LINE = "Running; Ctrl-C stops everything."
 
 
-def start_dev_stack(home: Path, *, secret: str, timeout: float = 180.0) -> DevStack:
+def start_dev_stack(
+    home: Path, *, secret: str, timeout: float = 180.0, extra_env: dict[str, str] | None = None
+) -> DevStack:
     """Start `orchestrator dev` from a fresh home (embedded Postgres) and wait until it says it
     is running."""
     env = {
@@ -307,6 +309,7 @@ def start_dev_stack(home: Path, *, secret: str, timeout: float = 180.0) -> DevSt
         if k not in ("DATABASE_URL", "DAGSTER_HOME", "LOG_LEVEL")
     }
     env.update({"ORCHESTRATOR_HOME": str(home), "HUBSPOT_WEBHOOK_SECRET": secret})
+    env.update(extra_env or {})
     ports = free_port(), free_port(), free_port()
     process = subprocess.Popen(
         [

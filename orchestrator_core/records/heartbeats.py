@@ -40,3 +40,14 @@ def silent_runs(conn: psycopg.Connection[Any], *, silent_for: timedelta) -> list
         (LOOK_BACK, silent_for),
     ).fetchall()
     return [str(row[0]) for row in rows]
+
+
+def end_silent_attempts(conn: psycopg.Connection[Any], dagster_run_id: str, error: str) -> int:
+    """The attempts a silent run left running: failed, with why (the run's retry gets its own
+    attempt, so the run's history shows both)."""
+    cursor = conn.execute(
+        "UPDATE orchestrator.workflow_run_attempts SET status = 'failed', error = %s,"
+        " finished_at = now() WHERE dagster_run_id = %s AND status = 'running'",
+        (error, dagster_run_id),
+    )
+    return cursor.rowcount

@@ -110,6 +110,16 @@ def test_a_run_whose_worker_went_silent_is_failed_and_the_others_are_not(
         and record.event_log_entry.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
     ]
     assert any("no heartbeat for 90 s" in message for message in failure), failure
-    # The next tick finds the run failed already: it is reported once.
+    # Their attempts are ended with why; the live one still runs. The next tick finds nothing.
+    attempts = dict(
+        db.execute(
+            "SELECT dagster_run_id, status || ': ' || coalesce(error, '')"
+            " FROM orchestrator.workflow_run_attempts"
+        ).fetchall()
+    )
+    assert attempts[alive] == "running: "
+    assert attempts[dead].startswith("failed: the run worker sent no heartbeat for 90 s")
+    assert attempts[finished].startswith("failed: ")
     again = run_worker_watchdog(dg.build_sensor_context(instance=dagster_instance))
-    assert isinstance(again, dg.SkipReason) and again.skip_message.startswith("no silent")
+    assert isinstance(again, dg.SkipReason)
+    assert again.skip_message == "no silent run worker among 0 ended run(s)"
