@@ -12,10 +12,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import orjson
@@ -27,6 +28,7 @@ from orchestrator_core.records.approval_rules import Decider
 from orchestrator_core.records.approvals import Approval, record_decision
 
 _event_ids = itertools.count(50_000_000)
+T = TypeVar("T")
 PORTAL_ID = 62515
 BASE_OCCURRED_AT = 1_795_510_800_000  # 2026-11-24T09:00:00Z in epoch ms
 
@@ -346,6 +348,17 @@ def start_dev_stack(
             return stack
         time.sleep(0.5)
     raise RuntimeError(f"orchestrator dev did not start: {stack.stop()}")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 120.0, *, what: str = "") -> T:
+    """`check()`'s first truthy value, polled every half second; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
 
 
 # --- API users and their tokens ---------------------------------------------------------------

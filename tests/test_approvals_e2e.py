@@ -15,7 +15,14 @@ import httpx
 import pytest
 
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
-from tests.support import TEST_PASSWORD, DevStack, log_in, signed_headers, start_dev_stack
+from tests.support import (
+    TEST_PASSWORD,
+    DevStack,
+    eventually,
+    log_in,
+    signed_headers,
+    start_dev_stack,
+)
 
 SECRET = "e2e-client-secret"
 SAMPLE = (
@@ -34,13 +41,7 @@ def stack(orchestrator_home: Path) -> Iterator[DevStack]:
 
 
 def _eventually(check: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1.0)
-    raise AssertionError(f"not true within {timeout:.0f} s: {check}")
+    return eventually(check, timeout)
 
 
 def test_decisions_resume_parked_workflows_through_the_gate(stack: DevStack) -> None:

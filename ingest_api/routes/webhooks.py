@@ -170,18 +170,16 @@ async def _store(request: Request, **kwargs: Any) -> DeliveryResult:
                 "delivery_refused",
                 f"the database refused the delivery ({exc.sqlstate}); nothing was stored",
             ) from None
-        log.error("delivery not stored: database unavailable", error=type(exc).__name__)
-        raise ApiError(
-            503,
-            "storage_unavailable",
-            "events were not stored; retry later",
-            headers=UNAVAILABLE_RETRY_AFTER,
-        ) from None
+        raise _unavailable(exc) from None
     except (TimeoutError, PoolTimeout) as exc:
-        log.error("delivery not stored: database unavailable", error=type(exc).__name__)
-        raise ApiError(
-            503,
-            "storage_unavailable",
-            "events were not stored; retry later",
-            headers=UNAVAILABLE_RETRY_AFTER,
-        ) from None
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: Exception) -> ApiError:
+    log.error("delivery not stored: database unavailable", error=type(exc).__name__)
+    return ApiError(
+        503,
+        "storage_unavailable",
+        "events were not stored; retry later",
+        headers=UNAVAILABLE_RETRY_AFTER,
+    )

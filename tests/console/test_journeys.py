@@ -7,7 +7,6 @@ Screenshots of the main pages at a laptop and a phone width go to build/console-
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from orchestrator_cli.demo_analytics import build_marts_through_dagster
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
 from tests.console.browser import SCREENSHOTS, screenshots
 from tests.console.conftest import STACK_SECRET
-from tests.support import TEST_PASSWORD, DevStack, log_in, signed_headers
+from tests.support import TEST_PASSWORD, DevStack, eventually, log_in, signed_headers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "webhooks"
 OPERATOR = "olivia@harborlabs.example"
@@ -49,13 +48,7 @@ class Portal:
 
 
 def _eventually(check: Callable[[], Any], timeout: float = SETTLE_SECONDS) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1.0)
-    raise AssertionError(f"not true within {timeout:.0f} s: {check}")
+    return eventually(check, timeout)
 
 
 @pytest.fixture(scope="module")

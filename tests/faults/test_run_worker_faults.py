@@ -9,29 +9,24 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
 
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
-from tests.support import DevStack, delivery_body, hubspot_event, signed_headers, start_dev_stack
+from tests.support import (
+    DevStack,
+    delivery_body,
+    eventually,
+    hubspot_event,
+    signed_headers,
+    start_dev_stack,
+)
 
 SECRET = "run-worker-fault-secret"
 SILENT_AFTER_SECONDS = 15
-T = TypeVar("T")
-
-
-def eventually(what: str, check: Callable[[], T | None], timeout: float = 240.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def writes(stack: DevStack) -> Counter[tuple[str, str, str]]:
@@ -88,13 +83,15 @@ def kill_mid_run(
     the kill, and the vendor writes made meanwhile."""
     httpx.delete(f"{stack.sandbox_url}/_sandbox/requests")
     post_company_created(stack, company)
-    eventually("a first write of the run", lambda: sum(writes(stack).values()) >= 1)
-    (worker,) = eventually("its run worker", lambda: run_workers(stack))
+    eventually(lambda: sum(writes(stack).values()) >= 1, 240.0, what="a first write of the run")
+    (worker,) = eventually(lambda: run_workers(stack), 240.0, what="its run worker")
     doomed = [worker, worker.parent()] if with_code_server else [worker]
     killed_at = time.monotonic()
     for process in doomed:
         process.kill()  # kill -9: no cleanup, no ledger update, no run event
-    done = eventually("the run to finish after the kill", lambda: finished(api, company))
+    done = eventually(
+        lambda: finished(api, company), 240.0, what="the run to finish after the kill"
+    )
     return done, time.monotonic() - killed_at, writes(stack)
 
 
@@ -119,7 +116,7 @@ def test_a_run_worker_killed_mid_workflow_is_retried_and_repeats_no_write(
         )
         # An undisturbed run of the workflow, for the writes it makes.
         post_company_created(stack, 9004)
-        baseline = eventually("the undisturbed run", lambda: finished(api, 9004))
+        baseline = eventually(lambda: finished(api, 9004), 240.0, what="the undisturbed run")
         assert baseline["status"] == "succeeded", baseline
         expected = writes(stack)
         assert expected, "the workflow made no vendor write"
