@@ -25,7 +25,7 @@ from ingest_api.app import create_app
 from tests.conftest import JWT_SECRET, WEBHOOK_SECRET, empty_tables, make_settings
 from tests.support import LiveServer, add_api_users, start_live_server
 
-EXAMPLES = 12
+EXAMPLES = 6
 # Checks left out, and why: the rules refuse some requests the schema allows (an empty replay
 # selection, an exception or approval that does not exist, a decision on a decided approval),
 # with a 4xx naming the rule; schema-valid is not always acceptable.

@@ -572,7 +572,7 @@ def test_mixed_deliveries_store_the_valid_events_and_reject_the_rest(
 ) -> None:
     runs = 0
 
-    @settings(FUZZ, max_examples=400)
+    @settings(FUZZ, max_examples=200)
     @given(deliveries(MIXED_ITEMS))
     @examples(EDGE_CASES)
     def check(delivery: Delivery) -> None:
@@ -595,7 +595,7 @@ def test_arbitrary_items_are_stored_or_rejected_never_lost(
 ) -> None:
     runs = 0
 
-    @settings(FUZZ, max_examples=300)
+    @settings(FUZZ, max_examples=150)
     @given(deliveries(ARBITRARY_ITEMS, max_size=12))
     def check(delivery: Delivery) -> None:
         nonlocal runs
@@ -733,7 +733,7 @@ def test_deliveries_at_the_limits_are_stored_whole(
 ) -> None:
     runs = 0
 
-    @settings(FUZZ, max_examples=50)
+    @settings(FUZZ, max_examples=30)
     @given(deliveries_at_the_limits())
     def check(delivery: Delivery) -> None:
         nonlocal runs
@@ -752,7 +752,7 @@ def test_deliveries_refused_as_a_whole_store_nothing(
 ) -> None:
     runs = 0
 
-    @settings(FUZZ, max_examples=300)
+    @settings(FUZZ, max_examples=150)
     @given(refused_deliveries())
     def check(refused: Refused) -> None:
         nonlocal runs

@@ -137,6 +137,7 @@ def test_definitions_snapshot() -> None:
         "approval_sensor",
         "workflow_run_failure_sensor",
         "workflow_run_canceled_sensor",
+        "run_worker_watchdog",
     }
     graph = repo.asset_graph
     calendar = dg.AssetKey(["google", "calendar_events"])

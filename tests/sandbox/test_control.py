@@ -19,7 +19,7 @@ from notion_client import APIResponseError, Client, RequestTimeoutError
 from urllib3.util.retry import Retry
 
 from sandbox.config import config_from_env
-from tests.support import free_port
+from tests.support import eventually, free_port
 from tests.vendor_sandbox import SandboxServer
 
 SOP_PARENT = "1b2c3d4e-0000-4a00-8000-00000000a002"
@@ -131,11 +131,17 @@ def test_timeout_hangs_past_the_client_and_changes_nothing(sandbox: SandboxServe
             parent={"page_id": SOP_PARENT},
             properties={"title": {"title": [{"text": {"content": "Never created"}}]}},
         )
+    # The sandbox logs the request once its hang is over, after the client gave up.
+    eventually(
+        lambda: (
+            sandbox.inspect("requests", vendor="notion")["requests"][-1]["outcome"]
+            == "fault_timeout"
+        ),
+        10.0,
+        what="the timed-out request in the log",
+    )
     pages = sandbox.inspect("notion/pages")["pages"]
-    logged = sandbox.inspect("requests", vendor="notion")["requests"]
-
     assert all(p["properties"]["title"]["title"][0]["plain_text"] != "Never created" for p in pages)
-    assert logged[-1]["outcome"] == "fault_timeout"
 
 
 def test_lost_response_applies_the_write(sandbox: SandboxServer) -> None:
