@@ -61,13 +61,18 @@ def post_company_created(stack: DevStack, company: int) -> None:
     assert response.status_code == 200, response.text
 
 
-def run_workers(stack: DevStack) -> list[psutil.Process]:
-    """Dagster run workers: multiprocessing children of a code server, below the stack."""
+def run_workers(stack: DevStack, *, started_after: float) -> list[psutil.Process]:
+    """Dagster run workers started after `started_after` (epoch seconds) and still running:
+    multiprocessing children of a code server, below the stack. An earlier run's worker can
+    still be exiting after its workflow has finished, so it is told apart by its start."""
     found = []
     for process in psutil.Process(stack.process.pid).children(recursive=True):
         try:
-            if "multiprocessing.spawn" in " ".join(process.cmdline()) and "api grpc" in " ".join(
-                process.parent().cmdline()
+            if (
+                process.create_time() >= started_after
+                and process.status() != psutil.STATUS_ZOMBIE
+                and "multiprocessing.spawn" in " ".join(process.cmdline())
+                and "api grpc" in " ".join(process.parent().cmdline())
             ):
                 found.append(process)
         except psutil.Error:
@@ -82,9 +87,12 @@ def kill_mid_run(
     (with the code server that started it, when asked): the run once finished, how long after
     the kill, and the vendor writes made meanwhile."""
     httpx.delete(f"{stack.sandbox_url}/_sandbox/requests")
+    posted_at = time.time()
     post_company_created(stack, company)
     eventually(lambda: sum(writes(stack).values()) >= 1, 240.0, what="a first write of the run")
-    (worker,) = eventually(lambda: run_workers(stack), 240.0, what="its run worker")
+    (worker,) = eventually(
+        lambda: run_workers(stack, started_after=posted_at), 240.0, what="its run worker"
+    )
     doomed = [worker, worker.parent()] if with_code_server else [worker]
     killed_at = time.monotonic()
     for process in doomed:
