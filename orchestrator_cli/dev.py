@@ -38,7 +38,9 @@ def describe(stack: Stack, settings: Settings) -> str:
 @click.command()
 @port_options
 def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
-    """Run Postgres, the API, Dagster (webserver and daemon) and the sandbox until Ctrl-C."""
+    """Run Postgres, the API, Dagster (webserver and daemon) and the sandbox until Ctrl-C.
+
+    A service that exits is started again (at most 5 times in 10 minutes)."""
     settings = load_settings()
     quiet_unless_asked(settings)
     ports = Ports(api=api_port, dagster=dagster_port, sandbox=sandbox_port)
@@ -46,5 +48,5 @@ def dev(api_port: int, dagster_port: int, sandbox_port: int) -> None:
         click.echo(describe(stack, settings))
         click.echo("\nRunning; Ctrl-C stops everything.")
         while True:
-            stack.check_alive()
+            stack.restart_exited()
             time.sleep(1.0)

@@ -47,6 +47,11 @@ KILL_TIMEOUT_SECONDS = 10.0
 # The signals that stop the stack, and that hurry its stop once it is stopping.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 START_TIMEOUT_SECONDS = 180.0
+# `orchestrator dev` starts a service that exits again, as a process supervisor would (what
+# the services hold is in Postgres); one that exits more often than this within the window
+# stops the stack, for something is wrong that starting it again will not mend.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 600.0
 
 log = get_logger(__name__)
 
@@ -84,6 +89,10 @@ class Child:
     process: subprocess.Popen[bytes]
     log_path: Path
     health_url: str | None
+    # How to start it again (empty: it is not started again).
+    args: list[str] = field(default_factory=list)
+    # When it was started again, for MAX_RESTARTS (monotonic seconds).
+    restarts: list[float] = field(default_factory=list)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -108,6 +117,9 @@ class Stack:
     admin_password_file: Path | None
     logs_dir: Path
     children: list[Child] = field(default_factory=list)
+    # The sessions of services that exited and were started again: what they left running
+    # (a dead daemon's code server still finishing a run) is stopped with the stack.
+    former_sessions: set[int] = field(default_factory=set)
 
     @property
     def api_url(self) -> str:
@@ -128,6 +140,39 @@ class Stack:
                     f"{child.name} exited with status {child.process.returncode};"
                     f" the end of {child.log_path}:\n{child.tail()}"
                 )
+
+    def restart_exited(self) -> None:
+        """Start again each service that exited, and wait until it answers; raise when one has
+        exited more than MAX_RESTARTS times within RESTART_WINDOW_SECONDS."""
+        for index, child in enumerate(self.children):
+            if child.alive():
+                continue
+            now = time.monotonic()
+            recent = [t for t in child.restarts if now - t < RESTART_WINDOW_SECONDS]
+            status = child.process.returncode
+            if not child.args or len(recent) >= MAX_RESTARTS:
+                raise click.ClickException(
+                    f"{child.name} exited with status {status}, after {len(recent)} restarts"
+                    f" within {RESTART_WINDOW_SECONDS / 60:.0f} min;"
+                    f" the end of {child.log_path}:\n{child.tail()}"
+                )
+            self.former_sessions.add(child.process.pid)
+            _say(
+                f"{child.name} exited with status {status}; starting it again"
+                f" ({len(recent) + 1} of {MAX_RESTARTS} within"
+                f" {RESTART_WINDOW_SECONDS / 60:.0f} min)"
+            )
+            log.warning(
+                "service exited; starting it again",
+                service=child.name,
+                status=status,
+                restart=len(recent) + 1,
+            )
+            again = _launch(self, child.name, child.args, child.health_url)
+            again.restarts = [*recent, now]
+            self.children[index] = again
+            if again.health_url:
+                _wait_healthy(self, again)
 
 
 @contextlib.contextmanager
@@ -240,6 +285,10 @@ def _start_children(stack: Stack) -> None:
 
 
 def _spawn(stack: Stack, name: str, args: list[str], health_url: str | None) -> None:
+    stack.children.append(_launch(stack, name, args, health_url))
+
+
+def _launch(stack: Stack, name: str, args: list[str], health_url: str | None) -> Child:
     log_path = stack.logs_dir / f"{name}.log"
     log = log_path.open("ab")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and Dagster's scripts
@@ -251,7 +300,7 @@ def _spawn(stack: Stack, name: str, args: list[str], health_url: str | None) -> 
         start_new_session=True,
     )
     log.close()
-    stack.children.append(Child(name, process, log_path, health_url))
+    return Child(name, process, log_path, health_url, args=args)
 
 
 def _wait_healthy(stack: Stack, child: Child) -> None:
@@ -310,7 +359,7 @@ def _stop_children(stack: Stack, hurry: threading.Event) -> None:
         return
     _say("stopping the stack (Ctrl-C again to kill it at once) ...")
     started = time.monotonic()
-    sessions = {child.process.pid for child in stack.children}
+    sessions = {child.process.pid for child in stack.children} | stack.former_sessions
     # Seen before anything stops, for a descendant that moved to a session of its own.
     seen = {process.pid: process for child in stack.children for process in _descendants(child)}
     # 1. SIGTERM to each service itself, the daemon first: the daemon and the webserver tell

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # watchdog sensor takes its worker for dead and fails the run, for Dagster to retry.
     run_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     run_silent_after_seconds: int = Field(default=90, ge=5, le=3600)
+    # A workflow step that failed on a vendor for a passing reason (outage, 429s, timeouts)
+    # is tried again after this many seconds, doubled each time (3 times: 30, 60, 120 s), and
+    # never sooner than the vendor's Retry-After: a vendor down for about 3.5 minutes is waited
+    # out; a longer outage becomes a `retries_exhausted` exception with a retry fix.
+    run_retry_base_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)

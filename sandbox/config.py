@@ -44,12 +44,14 @@ class FaultShares(_Model):
     timeout_share: float = Field(default=0.0, ge=0, le=1)
     # Apply the request, then hang before answering: the write landed, the client never hears.
     lost_response_share: float = Field(default=0.0, ge=0, le=1)
-    # Answer normally after `slow_seconds`.
+    # Take the request, answer normally after `slow_seconds` (applied even if the client left).
     slow_share: float = Field(default=0.0, ge=0, le=1)
     slow_seconds: float = Field(default=2.0, ge=0)
     hang_seconds: float = Field(default=120.0, ge=0)
     # Only requests whose path contains this (e.g. "/objects/deals/5017") meet a fault.
     path_contains: str | None = None
+    # Only requests of this method (e.g. "POST": the creates) meet a fault.
+    method: Literal["GET", "POST", "PATCH", "PUT", "DELETE"] | None = None
     # At most this many faults (counted per vendor since the config was set); then none.
     max_faults: int | None = Field(default=None, ge=0)
 

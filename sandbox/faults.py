@@ -3,9 +3,9 @@
 Each vendor draws from its own `random.Random`, seeded from the config's `seed` and the vendor
 name, one draw per request it could fault. The same seed and the same request order therefore
 give the same faults, whatever the other vendors see. A fault can be aimed at one path
-(`path_contains`, e.g. one record) and bounded in number (`max_faults`: fail the next N
-matching requests, then serve normally), so a test can fail one workflow's call a set number of
-times.
+(`path_contains`, e.g. one record) or method (`method`, e.g. the creates) and bounded in number
+(`max_faults`: fail the next N matching requests, then serve normally), so a test can fail one
+workflow's call a set number of times.
 """
 
 from __future__ import annotations
@@ -36,10 +36,13 @@ class FaultInjector:
             for vendor in VENDORS
         }
 
-    def draw(self, vendor: Vendor, path: str = "") -> Fault | None:
-        """The fault for the vendor's next request (to `path`), or None to serve it normally."""
+    def draw(self, vendor: Vendor, path: str = "", method: str = "GET") -> Fault | None:
+        """The fault for the vendor's next request (`method` to `path`), or None to serve it
+        normally."""
         shares = self._config.faults_for(vendor)
         if shares.path_contains is not None and shares.path_contains not in path:
+            return None
+        if shares.method is not None and shares.method != method:
             return None
         if shares.max_faults is not None and self._injected[vendor] >= shares.max_faults:
             return None

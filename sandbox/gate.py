@@ -81,7 +81,7 @@ class VendorGate:
             return
         headers = _allowance_headers(vendor, decision)
 
-        fault = runtime.faults.draw(vendor, exchange.path)
+        fault = runtime.faults.draw(vendor, exchange.path, exchange.method)
         if fault is None:
             await self._serve(runtime, exchange, "ok", headers, scope, receive, send)
             return
@@ -99,8 +99,12 @@ class VendorGate:
                 await asyncio.sleep(fault.seconds)
                 await _send_error(error, scope, send)
             case "slow":
+                # A slow vendor has the request and works on it whether or not the client
+                # still waits: the body is taken first, so a client that gave up before the
+                # answer still finds the write applied (the server ignores the late answer).
+                taken = await _buffered(receive)
                 await asyncio.sleep(fault.seconds)
-                await self._serve(runtime, exchange, "slow", headers, scope, receive, send)
+                await self._serve(runtime, exchange, "slow", headers, scope, taken, send)
             case "lost_response":
                 await self._serve_late(
                     runtime, exchange, fault.seconds, headers, scope, receive, send
@@ -179,6 +183,26 @@ class VendorGate:
         except Exception:
             # The log is for inspection; a request must not fail because of it.
             log.warning("request log write failed", exc_info=True)
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """The request body read now, and a `receive` that hands it to the app later; after the
+    body, it passes on to the server's own (a disconnect, once the client has gone)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # gone before the whole body came: not applied
+            body = [message]
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            body = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+            break
+
+    async def replay() -> Message:
+        return body.pop() if body else await receive()
+
+    return replay
 
 
 async def _send_error(error: VendorError, scope: Scope, send: Send) -> None:

@@ -36,7 +36,9 @@ DAGSTER_UI = "https://dagster.ops.example/"
 # Fixtures that bring up a real server (Postgres, and on top of it the sandbox, the app, Dagster):
 # a test using any of them, directly or through another fixture, is marked `stack`. `make check`
 # runs the others, the pure rules, in seconds (`pytest -m "not stack"`).
-STACK_FIXTURES = frozenset({"admin_url", "database_url", "orchestrator_home", "console_stack"})
+STACK_FIXTURES = frozenset(
+    {"admin_url", "database_url", "orchestrator_home", "module_orchestrator_home", "console_stack"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -63,6 +65,13 @@ def _shared_tmp_dir() -> Iterator[Path]:
 @pytest.fixture
 def orchestrator_home() -> Iterator[Path]:
     """A fresh ORCHESTRATOR_HOME for tests that start their own embedded server."""
+    with _shared_tmp_dir() as path:
+        yield path / "home"
+
+
+@pytest.fixture(scope="module")
+def module_orchestrator_home() -> Iterator[Path]:
+    """A fresh ORCHESTRATOR_HOME shared by a module's tests (one stack for all of them)."""
     with _shared_tmp_dir() as path:
         yield path / "home"
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
+import click
 import httpx
 import psutil
 import pytest
@@ -139,6 +140,10 @@ class ProcessTree:
 def _below_us() -> frozenset[int]:
     """What already runs below the test process, before a stand-in service starts."""
     return frozenset(p.pid for p in psutil.Process().children(recursive=True))
+
+
+def _at_least(tree: ProcessTree, count: int) -> bool:
+    return len(tree.seen) >= count
 
 
 def _cmdline(process: psutil.Process) -> str:
@@ -324,3 +329,36 @@ def test_a_service_that_already_exited_is_no_error(stand_in: Stack) -> None:
     assert len(orphan) == 1 and not _running(orphan[0])
     assert tree.left_running(within=1.0) == []
     assert gone.process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.usefixtures("short_bounds")
+def test_a_service_that_exits_is_started_again_and_its_leftovers_stop_with_the_stack(
+    stand_in: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stack_module, "MAX_RESTARTS", 2)
+    ignore = _below_us()
+    args = [sys.executable, "-c", SERVICE, "orphan"]
+    stand_in.children.append(stack_module._launch(stand_in, "daemon", args, None))
+    with ProcessTree(os.getpid(), ignore) as tree:
+        pids = []
+        for restarts in (1, 2):
+            dead = stand_in.children[0]
+            tree.wait_for("its helper", partial(_at_least, tree, 2 * restarts), timeout=10)
+            dead.process.kill()  # its helper lives on, reparented, in the dead one's session
+            dead.process.wait()
+            pids.append(dead.process.pid)
+            stand_in.restart_exited()
+            again = stand_in.children[0]
+            assert again.alive() and again.process.pid not in pids
+            assert (again.args, len(again.restarts)) == (args, restarts)
+        # A third death within the window is one too many: the stack stops, saying why.
+        tree.wait_for("its helper", partial(_at_least, tree, 6), timeout=10)
+        stand_in.children[0].process.kill()
+        stand_in.children[0].process.wait()
+        with pytest.raises(click.ClickException, match="exited with status -9, after 2 restarts"):
+            stand_in.restart_exited()
+        assert stand_in.former_sessions == set(pids)
+        _stop(stand_in)
+    # The helpers the dead services left were found in their sessions and stopped too.
+    assert len(tree.seen) == 6
+    assert tree.left_running(within=1.0) == []

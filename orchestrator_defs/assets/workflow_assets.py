@@ -50,9 +50,9 @@ from resources.dagster_resources import (
 )
 
 # Dagster-level retries of a phase after a transient vendor failure that outlasted the
-# connector's own retries (about a minute each); the checkpoint makes each retry resume.
+# connector's own retries (about a minute each), RUN_RETRY_BASE_SECONDS apart and doubling;
+# the checkpoint makes each retry resume.
 MAX_STEP_RETRIES = 3
-RETRY_BASE_SECONDS = 30.0
 
 
 class WorkflowRunConfig(dg.Config):
@@ -228,12 +228,25 @@ def _count(outcomes: Sequence[MemberOutcome]) -> dict[str, int]:
     return counts
 
 
+def retry_wait(
+    retry_number: int, retry_afters: Sequence[float | None], *, base_seconds: float
+) -> float:
+    """Seconds before retry `retry_number + 1`: the doubling backoff, or the longest
+    Retry-After if that is longer. Retry-After is the least to wait, never the whole wait: a
+    storm of 429s each asking for a second would otherwise spend every retry within seconds."""
+    backoff = base_seconds * 2**retry_number
+    return max([backoff, *(after for after in retry_afters if after)])
+
+
 def _retry(
     context: dg.AssetExecutionContext, transient: Sequence[WorkflowRetryable]
 ) -> dg.RetryRequested:
     """Retry the step later; it resumes each unfinished workflow from its checkpoint."""
-    waits = [exc.retry_after for exc in transient if exc.retry_after]
-    wait = max(waits) if waits else RETRY_BASE_SECONDS * 2**context.retry_number
+    wait = retry_wait(
+        context.retry_number,
+        [exc.retry_after for exc in transient],
+        base_seconds=get_settings().run_retry_base_seconds,
+    )
     reasons = "; ".join(str(exc) for exc in transient[:3]) or "a workflow could not be driven"
     context.log.warning(f"transient failure, retrying in {wait:.0f} s: {reasons}")
     return dg.RetryRequested(max_retries=MAX_STEP_RETRIES, seconds_to_wait=wait)

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 
 from orchestrator_core.settings import get_settings
-from orchestrator_defs.assets import workflow_assets
 from orchestrator_defs.definitions import build_definitions
 from tests.conftest import make_settings
 from tests.orchestration.test_jobs import REPO, _dispatch, _run_in_subprocess, job_env
@@ -62,8 +61,8 @@ def test_each_workflow_of_a_batch_ends_as_a_lone_run_would(
 ) -> None:
     # One at a time inside the batch, so the sandbox's aimed fault meets exactly one call.
     monkeypatch.setenv("ORCHESTRATOR_BATCH_CONCURRENCY", "1")
+    monkeypatch.setenv("RUN_RETRY_BASE_SECONDS", "0.2")
     get_settings.cache_clear()
-    monkeypatch.setattr(workflow_assets, "RETRY_BASE_SECONDS", 0.2)
     defs = build_definitions(
         make_settings(database_url, sandbox_url=sandbox.base_url, connector_max_attempts=2)
     )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -89,6 +90,16 @@ def test_faults_aimed_at_one_path_and_bounded_in_number(sandbox: SandboxServer) 
     assert again == [500, 500, 200]
 
 
+def test_faults_aimed_at_one_method(sandbox: SandboxServer) -> None:
+    sandbox.configure(hubspot={"faults": {"error_500_share": 1.0, "method": "PATCH"}})
+    url = sandbox.url("/hubspot/crm/v3/objects/deals/5001")
+    with httpx.Client(headers=HUBSPOT_AUTH) as http:
+        read = http.get(url).status_code
+        write = http.patch(url, json={"properties": {"dealname": "x"}}).status_code
+
+    assert (read, write) == (200, 500)
+
+
 def test_faults_are_per_vendor(sandbox: SandboxServer) -> None:
     sandbox.configure(notion={"faults": {"error_500_share": 1.0}})
     notion = Client(auth="secret_x", base_url=sandbox.url("/notion"), retry=False)
@@ -144,6 +155,26 @@ def test_timeout_hangs_past_the_client_and_changes_nothing(sandbox: SandboxServe
     )
     pages = sandbox.inspect("notion/pages")["pages"]
     assert all(p["properties"]["title"]["title"][0]["plain_text"] != "Never created" for p in pages)
+
+
+def test_a_slow_write_lands_after_the_client_gave_up(sandbox: SandboxServer) -> None:
+    sandbox.configure(hubspot={"faults": {"slow_share": 1.0, "slow_seconds": 1.0}})
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.patch(
+            sandbox.url("/hubspot/crm/v3/objects/deals/5001"),
+            headers=HUBSPOT_AUTH,
+            json={"properties": {"dealstage": "closedlost"}},
+            timeout=0.3,
+        )
+
+    # As at a slow vendor: the request was taken, and applied once its time came.
+    def applied() -> list[dict[str, Any]]:
+        updates = sandbox.inspect("hubspot/property-updates", objectId="5001")["results"]
+        return [u for u in updates if u["properties"] == {"dealstage": "closedlost"}]
+
+    assert eventually(applied, 10.0, what="the slow write applied")
+    logged = sandbox.inspect("requests", vendor="hubspot")["requests"]
+    assert any(r["outcome"] == "slow" and r["method"] == "PATCH" for r in logged)
 
 
 def test_lost_response_applies_the_write(sandbox: SandboxServer) -> None:
