@@ -106,13 +106,14 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         google_workspace: GoogleWorkspaceResource,
     ) -> Iterator[dg.MaterializeResult[Any]]:
         # Every process's throttles take their slots in the same vendor budgets.
-        budget = workflow_runtime.request_budget
+        # Their requests, retries and 429s are counted for /metrics.
+        budget, calls = workflow_runtime.request_budget, workflow_runtime.vendor_calls
         runner = WorkflowRunner(
             workflow_runtime.services(
-                hubspot=hubspot.get_client(budget),
-                airtable=airtable.get_client(budget),
-                notion=notion.get_client(budget),
-                google=google_workspace.get_client(budget),
+                hubspot=hubspot.get_client(budget, calls),
+                airtable=airtable.get_client(budget, calls),
+                notion=notion.get_client(budget, calls),
+                google=google_workspace.get_client(budget, calls),
             ),
             checkpoints=workflow_runtime.checkpoints,
         )
@@ -234,7 +235,7 @@ def retry_wait(
     """Seconds before retry `retry_number + 1`: the doubling backoff, or the longest
     Retry-After if that is longer. Retry-After is the least to wait, never the whole wait: a
     storm of 429s each asking for a second would otherwise spend every retry within seconds."""
-    backoff = base_seconds * 2**retry_number
+    backoff = base_seconds * 2.0**retry_number
     return max([backoff, *(after for after in retry_afters if after)])
 
 
