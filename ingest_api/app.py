@@ -17,6 +17,7 @@ from ingest_api.body_guard import ApiBodyGuardMiddleware
 from ingest_api.console.errors import console_error_page
 from ingest_api.console.setup import install_console
 from ingest_api.errors import install_error_handlers
+from ingest_api.metrics import ApiMetrics, HttpMetricsMiddleware, process_exited
 from ingest_api.middleware import (
     RefuseNulInUrlMiddleware,
     RequestContextMiddleware,
@@ -32,12 +33,14 @@ from ingest_api.routes import (
     exceptions,
     health,
     kpis,
+    metrics,
     queue,
     replays,
     runs,
     users,
     webhooks,
 )
+from orchestrator_core.health.report import HealthMonitor
 from orchestrator_core.policy.current import CurrentPolicy
 from orchestrator_core.settings import Settings
 
@@ -64,6 +67,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             yield
         finally:
             await pool.close()
+            app.state.health.close()
+            process_exited()
 
     app = FastAPI(
         title="hubspot-orchestrator",
@@ -75,6 +80,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.policy = CurrentPolicy(settings.policy_path)
     app.state.jwt_secret = secret
     app.state.login_limiter = LoginLimiter(settings)
+    app.state.health = HealthMonitor(settings)
+    app.state.metrics = ApiMetrics()
     install_error_handlers(app, pages=console_error_page, allowed_methods=allowed_methods)
     # The last added is the outermost: the request context wraps everything, so refusals
     # carry the request id too.
@@ -83,6 +90,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     app.add_middleware(RefuseNulInUrlMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outside the refusals too, so their answers are timed (as `unmatched`: before routing).
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(webhooks.router)
     app.include_router(events.router)
@@ -94,6 +103,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.include_router(approvals.router)
     app.include_router(audit.router)
     app.include_router(kpis.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(health.router)

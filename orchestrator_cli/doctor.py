@@ -1,172 +1,130 @@
-"""`orchestrator doctor`: for each vendor connector, live or sandboxed, and can it reach it.
+"""`orchestrator doctor`: the health of every dependency, as `GET /api/health` reports it.
 
-Each check is one cheap authenticated call through the connector itself (the vendor's
-official client), with a short timeout and no retry, run in parallel. Exit status 1 when a
-configured (live) connector cannot be used; with `--strict`, also when a sandboxed one
-cannot reach the sandbox. Nothing printed ever contains a credential.
+The database (it answers), its migrations (at this code's head), the Dagster daemon (a recent
+heartbeat from each daemon type, read from Dagster's storage), each vendor connector (live,
+sandbox or not configured, and one cheap authenticated call, short timeout, no retry, all at
+once) and the sandbox when a connector uses it. The checks are `orchestrator_core.health`'s,
+the API's own. Nothing printed ever contains a credential; nothing is migrated or changed.
+
+Exit status: 0 when usable; 1 when the database is unreachable, its migrations are not current
+or a live connector cannot be used; with `--strict`, also when the daemon is down or a
+sandboxed connector cannot reach the sandbox.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import click
+import orjson
+from psycopg import AsyncConnection
 
-from orchestrator_cli.context import load_settings
+from orchestrator_cli.context import load_settings, quiet_unless_asked, resolved_database
+from orchestrator_core.health.model import Check, safe_error
+from orchestrator_core.health.report import HealthMonitor, HealthReport, build_report
+from orchestrator_core.health.storage import Connect, StorageChecks
+from orchestrator_core.health.vendors import VendorCheck, check_vendors
 from orchestrator_core.settings import Settings
-from resources.connections import (
-    Connection,
-    Vendor,
-    all_connections,
-    connector_options,
-    safe_url,
-)
-from resources.errors import (
-    AuthError,
-    ConfigurationError,
-    ConnectorError,
-    PermanentConnectorError,
-    RateLimitedError,
-    redact,
-)
-from resources.resilience import NO_RETRY, Timeouts
-
-if TYPE_CHECKING:
-    from resources.airtable import AirtableConnector
-    from resources.google_workspace import GoogleWorkspaceConnector
-    from resources.hubspot import HubSpotConnector
-    from resources.notion import NotionConnector
-
-Status = Literal["ok", "unreachable", "auth failed", "error", "misconfigured", "not used"]
+from orchestrator_core.vendor_connections import all_connections
+from resources.errors import redact
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    connector: str
-    mode: str
-    base_url: str
-    status: Status
-    detail: str
-
-    @property
-    def usable(self) -> bool:
-        return self.status in ("ok", "not used")
-
-
-def check_connection(connection: Connection, *, timeout: float, settings: Settings) -> CheckResult:
-    """Probe one connection; never raises for a vendor failure."""
-    url = safe_url(connection.base_url)
-    if connection.mode == "rules":
-        return CheckResult(
-            "openai", "rules", url, "not used", "OPENAI_API_KEY unset: enrichment uses rules"
-        )
-    try:
-        _ping(connection, timeout=timeout, settings=settings)
-    except ConfigurationError as error:
-        return CheckResult(connection.vendor, connection.mode, url, "misconfigured", str(error))
-    except AuthError as error:
-        return CheckResult(connection.vendor, connection.mode, url, "auth failed", str(error))
-    except RateLimitedError:
-        return CheckResult(
-            connection.vendor, connection.mode, url, "ok", "reachable (rate limited right now)"
-        )
-    except PermanentConnectorError as error:
-        # The service answered (e.g. 404 from a sandbox without the check endpoint).
-        return CheckResult(
-            connection.vendor,
-            connection.mode,
-            url,
-            "ok",
-            f"reachable (check call answered HTTP {error.status})",
-        )
-    except ConnectorError as error:
-        if error.status is None:
-            detail = str(error)
-            if connection.mode == "sandbox":
-                detail += "; start it with `orchestrator sandbox`"
-            return CheckResult(connection.vendor, connection.mode, url, "unreachable", detail)
-        return CheckResult(connection.vendor, connection.mode, url, "error", str(error))
-    return CheckResult(
-        connection.vendor, connection.mode, url, "ok", "authenticated call succeeded"
-    )
-
-
-def _ping(connection: Connection, *, timeout: float, settings: Settings) -> None:
-    if connection.vendor == "openai":
-        _ping_openai(connection, timeout=timeout)
-        return
-    connector = _connector_type(connection.vendor).from_connection(
-        connection,
-        **connector_options(settings, connection.vendor),
-        timeouts=Timeouts(connect=timeout, read=timeout),
-        retry=NO_RETRY,
-    )
-    try:
-        connector.ping(timeout=timeout)
-    finally:
-        connector.close()
-
-
-def _connector_type(
-    vendor: Vendor,
-) -> type[HubSpotConnector | AirtableConnector | NotionConnector | GoogleWorkspaceConnector]:
-    """The vendor's connector class, imported only when it is checked."""
-    if vendor == "hubspot":
-        from resources.hubspot import HubSpotConnector
-
-        return HubSpotConnector
-    if vendor == "airtable":
-        from resources.airtable import AirtableConnector
-
-        return AirtableConnector
-    if vendor == "notion":
-        from resources.notion import NotionConnector
-
-        return NotionConnector
-    from resources.google_workspace import GoogleWorkspaceConnector
-
-    return GoogleWorkspaceConnector
-
-
-def _ping_openai(connection: Connection, *, timeout: float) -> None:
-    """`GET {base}/models`: the cheapest authenticated OpenAI call."""
-    import httpx
-
-    from resources.errors import TransientConnectorError, error_for_status
-
-    assert connection.credential is not None
-    try:
-        response = httpx.get(
-            f"{connection.base_url}/models",
-            headers={"Authorization": f"Bearer {connection.credential.get_secret_value()}"},
-            timeout=timeout,
-        )
-    except httpx.HTTPError as exc:
-        raise TransientConnectorError(
-            f"openai ping failed: {type(exc).__name__}", vendor="openai", operation="ping"
-        ) from None
-    if response.is_error:
-        raise error_for_status(
-            vendor="openai",
-            operation="ping",
-            status=response.status_code,
-            reason=response.reason_phrase,
-            secrets=(connection.credential.get_secret_value(),),
-        )
-
-
-def run_checks(settings: Settings, *, timeout: float) -> list[CheckResult]:
+def collect(settings: Settings, *, timeout: float) -> HealthReport:
+    """Every dependency checked once (the vendors in threads while the database is read)."""
+    monitor = HealthMonitor(settings)
     connections = all_connections(settings)
-    with ThreadPoolExecutor(max_workers=len(connections)) as pool:
-        futures = [
-            pool.submit(check_connection, connection, timeout=timeout, settings=settings)
-            for connection in connections
-        ]
-        return [future.result() for future in futures]
+
+    async def both(url: str | None, error: str | None) -> tuple[StorageChecks, list[VendorCheck]]:
+        vendors = asyncio.create_task(
+            asyncio.to_thread(check_vendors, connections, timeout=timeout)
+        )
+        if url is None:
+            down = Check("down", None, error)
+            unchecked = Check("down", None, "not checked: the database is down")
+            storage = StorageChecks(down, unchecked, unchecked)
+        else:
+            storage = await monitor.storage(_connector(url, timeout))
+        return storage, await vendors
+
+    try:
+        with resolved_database(settings) as database:
+            storage, vendors = asyncio.run(both(database.url, None))
+    except click.ClickException as exc:  # no server could be started or reached
+        storage, vendors = asyncio.run(both(None, safe_error(exc.message)))
+    return build_report(settings, storage, {check.vendor: check for check in vendors})
+
+
+def _connector(url: str, timeout: float) -> Connect:
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[AsyncConnection[Any]]:
+        conn = await AsyncConnection.connect(url, connect_timeout=max(1, round(timeout)))
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    return connect
+
+
+def failures(report: HealthReport, *, strict: bool) -> list[str]:
+    """The dependencies that make the exit status 1."""
+    failed = [name for name in ("database", "migrations") if getattr(report, name).down]
+    if strict and report.dagster_daemon.down:
+        failed.append("dagster_daemon")
+    failed += [
+        name
+        for name, check in report.vendors.items()
+        if not check.usable and (check.mode == "live" or strict)
+    ]
+    return failed
+
+
+def _ms(check: Check) -> str:
+    return "" if check.latency_ms is None else f"{check.latency_ms:.0f} ms"
+
+
+def _detail(name: str, check: Check) -> str:
+    if name == "migrations" and "head" in check.detail:
+        return check.last_error or f"revision {check.detail['revision']} (head)"
+    if name == "dagster_daemon" and check.last_error is None:
+        beats = check.detail.get("heartbeats")
+        if isinstance(beats, dict):
+            ages = [f"{kind} {info['age_seconds']:.0f} s" for kind, info in beats.items()]
+            return "last heartbeats: " + ", ".join(ages)
+    if name == "sandbox":
+        return f"{check.detail.get('url')}" + (f": {check.last_error}" if check.last_error else "")
+    return check.last_error or ""
+
+
+def echo_text(report: HealthReport, secrets: list[str]) -> None:
+    """The report as two tables (dependencies, then connectors), secrets masked."""
+
+    def echo(line: str) -> None:
+        click.echo(redact(line, secrets))
+
+    echo(f"{'dependency':<15} {'status':<15} {'latency':<8} detail")
+    rows = [
+        ("database", report.database),
+        ("migrations", report.migrations),
+        ("dagster_daemon", report.dagster_daemon),
+    ]
+    if report.sandbox is not None:
+        rows.append(("sandbox", report.sandbox))
+    for name, check in rows:
+        echo(f"{name:<15} {check.status:<15} {_ms(check):<8} {_detail(name, check)}")
+    echo("")
+    echo(f"{'connector':<10} {'mode':<15} {'status':<13} {'url':<40} detail")
+    for result in report.vendors.values():
+        echo(
+            f"{result.vendor:<10} {result.mode:<15} {result.reachability:<13} "
+            f"{result.base_url:<40} {result.detail}"
+        )
+    echo("")
+    echo(f"overall: {report.status}")
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -176,20 +134,9 @@ def _secrets(settings: Settings) -> list[str]:
         settings.notion_token,
         settings.google_access_token,
         settings.openai_api_key,
+        settings.database_url,
     ]
     return [value.get_secret_value() for value in values if value is not None]
-
-
-def echo_table(results: list[CheckResult], settings: Settings) -> None:
-    """The checks as a table, secrets masked."""
-    secrets = _secrets(settings)
-    click.echo(f"{'connector':<10} {'mode':<8} {'status':<13} {'url':<40} detail")
-    for result in results:
-        line = (
-            f"{result.connector:<10} {result.mode:<8} {result.status:<13} "
-            f"{result.base_url:<40} {result.detail}"
-        )
-        click.echo(redact(line, secrets))
 
 
 @click.command()
@@ -197,23 +144,24 @@ def echo_table(results: list[CheckResult], settings: Settings) -> None:
     "--timeout", type=float, default=3.0, show_default=True, help="Seconds allowed per check."
 )
 @click.option(
-    "--strict", is_flag=True, help="Also fail when a sandboxed connector cannot reach the sandbox."
+    "--strict",
+    is_flag=True,
+    help="Also fail when the Dagster daemon is down or a sandboxed connector cannot reach the"
+    " sandbox.",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per connector.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON document.")
 def doctor(timeout: float, strict: bool, as_json: bool) -> None:
-    """Show each vendor connector's mode (live, sandbox, rules) and whether it is reachable."""
+    """Show every dependency's health: database, migrations, Dagster daemon, vendors."""
     settings = load_settings()
-    results = run_checks(settings, timeout=timeout)
-    secrets = _secrets(settings)
+    quiet_unless_asked(settings)
+    report = collect(settings.model_copy(update={"health_check_timeout_seconds": timeout}),
+                     timeout=timeout)  # fmt: skip
     if as_json:
-        for result in results:
-            click.echo(redact(json.dumps(asdict(result)), secrets))
+        text = orjson.dumps(report.as_dict(detail=True), option=orjson.OPT_INDENT_2).decode()
+        click.echo(redact(text, _secrets(settings)))
     else:
-        echo_table(results, settings)
-    failed = [
-        result for result in results if not result.usable and (result.mode == "live" or strict)
-    ]
+        echo_text(report, _secrets(settings))
+    failed = failures(report, strict=strict)
     if failed:
-        names = ", ".join(result.connector for result in failed)
-        click.echo(f"not usable: {names}", file=sys.stderr)
+        click.echo(f"not usable: {', '.join(failed)}", file=sys.stderr)
         raise SystemExit(1)

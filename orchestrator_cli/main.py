@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "audit": "orchestrator_cli.audit:audit",
     "db": "orchestrator_cli.db:db",
     "demo": "orchestrator_cli.demo:demo",
+    "deploy": "orchestrator_cli.deploy:deploy",
     "dev": "orchestrator_cli.dev:dev",
     "doctor": "orchestrator_cli.doctor:doctor",
     "enrich": "orchestrator_cli.enrich:enrich",

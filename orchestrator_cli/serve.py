@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +18,9 @@ from orchestrator_cli.context import (
     load_settings,
     migrated_database,
 )
+
+# prometheus-client's multiprocess directory (ingest_api.metrics reads it in each worker).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -64,11 +72,42 @@ def serve(host: str, port: int, workers: int, forwarded_allow_ips: str | None) -
             **_proxy_options(forwarded_allow_ips or settings.forwarded_allow_ips),
         }
         if workers == 1:
-            uvicorn.run(create_app(settings, database.url), **options)
+            with metrics_directory(workers=1):
+                uvicorn.run(create_app(settings, database.url), **options)
         else:
             # Workers are new processes: they find the resolved database in the environment.
             os.environ["DATABASE_URL"] = database.url
-            uvicorn.run("ingest_api.asgi:app_from_env", factory=True, workers=workers, **options)
+            with metrics_directory(workers=workers):
+                uvicorn.run(
+                    "ingest_api.asgi:app_from_env", factory=True, workers=workers, **options
+                )
+
+
+@contextmanager
+def metrics_directory(*, workers: int) -> Iterator[None]:
+    """prometheus-client's multiprocess mode for the workers: PROMETHEUS_MULTIPROC_DIR, in the
+    environment before they start (they import prometheus-client fresh), empty at the start, so
+    that a scrape sums what this server counted. The operator's directory is emptied and kept;
+    otherwise a new temporary one is made for several workers and removed at the end. One
+    worker needs none (unless the operator set one)."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    if workers == 1:
+        yield
+        return
+    directory = Path(tempfile.mkdtemp(prefix="orchestrator-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _proxy_options(trusted: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The policy shipped in the repository; POLICY_PATH points at another file.
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "policies" / "default.yaml"
+
+# What the deployment settings may hold: variable names, Kubernetes object names (a namespace is
+# a DNS-1123 label, a Secret, ConfigMap or service account a DNS-1123 subdomain), ARNs.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_K8S_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+")
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    """A comma-separated setting as its items, blanks dropped."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 class Settings(BaseSettings):
@@ -59,6 +72,11 @@ class Settings(BaseSettings):
     # the login whatever happens.
     console_session_idle_minutes: int = Field(default=60, gt=0, le=24 * 60)
     console_session_max_hours: int = Field(default=12, gt=0, le=24 * 7)
+    # The bearer token Prometheus sends to GET /metrics (`Authorization: Bearer <token>`), at
+    # least 16 characters, from the environment; unset, /metrics answers 404 (docs/operations.md).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # How long a scrape may read the product's state from Postgres, per statement.
+    metrics_db_budget_ms: int = Field(default=2000, ge=100, le=30_000)
 
     # A Dagster run working workflow runs stamps them this often; silent this long, the
     # watchdog sensor takes its worker for dead and fails the run, for Dagster to retry.
@@ -112,6 +130,48 @@ class Settings(BaseSettings):
 
     # Public base URL of the Dagster UI: the API links each Dagster run id to <url>/runs/<id>.
     dagster_ui_url: str = "http://127.0.0.1:3000"
+
+    # A deployment's dagster.yaml (`orchestrator deploy config`, docs/deployment.md): the run
+    # queue's size there, and the run launcher's settings. Names and references only: no value
+    # of a secret is ever written into the file. Lists are comma-separated.
+    # Runs in progress at once (each a process or container; a batch run holds up to
+    # ORCHESTRATOR_BATCH_CONCURRENCY database connections). 3 suits one 2-core host.
+    dagster_max_concurrent_runs: int = Field(default=3, ge=1, le=1000)
+    # The run workers' image (Docker and Kubernetes); unset: the code location's own image.
+    dagster_run_image: str | None = None
+    # Variables every run worker gets from the daemon's environment, by name (never NAME=value).
+    # Docker passes DAGSTER_PG_URL and DATABASE_URL too; on Kubernetes and ECS, put secrets in
+    # DAGSTER_K8S_ENV_SECRETS or DAGSTER_ECS_SECRETS instead (a passed value shows in the spec).
+    dagster_run_env_vars: str = ""
+    # The Docker network the run containers join (the one Postgres and the vendors' proxy are on).
+    dagster_docker_network: str | None = None
+    # Kubernetes: the namespace of the run Jobs, their service account, the ConfigMap holding
+    # this dagster.yaml, the Secrets and ConfigMaps whose keys become the runs' variables.
+    dagster_k8s_namespace: str = "default"
+    dagster_k8s_service_account: str = "dagster"
+    dagster_k8s_instance_config_map: str = "dagster-instance"
+    dagster_k8s_env_secrets: str = "hubspot-orchestrator-env"
+    dagster_k8s_env_config_maps: str = ""
+    # ECS: the cluster (unset: the daemon's own), the task definition (unset: derived from the
+    # daemon's task), its container, and secrets as NAME=<Secrets Manager or SSM parameter ARN>.
+    dagster_ecs_cluster: str | None = None
+    dagster_ecs_task_definition: str | None = None
+    dagster_ecs_container_name: str = "run"
+    dagster_ecs_secrets: str = ""
+
+    # Health (GET /health, /health/ready, `orchestrator doctor`; docs/operations.md). Each
+    # database check's bound; the Dagster daemon types that must beat (comma-separated: those
+    # the product's dagster.yaml needs) and the heartbeat age after which one counts as down
+    # (Dagster beats every 30 s); how long a vendor's reachability is reused before it is
+    # checked again, and that check's timeout (one cheap authenticated call, no retry).
+    health_check_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    health_daemon_types: str = (
+        "SENSOR,BACKFILL,SCHEDULER,QUEUED_RUN_COORDINATOR,MONITORING,EVENT_LOG_CONSUMER,ASSET,"
+        "FRESHNESS_DAEMON"
+    )
+    health_daemon_stale_seconds: float = Field(default=90.0, gt=0)
+    health_vendor_ttl_seconds: float = Field(default=60.0, ge=0)
+    health_vendor_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     # Vendor connectors. A connector whose credential is unset talks to the local sandbox
     # (`orchestrator sandbox`, SANDBOX_URL) instead of the vendor; its base URL setting, when
@@ -172,6 +232,75 @@ class Settings(BaseSettings):
     def signature_versions(self) -> frozenset[str]:
         """The accepted HubSpot signature versions."""
         return frozenset(self.hubspot_signature_versions.split(","))
+
+    @field_validator("dagster_run_env_vars")
+    @classmethod
+    def _env_var_names(cls, value: str) -> str:
+        names = split_list(value)
+        for name in names:
+            if "=" in name:
+                # The message never repeats the entry: its value may be a secret.
+                raise ValueError(
+                    "names only, never NAME=value (a value would be written into dagster.yaml;"
+                    " the run workers take it from the daemon's environment)"
+                )
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return ",".join(names)
+
+    @field_validator("dagster_k8s_namespace")
+    @classmethod
+    def _k8s_namespace(cls, value: str) -> str:
+        if not _K8S_LABEL.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Kubernetes namespace (lower-case letters, digits and '-',"
+                " at most 63)"
+            )
+        return value
+
+    @field_validator("dagster_k8s_service_account", "dagster_k8s_instance_config_map")
+    @classmethod
+    def _k8s_name(cls, value: str) -> str:
+        if not _K8S_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Kubernetes object name (lower-case letters, digits, '-'"
+                " and '.')"
+            )
+        return value
+
+    @field_validator("dagster_k8s_env_secrets", "dagster_k8s_env_config_maps")
+    @classmethod
+    def _k8s_names(cls, value: str) -> str:
+        names = split_list(value)
+        for name in names:
+            if not _K8S_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a Kubernetes object name (lower-case letters, digits,"
+                    " '-' and '.')"
+                )
+        return ",".join(names)
+
+    @field_validator("dagster_ecs_secrets")
+    @classmethod
+    def _ecs_secrets(cls, value: str) -> str:
+        for item in split_list(value):
+            name, _, arn = item.partition("=")
+            name = name.strip()
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError("each entry is NAME=<ARN>, NAME an environment variable name")
+            # The message names the variable, never what was given for it (maybe a secret).
+            if not _SECRET_ARN.fullmatch(arn.strip()):
+                raise ValueError(
+                    f"{name}: give the ARN of a Secrets Manager secret or an SSM parameter"
+                    " (arn:aws:secretsmanager:... or arn:aws:ssm:...), never a value"
+                )
+        return ",".join(split_list(value))
+
+    @property
+    def ecs_secrets(self) -> dict[str, str]:
+        """DAGSTER_ECS_SECRETS as variable name → ARN."""
+        pairs = (item.partition("=") for item in split_list(self.dagster_ecs_secrets))
+        return {name.strip(): arn.strip() for name, _, arn in pairs}
 
     @field_validator("analytics_schedule", "recovery_schedule", "reconcile_schedule")
     @classmethod

@@ -54,11 +54,11 @@ def reconcile_mirrors_check(
     airtable: AirtableResource,
     google_workspace: GoogleWorkspaceResource,
 ) -> Iterator[dg.AssetCheckResult]:
-    budget = workflow_runtime.request_budget
+    budget, calls = workflow_runtime.request_budget, workflow_runtime.vendor_calls
     readers = Readers(
-        hubspot=hubspot.get_client(budget),
-        airtable=airtable.get_client(budget),
-        calendar=google_workspace.get_client(budget),
+        hubspot=hubspot.get_client(budget, calls),
+        airtable=airtable.get_client(budget, calls),
+        calendar=google_workspace.get_client(budget, calls),
     )
     options = WorkflowOptions()
     tables = Tables(

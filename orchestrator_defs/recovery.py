@@ -38,7 +38,9 @@ def recover_missed_webhooks_op(
     hubspot: HubSpotResource,
 ) -> dict[str, int]:
     settings = get_settings()
-    source = CrmSearchSource(hubspot.get_client(workflow_runtime.request_budget))
+    source = CrmSearchSource(
+        hubspot.get_client(workflow_runtime.request_budget, workflow_runtime.vendor_calls)
+    )
     request = RecoveryRequest(
         until=datetime.now(UTC) - timedelta(seconds=settings.recovery_settle_seconds),
         object_types=SEARCH_TYPES,

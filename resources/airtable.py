@@ -33,6 +33,7 @@ from resources.errors import (
 )
 from resources.resilience import (
     NO_RETRY,
+    CallObserver,
     RateLimit,
     ResilientCaller,
     RetryPolicy,
@@ -107,6 +108,7 @@ class AirtableConnector:
         retry: RetryPolicy,
         mode: str = "live",
         shared_budget: SharedBudget | None = None,
+        call_observer: CallObserver | None = None,
     ) -> None:
         key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not key.get_secret_value():
@@ -128,7 +130,9 @@ class AirtableConnector:
             shared=shared_budget,
             shared_key=f"airtable {self.endpoint_url} {base_id}",
         )
-        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        self._caller = ResilientCaller(
+            vendor=VENDOR, policy=retry, classify=self._classify, observer=call_observer
+        )
         # A record's key field value is its identity: two upserts of one key never share a
         # request. A refused request (422) may be one caller's bad record: each caller's
         # records are then sent again on their own, so only that caller fails.

@@ -39,7 +39,7 @@ from resources.connections import (
 from resources.google_workspace import GoogleWorkspaceConnector
 from resources.hubspot import HubSpotConnector
 from resources.notion import NotionConnector
-from resources.resilience import RetryPolicy, SharedBudget, Timeouts
+from resources.resilience import CallObserver, RetryPolicy, SharedBudget, Timeouts
 
 log = get_logger(__name__)
 
@@ -77,9 +77,14 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
             credential_file=Path(key_file) if key_file else None,
         )
 
-    def get_client(self, shared_budget: SharedBudget | None = None) -> C:
+    def get_client(
+        self,
+        shared_budget: SharedBudget | None = None,
+        call_observer: CallObserver | None = None,
+    ) -> C:
         """The plain connector, built on first use and kept for the run; its throttles take
-        their slots in `shared_budget` too when one is given (the first call decides)."""
+        their slots in `shared_budget` too when one is given, and `call_observer` counts its
+        requests (the first call decides both)."""
         if self._connector is None:
             self._connector = self._build(
                 self.connection(),
@@ -90,6 +95,7 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
                     max_attempts=self.max_attempts, max_elapsed_seconds=self.max_elapsed_seconds
                 ),
                 shared_budget=shared_budget,
+                call_observer=call_observer,
             )
         return self._connector
 
@@ -106,6 +112,7 @@ class VendorResource(ConfigurableResource[Any], Generic[C]):
         timeouts: Timeouts,
         retry: RetryPolicy,
         shared_budget: SharedBudget | None,
+        call_observer: CallObserver | None,
     ) -> C:
         """The vendor's connector for `connection`, with this resource's own limits."""
 
@@ -127,6 +134,7 @@ class HubSpotResource(VendorResource[HubSpotConnector]):
         timeouts: Timeouts,
         retry: RetryPolicy,
         shared_budget: SharedBudget | None,
+        call_observer: CallObserver | None,
     ) -> HubSpotConnector:
         return HubSpotConnector.from_connection(
             connection,
@@ -135,6 +143,7 @@ class HubSpotResource(VendorResource[HubSpotConnector]):
             timeouts=timeouts,
             retry=retry,
             shared_budget=shared_budget,
+            call_observer=call_observer,
         )
 
 
@@ -156,6 +165,7 @@ class AirtableResource(VendorResource[AirtableConnector]):
         timeouts: Timeouts,
         retry: RetryPolicy,
         shared_budget: SharedBudget | None,
+        call_observer: CallObserver | None,
     ) -> AirtableConnector:
         return AirtableConnector.from_connection(
             connection,
@@ -165,6 +175,7 @@ class AirtableResource(VendorResource[AirtableConnector]):
             timeouts=timeouts,
             retry=retry,
             shared_budget=shared_budget,
+            call_observer=call_observer,
         )
 
 
@@ -185,6 +196,7 @@ class NotionResource(VendorResource[NotionConnector]):
         timeouts: Timeouts,
         retry: RetryPolicy,
         shared_budget: SharedBudget | None,
+        call_observer: CallObserver | None,
     ) -> NotionConnector:
         return NotionConnector.from_connection(
             connection,
@@ -193,6 +205,7 @@ class NotionResource(VendorResource[NotionConnector]):
             timeouts=timeouts,
             retry=retry,
             shared_budget=shared_budget,
+            call_observer=call_observer,
         )
 
 
@@ -218,6 +231,7 @@ class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
         timeouts: Timeouts,
         retry: RetryPolicy,
         shared_budget: SharedBudget | None,
+        call_observer: CallObserver | None,
     ) -> GoogleWorkspaceConnector:
         return GoogleWorkspaceConnector.from_connection(
             connection,
@@ -227,6 +241,7 @@ class GoogleWorkspaceResource(VendorResource[GoogleWorkspaceConnector]):
             timeouts=timeouts,
             retry=retry,
             shared_budget=shared_budget,
+            call_observer=call_observer,
         )
 
 

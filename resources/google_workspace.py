@@ -46,6 +46,7 @@ from resources.errors import (
 )
 from resources.resilience import (
     NO_RETRY,
+    CallObserver,
     RateLimit,
     ResilientCaller,
     RetryPolicy,
@@ -158,6 +159,7 @@ class GoogleWorkspaceConnector:
         retry: RetryPolicy,
         mode: str = "live",
         shared_budget: SharedBudget | None = None,
+        call_observer: CallObserver | None = None,
     ) -> None:
         token = (
             access_token
@@ -186,7 +188,9 @@ class GoogleWorkspaceConnector:
             shared=shared_budget,
             shared_key=f"google-drive {self.api_endpoint}",
         )
-        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        self._caller = ResilientCaller(
+            vendor=VENDOR, policy=retry, classify=self._classify, observer=call_observer
+        )
         self._local = threading.local()
 
     @classmethod

@@ -46,6 +46,7 @@ from resources.errors import (
 )
 from resources.resilience import (
     NO_RETRY,
+    CallObserver,
     RateLimit,
     ResilientCaller,
     RetryPolicy,
@@ -173,6 +174,7 @@ class HubSpotConnector:
         retry: RetryPolicy,
         mode: str = "live",
         shared_budget: SharedBudget | None = None,
+        call_observer: CallObserver | None = None,
     ) -> None:
         token = access_token if isinstance(access_token, SecretStr) else SecretStr(access_token)
         if not token.get_secret_value():
@@ -196,7 +198,9 @@ class HubSpotConnector:
             shared=shared_budget,
             shared_key=f"hubspot-search {self.host}",
         )
-        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        self._caller = ResilientCaller(
+            vendor=VENDOR, policy=retry, classify=self._classify, observer=call_observer
+        )
         # A batch refused whole (400, 404) may be one input's fault: each caller's input is
         # then sent on its own, so only that caller fails.
         self._gets: Coalescer[_GetLane, str, CrmObject] = Coalescer(

@@ -33,6 +33,7 @@ from resources.errors import (
 )
 from resources.resilience import (
     NO_RETRY,
+    CallObserver,
     RateLimit,
     ResilientCaller,
     RetryPolicy,
@@ -100,6 +101,7 @@ class NotionConnector:
         mode: str = "live",
         sop_parent_page_id: str | None = None,
         shared_budget: SharedBudget | None = None,
+        call_observer: CallObserver | None = None,
     ) -> None:
         secret = token if isinstance(token, SecretStr) else SecretStr(token)
         if not secret.get_secret_value():
@@ -117,7 +119,9 @@ class NotionConnector:
             shared=shared_budget,
             shared_key=f"notion {self.base_url}",
         )
-        self._caller = ResilientCaller(vendor=VENDOR, policy=retry, classify=self._classify)
+        self._caller = ResilientCaller(
+            vendor=VENDOR, policy=retry, classify=self._classify, observer=call_observer
+        )
 
     @classmethod
     def from_connection(cls, connection: Connection, **options: Any) -> NotionConnector:

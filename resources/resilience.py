@@ -9,6 +9,9 @@
   retries transient failures with tenacity, honouring `Retry-After`, within a bounded number
   of attempts and a bounded total time. A write that may already have taken effect is not
   retried unless the caller says it is idempotent.
+- A `CallObserver`, when given, is told of each request sent, each retry and each failure by
+  its class (`CallEvent`): counts per vendor, for whoever wants them (the Dagster runtime keeps
+  them in Postgres for the API's /metrics); it knows nothing of what the call was for.
 
 A throttle counts per connector object. Processes that share a vendor budget (two Dagster runs
 working at once) share it through a `SharedBudget` (the product's Postgres, see
@@ -26,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, cast
+from typing import Literal, Protocol, TypeVar, cast
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
 from tenacity import (
@@ -38,7 +41,12 @@ from tenacity import (
 )
 
 from orchestrator_core.logging import get_logger
-from resources.errors import ConnectorError, RateLimitedError, TransientConnectorError
+from resources.errors import (
+    ConnectorError,
+    PermanentConnectorError,
+    RateLimitedError,
+    TransientConnectorError,
+)
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -47,6 +55,25 @@ log = get_logger(__name__)
 # connector understands (a programming error, which then propagates unchanged).
 # Arguments: the exception, the operation name, whether the request was a write.
 Classifier = Callable[[BaseException, str, bool], ConnectorError | None]
+
+# What a `CallObserver` is told: a request sent to the vendor (each attempt, not the client's
+# own throttle refusing one), a retry about to wait, and how a sent request failed: refused
+# for the rate (429), a passing failure (5xx, timeout, connection), a permanent one (4xx).
+CallEvent = Literal["request", "retry", "rate_limited", "transient_error", "permanent_error"]
+CALL_EVENTS: tuple[CallEvent, ...] = (
+    "request",
+    "retry",
+    "rate_limited",
+    "transient_error",
+    "permanent_error",
+)
+
+
+class CallObserver(Protocol):
+    """Told of every vendor request a `ResilientCaller` makes; must be quick and thread-safe
+    (it is called on the request's thread) and must not raise."""
+
+    def record(self, vendor: str, event: CallEvent) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -305,11 +332,13 @@ class ResilientCaller:
         classify: Classifier,
         sleep: Callable[[float], None] = time.sleep,
         default_rate_limit_wait: float = 1.0,
+        observer: CallObserver | None = None,
     ) -> None:
         self.vendor = vendor
         self.policy = policy
         self._classify = classify
         self._sleep = sleep
+        self.observer = observer
         # Wait after a 429 that names none (HubSpot sends no Retry-After on its 10 s window).
         self.default_rate_limit_wait = default_rate_limit_wait
 
@@ -356,10 +385,25 @@ class ResilientCaller:
         try:
             for throttle in throttles:
                 held.append((throttle, throttle.acquire()))
-            return self._run(operation, fn, write)
+            self._observe("request")
+            try:
+                return self._run(operation, fn, write)
+            except RateLimitedError:
+                self._observe("rate_limited")
+                raise
+            except TransientConnectorError:
+                self._observe("transient_error")
+                raise
+            except PermanentConnectorError:
+                self._observe("permanent_error")
+                raise
         finally:
             for throttle, slot in held:
                 throttle.release(slot)
+
+    def _observe(self, event: CallEvent) -> None:
+        if self.observer is not None:
+            self.observer.record(self.vendor, event)
 
     def _run(self, operation: str, fn: Callable[[], T], write: bool) -> T:
         try:
@@ -391,6 +435,7 @@ class ResilientCaller:
     ) -> None:
         error = state.outcome.exception() if state.outcome else None
         wait = state.upcoming_sleep
+        self._observe("retry")
         if isinstance(error, RateLimitedError):
             for throttle in throttles:
                 throttle.pause(wait)

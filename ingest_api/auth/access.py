@@ -7,8 +7,12 @@ viewers (the oversight roles), not by the operators whose actions it records. Pe
 come on top: an approval's own `approver_role` (operator for kickoffs, admin for procurement,
 from the policy) and the four-eyes rule are checked by `orchestrator_core.records.approval_rules`.
 
-Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health` (public) and
-`POST /webhooks/hubspot` (authenticated by HubSpot's signature).
+Outside the matrix: `POST /api/auth/token` (it is the login), `GET /health`, `/health/live` and
+`/health/ready` (public: load balancers and monitors call them; they show statuses and
+latencies, never an error's text or an address), `POST /webhooks/hubspot` (authenticated by
+HubSpot's signature) and `GET /metrics` (a scraper, not a user: authenticated by its own token,
+METRICS_TOKEN, and off without one). The health report with its errors and details is
+`GET /api/health`, in the matrix.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ ROUTE_ROLES: Mapping[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/approvals/{approval_id}/decision"): OPERATORS,
     ("GET", "/api/audit"): AUDITORS,
     ("GET", "/api/kpis"): EVERYONE,
+    # Every dependency's health with its errors and details (GET /health: statuses only).
+    ("GET", "/api/health"): EVERYONE,
     ("GET", "/api/users"): ADMINS,
     ("POST", "/api/users"): ADMINS,
     ("PATCH", "/api/users/{user_id}"): ADMINS,
@@ -96,7 +102,11 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("POST", "/api/auth/token"),
         ("GET", "/health"),
+        ("GET", "/health/live"),
+        ("GET", "/health/ready"),
         ("POST", "/webhooks/hubspot"),
+        # METRICS_TOKEN, checked by the route itself (`ingest_api.routes.metrics`).
+        ("GET", "/metrics"),
         ("GET", "/console/login"),
         ("POST", "/console/login"),
     }

@@ -31,6 +31,7 @@ async def check_login(
     limiter = request.app.state.login_limiter
     retry_after = await limiter.refused_for(account=username, address=address)
     if retry_after is not None:
+        request.app.state.metrics.login_failed("throttled")
         raise ApiError(
             429,
             "too_many_attempts",
@@ -41,6 +42,7 @@ async def check_login(
         return await authenticate(conn, username, password)
     except LoginFailed as failed:
         await limiter.failed(account=username, address=address)
+        request.app.state.metrics.login_failed(failed.reason)
         # `authenticate`'s query opened a transaction, and the pool rolls a connection back when
         # the request ends in an error (the 401 below): commit the audit row explicitly.
         await audit.append_async(

@@ -19,6 +19,7 @@ from psycopg_pool import PoolTimeout
 
 from ingest_api.deps import SettingsDep
 from ingest_api.errors import UNAVAILABLE_RETRY_AFTER, ApiError, JsonResponse
+from ingest_api.metrics import ApiMetrics
 from ingest_api.signature import SignatureError, SignedRequest, verify
 from orchestrator_core.db.errors import is_data_error
 from orchestrator_core.events.envelope import parse_delivery
@@ -44,6 +45,19 @@ log = get_logger(__name__)
     },
 )
 async def receive_hubspot_webhook(request: Request, settings: SettingsDep) -> JsonResponse:
+    metrics: ApiMetrics = request.app.state.metrics
+    try:
+        return await _receive(request, settings, metrics)
+    except ApiError as error:
+        if error.code != "invalid_events":  # stored, and counted, by `_receive`
+            metrics.delivery_refused(error.code, unavailable=error.status_code == 503)
+        raise
+    except Exception:
+        metrics.delivery_refused("internal_error", unavailable=True)
+        raise
+
+
+async def _receive(request: Request, settings: Settings, metrics: ApiMetrics) -> JsonResponse:
     _require_json_content_type(request)
     raw_body = await _read_body(request, settings.webhook_max_body_bytes)
     try:
@@ -71,6 +85,7 @@ async def receive_hubspot_webhook(request: Request, settings: SettingsDep) -> Js
         raw_events, correlation_window_seconds=settings.correlation_window_seconds
     )
     result = await _store(request, delivery=delivery, signature_version=signature_version)
+    metrics.delivery_stored(result)
     log.info(
         "delivery stored",
         delivery_id=str(result.delivery_id) if result.delivery_id else None,

@@ -1,7 +1,8 @@
 """`WorkflowRuntimeResource`: what a Dagster run needs of the product besides the vendors: the
 database (one pool for the run: records, ledger, thread locks), the LangGraph checkpoints (one
-pool), the vendor request budgets shared with every other process, the side-effect ledger, the
-policy and the enricher, opened once per run. Ops, checks
+pool), the vendor request budgets shared with every other process, the counts of the run's
+vendor calls (flushed to Postgres for /metrics), the side-effect ledger, the policy and the
+enricher, opened once per run. Ops, checks
 and schedules reach the product's records through `db`; workflow ops build their runner from
 `services(...)` and `checkpoints`. The pools are sized for a batch's concurrent workflows."""
 
@@ -15,6 +16,7 @@ from orchestrator_core.ledger import Ledger
 from orchestrator_core.policy import LoadedPolicy
 from orchestrator_core.settings import get_settings
 from orchestrator_core.vendor_budgets import PostgresRequestBudget
+from orchestrator_core.vendor_calls import VendorCallCounts
 from orchestrator_defs.runtime.checkpointer import Checkpoints
 from orchestrator_defs.runtime.database import process_database_url
 from orchestrator_defs.runtime.policy import current_policy
@@ -43,6 +45,7 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
     _db: Database | None = PrivateAttr(default=None)
     _checkpoints: Checkpoints | None = PrivateAttr(default=None)
     _budget: PostgresRequestBudget | None = PrivateAttr(default=None)
+    _vendor_calls: VendorCallCounts | None = PrivateAttr(default=None)
     _ledger: Ledger | None = PrivateAttr(default=None)
     _policy: LoadedPolicy | None = PrivateAttr(default=None)
     _enricher: Enricher | None = PrivateAttr(default=None)
@@ -59,10 +62,14 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
         self._checkpoints = Checkpoints(url, max_connections=concurrency // 2 + 2)
         self._checkpoints.open()
         self._budget = PostgresRequestBudget(url)
+        self._vendor_calls = VendorCallCounts(self._db)
+        self._vendor_calls.start()
         self._ledger = Ledger(self._db)
         self._enricher = build_enricher(settings)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._vendor_calls is not None:
+            self._vendor_calls.close()  # its last counts, while the pool is still open
         if self._budget is not None:
             self._budget.close()
         if self._checkpoints is not None:
@@ -84,6 +91,12 @@ class WorkflowRuntimeResource(ConfigurableResource):  # type: ignore[type-arg]
     def request_budget(self) -> PostgresRequestBudget:
         assert self._budget is not None, "resource not set up"
         return self._budget
+
+    @property
+    def vendor_calls(self) -> VendorCallCounts:
+        """The observer of the run's connectors (`get_client(budget, vendor_calls)`)."""
+        assert self._vendor_calls is not None, "resource not set up"
+        return self._vendor_calls
 
     @property
     def checkpoints(self) -> Checkpoints:
