@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator_cli.dev_credentials import DEV_ADMIN_EMAIL
 from tests.support import (
@@ -45,6 +46,7 @@ RETRY_BASE_SECONDS = 20  # 20, 40, 80 s: two minutes of outage are waited out
 OUTAGE_SECONDS = 120
 STORM_SECONDS = 30
 WAIT = 240.0
+METRICS_TOKEN = "stack-fault-metrics-token"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,7 @@ def stack(module_orchestrator_home: Path) -> Iterator[DevStack]:
             "RUN_HEARTBEAT_SECONDS": "2",
             "CONNECTOR_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT_SECONDS),
             "RUN_RETRY_BASE_SECONDS": str(RETRY_BASE_SECONDS),
+            "METRICS_TOKEN": METRICS_TOKEN,
         },
     )
     try:
@@ -129,6 +132,24 @@ def faults_served(stack: DevStack) -> Counter[tuple[str, str]]:
         for row in requests_log(stack)
         if str(row.get("outcome", "")).startswith("fault") or row.get("outcome") == "slow"
     )
+
+
+def scrape_vendor_calls(stack: DevStack) -> Counter[tuple[str, str, str]]:
+    """The vendor call counters of /metrics: (metric, vendor, kind) → total."""
+    response = httpx.get(
+        f"{stack.api_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert response.status_code == 200, response.text
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for family in text_string_to_metric_families(response.text):
+        if family.name.startswith("hubspot_orchestrator_vendor_"):
+            for sample in family.samples:
+                if not sample.name.endswith("_total"):
+                    continue
+                name = family.name.removeprefix("hubspot_orchestrator_")
+                key = (name, sample.labels["vendor"], sample.labels.get("kind", ""))
+                totals[key] += int(sample.value)
+    return totals
 
 
 def post_companies_created(stack: DevStack, *companies: int) -> None:
@@ -381,6 +402,10 @@ def test_a_429_storm_and_two_minutes_of_5xx_are_waited_out_without_a_duplicate(
     for write, count in undisturbed.items():
         if write[0] != "airtable":  # the two runs' upserts may share a request
             assert made[write] == 2 * count, (write, made[write])
+    # The run workers' connectors counted what they met, and /metrics shows it.
+    vendor = scrape_vendor_calls(stack)
+    assert vendor[("vendor_rate_limited", "hubspot", "")] >= 1, vendor
+    assert vendor[("vendor_errors", "airtable", "transient")] >= 1, vendor
     print(
         f"429s from HubSpot for {STORM_SECONDS} s and 5xx from Airtable for {OUTAGE_SECONDS} s"
         f" ({faults[('hubspot', 'fault_429')]} and {faults[('airtable', 'fault_500')]}"
