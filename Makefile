@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo dev serve test check lint typecheck suite fast bench clean
+.PHONY: install browser postgresql demo dev serve test check lint typecheck suite fast bench clean
 
 install: $(STAMP)
 
@@ -43,8 +43,23 @@ browser:
 	    echo "the browser tests need $(CHROMIUM): sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
 
+# The replicas' test (tests/test_replicas.py) starts Debian's PostgreSQL as a server of its own
+# beside the embedded one: installed from the distribution when missing, which takes root. No
+# main cluster is created (nothing listens on 5432): the test makes its own in a temporary
+# directory.
+POSTGRES_INITDB = /usr/lib/postgresql/*/bin/initdb
+postgresql:
+	@ls $(POSTGRES_INITDB) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    mkdir -p /etc/postgresql-common/createcluster.d && \
+	    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/no-main-cluster.conf && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "the replicas' test needs Debian's PostgreSQL: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; }
+
 # The whole pytest suite, against a real Postgres, the vendor sandbox and a Dagster instance.
-suite: install browser
+suite: install browser postgresql
 	$(BIN)/pytest
 
 # The tests that need no server (pure rules, parsing, models): seconds, for the inner loop.

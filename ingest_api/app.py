@@ -11,7 +11,6 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from ingest_api.auth.access import allowed_methods, document_roles
-from ingest_api.auth.login_limits import LoginLimiter
 from ingest_api.auth.tokens import jwt_secret
 from ingest_api.body_guard import ApiBodyGuardMiddleware
 from ingest_api.console.errors import console_error_page
@@ -41,6 +40,7 @@ from ingest_api.routes import (
     webhooks,
 )
 from orchestrator_core.health.report import HealthMonitor
+from orchestrator_core.login_limits import LoginLimiter
 from orchestrator_core.policy.current import CurrentPolicy
 from orchestrator_core.settings import Settings
 
@@ -79,7 +79,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.policy = CurrentPolicy(settings.policy_path)
     app.state.jwt_secret = secret
-    app.state.login_limiter = LoginLimiter(settings)
+    app.state.login_limiter = LoginLimiter(
+        per_account=settings.login_limit_per_account, per_address=settings.login_limit_per_address
+    )
     app.state.health = HealthMonitor(settings)
     app.state.metrics = ApiMetrics()
     install_error_handlers(app, pages=console_error_page, allowed_methods=allowed_methods)

@@ -61,6 +61,16 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+def bind_run_to_request(workflow_run_id: int, correlation_id: object | None) -> None:
+    """Name the workflow run a request acts on (and its correlation id) on the request's
+    remaining log lines, its access line included: one grep for a correlation id then finds
+    the API's requests about the run beside its Dagster lines."""
+    structlog.contextvars.bind_contextvars(
+        workflow_run_id=workflow_run_id,
+        correlation_id=str(correlation_id) if correlation_id else None,
+    )
+
+
 # Every answer: no MIME sniffing. API answers hold account-scoped data: never cached.
 _ALWAYS = [(b"x-content-type-options", b"nosniff")]
 _API = [(b"cache-control", b"no-store")]

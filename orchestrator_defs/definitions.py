@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestrator_core.logging import configure_dagster_logging
 from orchestrator_core.settings import Settings, get_settings
 from orchestrator_defs.approval_deadlines import (
     EscalationNotifier,
@@ -67,4 +68,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
+# Every process that loads this code location (the daemon's and the webserver's code servers,
+# each run worker) writes our log lines as JSON with their bound context (docs/operations.md#logs).
+configure_dagster_logging(get_settings().log_level)
 defs = build_definitions(get_settings())

@@ -10,11 +10,15 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from orchestrator_core.logging import get_logger
 from orchestrator_core.records.approvals import Approval, continuations_due
 from orchestrator_core.records.keys import continuation_run_key
+from orchestrator_core.records.runs import correlation_ids
 from orchestrator_defs import tags
 from orchestrator_defs.jobs import RESUME_JOBS, closure_job_name_for, job_name_for, op_name_for
 from sensors.connection import tick_connection
+
+log = get_logger(__name__)
 
 APPROVALS_PER_TICK = 50
 REQUEST_AGAIN_AFTER_SECONDS = 120.0
@@ -70,6 +74,7 @@ def approval_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunReque
         due = continuations_due(
             conn, limit=APPROVALS_PER_TICK, again_after_seconds=REQUEST_AGAIN_AFTER_SECONDS
         )
+        correlation = correlation_ids(conn, [approval.workflow_run_id for approval in due])
     for approval in due:
         parked = (
             context.instance.get_run_by_id(approval.requested_run_id)
@@ -81,4 +86,15 @@ def approval_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.RunReque
             context.instance.add_run_tags(
                 parked.run_id, {tags.APPROVAL_STATUS_TAG: approval.status}
             )
-        yield continuation_request(approval)
+        request = continuation_request(approval)
+        log.info(
+            "run requested",
+            run_key=request.run_key,
+            job=request.job_name,
+            workflow=approval.workflow,
+            workflow_run_id=approval.workflow_run_id,
+            correlation_id=correlation.get(approval.workflow_run_id),
+            approval_id=approval.id,
+            decision=approval.status,
+        )
+        yield request

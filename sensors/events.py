@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from orchestrator_core.logging import get_logger
 from orchestrator_core.records.dispatch import dispatch_received
 from orchestrator_core.records.launches import BatchSpec, Launch, RunRequestSpec, due_launches
 from orchestrator_core.settings import get_settings
@@ -23,6 +24,8 @@ from orchestrator_defs import tags
 from orchestrator_defs.jobs import START_JOBS, job_name_for, op_name_for
 from orchestrator_defs.runtime.policy import current_policy
 from sensors.connection import tick_connection
+
+log = get_logger(__name__)
 
 # Bounded ticks: a bulk import is worked through a page at a time, every few seconds.
 ENVELOPES_PER_TICK = 200
@@ -136,7 +139,31 @@ def hubspot_event_sensor(context: dg.SensorEvaluationContext) -> Iterator[dg.Run
             f" {summary.unrouted} unrouted"
         )
     for launch in launches:
+        log_launch(launch)
         yield run_request(launch)
+
+
+def log_launch(launch: Launch) -> None:
+    """One line per run asked of Dagster, naming the workflow runs and their correlation ids
+    (in the code server's log; the run worker's lines name the same ids)."""
+    if isinstance(launch, BatchSpec):
+        log.info(
+            "run requested",
+            run_key=launch.run_key,
+            workflow=launch.workflow,
+            batch_id=launch.batch_id,
+            workflow_run_ids=list(launch.workflow_run_ids),
+            correlation_ids=list(launch.correlation_ids),
+        )
+        return
+    log.info(
+        "run requested",
+        run_key=launch.dagster_run_key,
+        workflow=launch.workflow,
+        workflow_run_id=launch.workflow_run_id,
+        correlation_id=launch.correlation_id,
+        envelope_ids=list(launch.envelope_ids),
+    )
 
 
 def _size(launch: Launch) -> int:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import itertools
+import json
+import logging
 import os
 import signal
 import socket
@@ -12,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +27,7 @@ import psutil
 import psycopg
 
 from ingest_api.signature import sign
+from orchestrator_core.logging import configure_logging
 from orchestrator_core.records.approval_rules import Decider
 from orchestrator_core.records.approvals import Approval, record_decision
 
@@ -139,6 +143,26 @@ def post_delivery(client: Any, events: list[dict[str, Any]], secret: str) -> lis
     )
     assert response.status_code == 200, response.text
     return [e["envelope_id"] for e in response.json()["events"]]
+
+
+@contextlib.contextmanager
+def json_log_lines(level: str = "INFO") -> Iterator[list[dict[str, Any]]]:
+    """Every log line of this process while in the block, as the product renders it (JSON),
+    parsed into the list on exit; the process's logging is restored afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    configure_logging(level)
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    lines: list[dict[str, Any]] = []
+    try:
+        yield lines
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        lines += [json.loads(line) for line in captured.getvalue().splitlines() if line]
 
 
 def count_rows(conn: psycopg.Connection[Any], table: str) -> int:

@@ -297,6 +297,14 @@ def test_every_route_is_in_the_matrix_or_public(settings: Settings) -> None:
     assert all(ROUTE_ROLES[key] and ROUTE_ROLES[key] <= set(ROLES) for key in ROUTE_ROLES)
 
 
+def test_the_console_shows_the_health_details_only_to_roles_that_may_read_them() -> None:
+    """The overview's health panel carries `GET /api/health`'s errors and details: the pages
+    that show it are open to no role that route refuses."""
+    details = ROUTE_ROLES[("GET", "/api/health")]
+    for page in (("GET", "/console"), ("GET", "/console/live")):
+        assert ROUTE_ROLES[page] <= details, page
+
+
 def test_a_route_missing_from_the_matrix_is_refused_to_everyone(
     client: TestClient, api_users: ApiUsers
 ) -> None:

@@ -251,6 +251,24 @@ def test_successful_logins_are_not_counted(client: TestClient, api_users: ApiUse
         assert log_in(client, api_users.emails["operator"]).status_code == 200
 
 
+def test_counts_no_window_sees_are_swept_and_a_success_is_released(
+    client: TestClient, db: psycopg.Connection[Any], api_users: ApiUsers
+) -> None:
+    db.execute(
+        "INSERT INTO orchestrator.login_failures (key, at)"
+        " VALUES ('address 198.51.100.9', now() - interval '2 hours')"
+    )
+    assert log_in(client, api_users.emails["viewer"], WRONG_PASSWORD).status_code == 401
+    keys = db.execute("SELECT key FROM orchestrator.login_failures ORDER BY key").fetchall()
+    # The stale row of another address is gone; the failure counts per account and address.
+    assert keys == [
+        (f"account testclient {api_users.emails['viewer']}",),
+        ("address testclient",),
+    ]
+    assert log_in(client, api_users.emails["viewer"]).status_code == 200
+    assert len(db.execute("SELECT key FROM orchestrator.login_failures").fetchall()) == 2
+
+
 def test_too_many_failures_from_one_address_are_429(
     database_url: str, db: psycopg.Connection[Any], api_users: ApiUsers
 ) -> None:

@@ -10,6 +10,7 @@ from psycopg import AsyncConnection
 
 from ingest_api.errors import ApiError
 from orchestrator_core import audit
+from orchestrator_core.login_limits import LoginLimiter, Throttled
 from orchestrator_core.text import nul_marked
 from orchestrator_core.users import LoginFailed, User, authenticate
 
@@ -23,25 +24,28 @@ async def check_login(
     request: Request, conn: AsyncConnection[Any], username: str, password: str
 ) -> User:
     """The account these credentials open; 429 while the address or account is throttled,
-    401 (one answer, whatever failed) otherwise, the failure counted and audited."""
+    401 (one answer, whatever failed) otherwise, the failure counted and audited.
+
+    Must be the request's first use of `conn` (the attempt's count commits on it)."""
     address = client_address(request)
     # A NUL cannot be stored (the audit row of the failure) and matches no account: marked, it
     # fails like any unknown email.
     username = nul_marked(username)
-    limiter = request.app.state.login_limiter
-    retry_after = await limiter.refused_for(account=username, address=address)
-    if retry_after is not None:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    # Counted (in every API process) before the password is checked; released on success.
+    attempt = await limiter.admit(conn, account=username, address=address)
+    if isinstance(attempt, Throttled):
         request.app.state.metrics.login_failed("throttled")
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many login attempts; retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
+            f"too many login attempts; retry in {attempt.retry_after} s",
+            headers={"Retry-After": str(attempt.retry_after)},
         )
     try:
-        return await authenticate(conn, username, password)
+        user = await authenticate(conn, username, password)
     except LoginFailed as failed:
-        await limiter.failed(account=username, address=address)
+        # The attempt stays counted.
         request.app.state.metrics.login_failed(failed.reason)
         # `authenticate`'s query opened a transaction, and the pool rolls a connection back when
         # the request ends in an error (the 401 below): commit the audit row explicitly.
@@ -63,6 +67,9 @@ async def check_login(
             "incorrect email or password",
             headers={"WWW-Authenticate": "Bearer"},
         ) from None
+    # Committed with the request, like its audit row.
+    await limiter.succeeded(conn, attempt)
+    return user
 
 
 async def record_login(

@@ -14,6 +14,7 @@ from ingest_api.actor import Actor
 from ingest_api.auth.access import ActorDep, authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.middleware import bind_run_to_request
 from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID, NoNul
 from ingest_api.routes.runs import dagster_run_url
@@ -238,6 +239,7 @@ async def _detail(
     row = await get_approval_detail(conn, approval_id)
     if row is None:
         raise ApiError(404, "not_found", f"no approval with id {approval_id}")
+    bind_run_to_request(row["workflow_run_id"], row["run_correlation_id"])
     return ApprovalDetail.model_validate(
         {
             **row,

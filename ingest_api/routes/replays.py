@@ -13,6 +13,7 @@ from ingest_api.deps import ConnectionDep, PolicyDep
 from ingest_api.errors import ApiError
 from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID
+from orchestrator_core.logging import get_logger
 from orchestrator_core.queries.replays import get_replay, list_replays
 from orchestrator_core.records.replays import (
     ENVELOPE_STATUSES,
@@ -25,6 +26,10 @@ from orchestrator_core.records.replays import (
 router = APIRouter(prefix="/api", tags=["replays"], dependencies=[Depends(authorize)])
 
 MAX_PAGE = 200
+# Correlation ids named on a replay's log line: a replay may start thousands of runs.
+LOGGED_CORRELATION_IDS = 100
+
+log = get_logger(__name__)
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,80}$")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -176,6 +181,13 @@ async def replay(
         )
     started = await start_replay(
         conn, policy, selection, actor=actor.recorded_as, source="operator"
+    )
+    log.info(
+        "replay started",
+        replay_id=started.id,
+        runs=started.runs_started,
+        correlation_ids=started.correlation_ids[:LOGGED_CORRELATION_IDS],
+        correlation_ids_total=len(started.correlation_ids),
     )
     detail = await get_replay(conn, started.id)
     assert detail is not None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, JsonValue
 from ingest_api.auth.access import authorize
 from ingest_api.deps import ConnectionDep, SettingsDep
 from ingest_api.errors import ApiError
+from ingest_api.middleware import bind_run_to_request
 from ingest_api.paging import page_of
 from ingest_api.params import MAX_ID, Instant
 from orchestrator_core.queries.runs import (
@@ -185,6 +186,7 @@ async def get_workflow_run(
     row = await get_run_detail(conn, workflow_run_id)
     if row is None:
         raise ApiError(404, "not_found", f"no workflow run with id {workflow_run_id}")
+    bind_run_to_request(workflow_run_id, row["correlation_id"])
     attempts = await attempts_of_run(conn, workflow_run_id)
     return RunDetail.model_validate(
         {

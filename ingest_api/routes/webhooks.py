@@ -86,6 +86,9 @@ async def _receive(request: Request, settings: Settings, metrics: ApiMetrics) ->
     )
     result = await _store(request, delivery=delivery, signature_version=signature_version)
     metrics.delivery_stored(result)
+    # The events' correlation ids, on this line and the request's access line: one grep for a
+    # correlation id finds the delivery here and the run's lines on the Dagster side.
+    structlog.contextvars.bind_contextvars(correlation_ids=result.correlation_ids)
     log.info(
         "delivery stored",
         delivery_id=str(result.delivery_id) if result.delivery_id else None,
@@ -93,6 +96,7 @@ async def _receive(request: Request, settings: Settings, metrics: ApiMetrics) ->
         stored=result.stored_count,
         duplicates=result.duplicate_count,
         rejected=len(result.rejected),
+        envelope_ids=[e.envelope_id for e in result.events],
     )
     summary: dict[str, Any] = {
         # None when nothing in it was new (a redelivery): no delivery row is stored

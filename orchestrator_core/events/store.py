@@ -78,6 +78,9 @@ class StoredEvent:
     event_id: int
     envelope_id: int
     duplicate: bool
+    # the envelope's correlation id (a duplicate's is the stored one's: the same object and
+    # window give the same id)
+    correlation_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,13 @@ class DeliveryResult:
     @property
     def duplicate_count(self) -> int:
         return sum(e.duplicate for e in self.events)
+
+    @property
+    def correlation_ids(self) -> list[str]:
+        """The distinct correlation ids of its events, in order (a delivery holds at most
+        WEBHOOK_MAX_EVENTS events)."""
+        seen = dict.fromkeys(str(e.correlation_id) for e in self.events if e.correlation_id)
+        return list(seen)
 
 
 async def store_delivery(
@@ -224,7 +234,15 @@ async def _store_once(
             env_id, was_inserted = inserted[row.dedup_key]
             new = was_inserted and row.dedup_key not in first_seen
             first_seen.add(row.dedup_key)
-            events.append(StoredEvent(row.index, row.event.event_id, env_id, duplicate=not new))
+            events.append(
+                StoredEvent(
+                    row.index,
+                    row.event.event_id,
+                    env_id,
+                    duplicate=not new,
+                    correlation_id=row.correlation_id,
+                )
+            )
         entry = _accepted_entry(ordered, inserted, delivery, new_rejections, signature_version)
         if entry is None:  # nothing new: no row refers to this delivery's id
             return DeliveryResult(delivery_id=None, events=events, rejected=delivery.rejected)

@@ -65,14 +65,15 @@ async def list_pending_approvals(
 async def get_approval_detail(
     conn: AsyncConnection[Any], approval_id: int
 ) -> dict[str, Any] | None:
-    """One approval (every column, its age), its workflow run's status and outcome, and the
-    status of the Dagster run that parked it and of the continuation run, as recorded in
-    `workflow_run_attempts` (None while that run has not started)."""
+    """One approval (every column, its age), its workflow run's status, outcome and
+    correlation id, and the status of the Dagster run that parked it and of the continuation
+    run, as recorded in `workflow_run_attempts` (None while that run has not started)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"SELECT {columns_of(Approval, alias='a')}, {_age('a')},"
             " r.status AS run_status, r.outcome AS run_outcome,"
             " r.outcome_message AS run_outcome_message,"
+            " r.correlation_id AS run_correlation_id,"
             " requested.status AS requested_run_status,"
             " continuation.status AS continuation_run_status"
             " FROM orchestrator.approvals a"

@@ -15,11 +15,27 @@ import psycopg
 
 
 def beat(conn: psycopg.Connection[Any], dagster_run_id: str) -> int:
-    """Stamp the run's running attempts (a batch has one per member); how many there were."""
+    """Stamp the run's running attempts (a batch has one per member); how many there were. A
+    stamp never moves back: a silence announced by `expect_silence` holds until its end."""
     cursor = conn.execute(
-        "UPDATE orchestrator.workflow_run_attempts SET heartbeat_at = now()"
+        "UPDATE orchestrator.workflow_run_attempts"
+        " SET heartbeat_at = greatest(heartbeat_at, now())"
         " WHERE dagster_run_id = %s AND status = 'running'",
         (dagster_run_id,),
+    )
+    return cursor.rowcount
+
+
+def expect_silence(conn: psycopg.Connection[Any], dagster_run_id: str, seconds: float) -> int:
+    """The run's worker will be quiet for `seconds` by design: Dagster waits that long before
+    it retries a step, and nothing beats meanwhile. Its running attempts count as heard from
+    until then, so the watchdog does not take the wait for a death (a worker killed during the
+    wait is noticed that much later)."""
+    cursor = conn.execute(
+        "UPDATE orchestrator.workflow_run_attempts"
+        " SET heartbeat_at = greatest(heartbeat_at, now() + make_interval(secs => %s))"
+        " WHERE dagster_run_id = %s AND status = 'running'",
+        (seconds, dagster_run_id),
     )
     return cursor.rowcount
 

@@ -72,7 +72,10 @@ LIMIT %(limit)s
 """
 
 _LOST_BATCHES = """
-SELECT id, workflow, phase, workflow_run_ids
+SELECT id, workflow, phase, workflow_run_ids,
+       ARRAY(SELECT DISTINCT w.correlation_id::text FROM orchestrator.workflow_runs w
+             WHERE w.id = ANY(run_batches.workflow_run_ids) AND w.correlation_id IS NOT NULL
+             ORDER BY 1) AS correlation_ids
 FROM orchestrator.run_batches
 WHERE started_at IS NULL AND finished_at IS NULL
   AND last_requested_at < now() - %(again_after)s * interval '1 second'
@@ -131,6 +134,8 @@ class BatchSpec:
     workflow_run_ids: tuple[int, ...]
     # the replay all its runs belong to, if they belong to one
     replay_id: int | None = None
+    # its runs' correlation ids (for the sensor's log line; at most `batch_max` of them)
+    correlation_ids: tuple[str, ...] = ()
 
     @property
     def run_key(self) -> str:
@@ -221,6 +226,9 @@ def _new_batch(cur: psycopg.Cursor[dict[str, Any]], rows: list[dict[str, Any]]) 
     assert created is not None
     replays = {row["replay_id"] for row in rows}
     created["replay_id"] = replays.pop() if len(replays) == 1 else None
+    created["correlation_ids"] = sorted(
+        {str(row["correlation_id"]) for row in rows if row["correlation_id"]}
+    )
     cur.execute(
         "UPDATE orchestrator.workflow_runs SET batch_id = %s, last_requested_at = now(),"
         " updated_at = now() WHERE id = ANY(%s)",
@@ -236,6 +244,7 @@ def _batch_spec(row: dict[str, Any]) -> BatchSpec:
         phase=row["phase"],
         workflow_run_ids=tuple(row["workflow_run_ids"]),
         replay_id=row.get("replay_id"),
+        correlation_ids=tuple(row.get("correlation_ids") or ()),
     )
 
 

@@ -180,6 +180,8 @@ class Replay:
     created_at: datetime
     plan: ReplayPlan
     run_ids: list[int] = field(default_factory=list)
+    # the distinct correlation ids of its runs, in run order
+    correlation_ids: list[str] = field(default_factory=list)
 
     @property
     def runs_started(self) -> int:
@@ -549,6 +551,9 @@ async def start_replay(
         created_at=created["created_at"],
         plan=plan,
         run_ids=[row["id"] for row in runs],
+        correlation_ids=list(
+            dict.fromkeys(str(row["correlation_id"]) for row in runs if row["correlation_id"])
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeAlias
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.rows import class_row, dict_row
+from psycopg.rows import class_row, dict_row, tuple_row
 from pydantic import JsonValue
 
 from orchestrator_core import audit
@@ -213,6 +213,20 @@ def get_run(conn: psycopg.Connection[Any], workflow_run_id: int) -> WorkflowRun 
             f"SELECT {RUN_COLUMNS} FROM orchestrator.workflow_runs WHERE id = %s",
             (workflow_run_id,),
         ).fetchone()
+
+
+def correlation_ids(
+    conn: psycopg.Connection[Any], workflow_run_ids: Sequence[int]
+) -> dict[int, str | None]:
+    """Each given workflow run's correlation id (for log lines naming the runs)."""
+    if not workflow_run_ids:
+        return {}
+    with conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(
+            "SELECT id, correlation_id FROM orchestrator.workflow_runs WHERE id = ANY(%s)",
+            (list(workflow_run_ids),),
+        ).fetchall()
+    return {int(run_id): str(cid) if cid else None for run_id, cid in rows}
 
 
 def _update_run(

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
+import structlog
 from pydantic import Field
 
 from orchestrator_core.records.approvals import Approval, get_approval, mark_continuation
@@ -24,6 +25,7 @@ from orchestrator_core.records.batches import (
     runs_left,
     start_batch,
 )
+from orchestrator_core.records.heartbeats import expect_silence
 from orchestrator_core.settings import get_settings
 from orchestrator_defs.assets.outputs import PHASES, WorkflowPhase, upstream_keys
 from orchestrator_defs.runtime.batch import MemberOutcome, drive_members
@@ -124,7 +126,10 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
             )
         # The watchdog sensor fails this run if these beats stop (the worker killed).
         every = get_settings().run_heartbeat_seconds
-        with run_heartbeat(workflow_runtime.url, context.run.run_id, every=every):
+        with (
+            structlog.contextvars.bound_contextvars(**_log_fields(context, config, phase)),
+            run_heartbeat(workflow_runtime.url, context.run.run_id, every=every),
+        ):
             if config.batch_id is not None:
                 _work_batch(context, config.batch_id, workflow_runtime, runner, phase)
             else:
@@ -133,6 +138,20 @@ def build_phase_asset(phase: WorkflowPhase) -> dg.AssetsDefinition:
         yield from ()
 
     return _phase
+
+
+def _log_fields(
+    context: dg.AssetExecutionContext, config: WorkflowRunConfig, phase: WorkflowPhase
+) -> dict[str, Any]:
+    """What our log lines name during the op (the Dagster run, the workflow, the workflow run
+    or batch); the runner adds each workflow run's correlation id while it drives it."""
+    fields: dict[str, Any] = {"dagster_run_id": context.run.run_id, "workflow": phase.workflow}
+    if config.batch_id is not None:
+        fields["batch_id"] = config.batch_id
+    else:
+        fields["workflow_run_id"] = config.workflow_run_id
+        fields["envelope_ids"] = list(config.envelope_ids)
+    return fields
 
 
 def _work_one(
@@ -157,7 +176,7 @@ def _work_one(
             final_attempt=context.retry_number >= MAX_STEP_RETRIES,
         )
     except WorkflowRetryable as exc:
-        raise _retry(context, [exc]) from None
+        raise _retry(context, runtime, [exc]) from None
     except WorkflowFailed as exc:
         raise dg.Failure(
             description=str(exc),
@@ -210,7 +229,7 @@ def _work_batch(
     retryable = [o.retryable for o in outcomes if o.retryable is not None]
     errors = [o for o in outcomes if o.error is not None]
     if (retryable or errors) and not final:
-        raise _retry(context, retryable)
+        raise _retry(context, runtime, retryable)
     if errors:  # outside any workflow, and out of retries: the run fails, the outcome sensor
         # fails the members left
         first = errors[0]
@@ -240,14 +259,19 @@ def retry_wait(
 
 
 def _retry(
-    context: dg.AssetExecutionContext, transient: Sequence[WorkflowRetryable]
+    context: dg.AssetExecutionContext,
+    runtime: WorkflowRuntimeResource,
+    transient: Sequence[WorkflowRetryable],
 ) -> dg.RetryRequested:
-    """Retry the step later; it resumes each unfinished workflow from its checkpoint."""
+    """Retry the step later; it resumes each unfinished workflow from its checkpoint. The
+    worker is silent while Dagster waits: its attempts say so, for the watchdog."""
     wait = retry_wait(
         context.retry_number,
         [exc.retry_after for exc in transient],
         base_seconds=get_settings().run_retry_base_seconds,
     )
+    with runtime.db.connection() as conn:
+        expect_silence(conn, context.run.run_id, wait)
     reasons = "; ".join(str(exc) for exc in transient[:3]) or "a workflow could not be driven"
     context.log.warning(f"transient failure, retrying in {wait:.0f} s: {reasons}")
     return dg.RetryRequested(max_retries=MAX_STEP_RETRIES, seconds_to_wait=wait)

@@ -66,7 +66,11 @@ def drive_members(
         return []
 
     def drive(workflow_run_id: int) -> MemberOutcome:
-        with structlog.contextvars.bound_contextvars(workflow_run_id=workflow_run_id):
+        # Contextvars are per thread: bound here, in the member's own thread (the runner adds
+        # the run's workflow, correlation id and envelopes once it has read the run).
+        with structlog.contextvars.bound_contextvars(
+            workflow_run_id=workflow_run_id, dagster_run_id=dagster_run_id
+        ):
             try:
                 result = runner.drive(
                     workflow_run_id=workflow_run_id,

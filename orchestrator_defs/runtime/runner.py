@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
+import structlog
 from langgraph.graph.state import CompiledStateGraph, StateGraph
 from langgraph.types import Command, StateSnapshot
 from pydantic import JsonValue
@@ -86,6 +87,18 @@ class DriveResult:
     # Artifacts written by this execution (not those of earlier ones).
     artifacts: list[Artifact] = field(default_factory=list)
     approvals: list[Approval] = field(default_factory=list)
+
+
+def run_log_fields(run: WorkflowRun, dagster_run_id: str) -> dict[str, Any]:
+    """The fields naming a workflow run on every log line written while it is driven: grep a
+    correlation id (or `jq 'select(.workflow_run_id == 42)'`) to follow it across processes."""
+    return {
+        "workflow_run_id": run.id,
+        "workflow": run.workflow,
+        "correlation_id": str(run.correlation_id) if run.correlation_id else None,
+        "envelope_ids": list(run.envelope_ids),
+        "dagster_run_id": dagster_run_id,
+    }
 
 
 def initial_input(run: WorkflowRun) -> dict[str, Any]:
@@ -157,16 +170,19 @@ class WorkflowRunner:
             run = runs.get_run(conn, workflow_run_id)
             if run is None:
                 raise LookupError(f"workflow run {workflow_run_id} does not exist")
-            graph = self._graph(run.workflow)
-            with _thread_lock(conn, run.thread_id):
-                execution = _Execution(
-                    conn=conn,
-                    graph=graph,
-                    run=run,
-                    dagster_run_id=dagster_run_id,
-                    job_name=job_name,
-                )
-                return execution.advance(decision, self._services, final_attempt=final_attempt)
+            # Every line logged while this run is driven (in this thread, and in the threads
+            # LangGraph runs its nodes on, which copy the context) names the run.
+            with structlog.contextvars.bound_contextvars(**run_log_fields(run, dagster_run_id)):
+                graph = self._graph(run.workflow)
+                with _thread_lock(conn, run.thread_id):
+                    execution = _Execution(
+                        conn=conn,
+                        graph=graph,
+                        run=run,
+                        dagster_run_id=dagster_run_id,
+                        job_name=job_name,
+                    )
+                    return execution.advance(decision, self._services, final_attempt=final_attempt)
 
 
 @contextmanager
@@ -236,6 +252,7 @@ class _Execution:
             job_name=self.job_name,
             kind=kind,
         )
+        log.info("workflow attempt started", attempt=kind, job=self.job_name)
 
     def _finish(self, values: Mapping[str, Any], outcome: str, message: str) -> None:
         self.run = runs.finish(
@@ -266,6 +283,7 @@ class _Execution:
                             dagster_run_id=self.dagster_run_id,
                             step=node,
                         )
+                        log.info("workflow step done", step=node)
         except TransientConnectorError as exc:
             error = describe_error(exc)
             if not final_attempt:
@@ -305,6 +323,8 @@ class _Execution:
         runs.fail(
             self.conn, workflow_run_id=self.run.id, dagster_run_id=self.dagster_run_id, error=error
         )
+        # `error` is describe_error's: its first line, credentials masked.
+        log.warning("workflow failed", kind=new.kind, exception_id=row["id"], error=error)
         raise WorkflowFailed(f"{new.kind}: {new.message}", exception_id=int(row["id"]))
 
     def _record_issues(self, snapshot: StateSnapshot) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 
 from tests.support import TEST_PASSWORD
@@ -14,8 +15,9 @@ _LOGIN_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _META_TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
-def console_login(client: TestClient, email: str, password: str = TEST_PASSWORD) -> Any:
-    """The login form filled in and sent: the response (a 303 to the console when it worked)."""
+def console_login(client: httpx.Client, email: str, password: str = TEST_PASSWORD) -> Any:
+    """The login form filled in and sent: the response (a 303 to the console when it worked).
+    `client`: the app in-process (TestClient) or a live server's (httpx.Client, base_url)."""
     form = client.get("/console/login")
     assert form.status_code == 200, form.text
     match = _LOGIN_TOKEN.search(form.text)

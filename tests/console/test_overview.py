@@ -1,11 +1,15 @@
 """The overview page: the key figures and charts of the published marts for the chosen period
-and workflow, the live queue, and the health of each dependency; an empty state that says how
-to build the marts."""
+and workflow, the live queue, and the health of each dependency (the shared health report with
+its details, plus the console's own checks); an empty state that says how to build the marts."""
 
 from __future__ import annotations
 
+import html as html_text
 import re
+import socket
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +19,56 @@ from fastapi.testclient import TestClient
 
 from ingest_api.app import create_app
 from orchestrator_core.analytics.build import build_marts
+from orchestrator_core.db.migrate import head_revision
 from orchestrator_core.policy.loader import LoadedPolicy
+from orchestrator_core.settings import Settings
 from tests.conftest import JWT_SECRET, make_settings, settings_url
 from tests.console.support import signed_in_console
 from tests.queue_rows import add_approval, busy_queue
 from tests.support import ApiUsers, add_api_users, free_port
+from tests.vendor_sandbox import SandboxServer
+
+# The panel's rows, in order: the shared report's (database to sandbox) with the console's own
+# checks (webserver, marts, policy) among them; the database once.
+PANEL = [
+    "Postgres",
+    "Migrations",
+    "Dagster daemon",
+    "Dagster webserver",
+    "HubSpot",
+    "Airtable",
+    "Notion",
+    "Google",
+    "OpenAI",
+    "Sandbox",
+    "Analytics marts",
+    "Policy",
+]
+
+
+@contextmanager
+def _signed_in(settings: Settings, users: ApiUsers) -> Iterator[TestClient]:
+    """The app, with the viewer (the least of the roles) signed in to the console."""
+    with TestClient(create_app(settings, settings_url(settings))) as client:
+        signed_in_console(client, users.emails["viewer"])
+        yield client
 
 
 @pytest.fixture
 def console(
-    db: psycopg.Connection[Any], database_url: str, tmp_path: Path
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, sandbox: SandboxServer
 ) -> Iterator[tuple[TestClient, ApiUsers, Path]]:
     kpis_path = tmp_path / "kpis.duckdb"
-    # Nothing listens on this port: the Dagster webserver shows as down.
+    # Nothing listens on this port: the Dagster webserver shows as down. The connectors use the
+    # sandbox; OpenAI has no key (rules enrich).
     settings = make_settings(
-        database_url, analytics_path=kpis_path, dagster_ui_url=f"http://127.0.0.1:{free_port()}"
+        database_url,
+        analytics_path=kpis_path,
+        dagster_ui_url=f"http://127.0.0.1:{free_port()}",
+        sandbox_url=sandbox.base_url,
     )
     users = add_api_users(db, JWT_SECRET)
-    with TestClient(create_app(settings, settings_url(settings))) as client:
-        signed_in_console(client, users.emails["viewer"])
+    with _signed_in(settings, users) as client:
         yield client, users, kpis_path
 
 
@@ -71,13 +106,21 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
+def _health(html: str) -> list[tuple[str, str]]:
+    """The health panel's rows in order: each name, and the text after it (status, detail)."""
+    table = html.split('data-testid="health"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", table, re.DOTALL)
+    return [(name, html_text.unescape(_text(rest)).strip()) for name, rest in rows]
+
+
 def test_the_overview_shows_the_marts_the_queue_and_the_health(
     console: tuple[TestClient, ApiUsers, Path],
     db: psycopg.Connection[Any],
     database_url: str,
     policy: LoadedPolicy,
+    sandbox: SandboxServer,
 ) -> None:
-    client, _, kpis_path = console
+    client, users, kpis_path = console
     _yesterdays_runs(db)
     build_marts(database_url, policy, kpis_path)
     busy_queue(db)  # after the build: the queue is read live, not from the marts
@@ -100,11 +143,32 @@ def test_the_overview_shows_the_marts_the_queue_and_the_health(
     # busy_queue: 3 envelopes received, 4 runs requested and 3 running, 1 parked.
     assert "3 events waiting to be routed" in queue
     assert "4 runs waiting to start" in queue and "3 runs in flight" in queue
-    health = _text(page.text.split('data-testid="health"')[1].split("</table>")[0])
-    assert re.search(r"Postgres ok answers in \d+ ms", health)
-    assert "Dagster webserver down unreachable" in health
-    assert re.search(r"Analytics marts ok built \d+ min ago", health)
-    assert "Policy ok version" in health
+    rows = _health(page.text)
+    assert [name for name, _ in rows] == PANEL
+    health = dict(rows)
+    assert re.fullmatch(r"ok answers in \d+ ms", health["Postgres"])
+    assert health["Migrations"] == f"ok at revision {head_revision()}, the code's head"
+    # No daemon beats in the test database: down, with the report's reason.
+    assert health["Dagster daemon"].startswith("down ")
+    assert "heartbeat" in health["Dagster daemon"] or "Dagster storage" in health["Dagster daemon"]
+    assert health["Dagster webserver"] == "down unreachable (ConnectError)"
+    # Each connector with /api/health's details: mode, address, what its call answered, latency
+    # and when it was checked.
+    for vendor, name in (("hubspot", "HubSpot"), ("notion", "Notion"), ("google", "Google")):
+        assert re.fullmatch(
+            rf"ok sandbox, {re.escape(sandbox.vendor_url(vendor))}: authenticated call succeeded"
+            r" \(\d+ ms\); checked \d{4}-\d\d-\d\d \d\d:\d\d UTC",
+            health[name],
+        ), health[name]
+    assert health["OpenAI"] == "ok not configured: OPENAI_API_KEY unset: enrichment uses rules"
+    assert health["Sandbox"] == f"ok {sandbox.base_url}, for airtable, google, hubspot, notion"
+    assert re.fullmatch(r"ok built \d+ min ago", health["Analytics marts"])
+    assert health["Policy"].startswith("ok version ")
+    # The monitor /health uses: its vendor results are shared, not fetched again (TTL 60 s).
+    detail = client.get("/api/health", headers=users["viewer"]).json()
+    assert detail["vendors"]["hubspot"]["status"] == "ok"
+    assert detail["vendors"]["hubspot"]["base_url"] == sandbox.vendor_url("hubspot")
+    assert [r["vendor"] for r in sandbox.inspect("requests")["requests"]].count("hubspot") == 1
 
     # One workflow; a period in the URL, so the page can be shared as seen.
     one = _text(client.get("/console", params={"days": 30, "workflow": "deal_kickoff"}).text)
@@ -115,6 +179,53 @@ def test_the_overview_shows_the_marts_the_queue_and_the_health(
     live = client.get("/console/live", headers={"HX-Request": "true"})
     assert live.status_code == 200
     assert live.text.lstrip().startswith('<section id="live"') and "<html" not in live.text
+    assert [name for name, _ in _health(live.text)] == PANEL
+
+
+@contextmanager
+def _silent_server() -> Iterator[str]:
+    """An address that accepts connections and never answers."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_a_failing_or_hanging_dependency_shows_down_with_its_error_without_hanging_the_page(
+    db: psycopg.Connection[Any], database_url: str, tmp_path: Path, sandbox: SandboxServer
+) -> None:
+    sandbox.configure(
+        hubspot={"faults": {"error_500_share": 1.0}},
+        notion={"faults": {"timeout_share": 1.0, "hang_seconds": 5}},
+    )
+    users = add_api_users(db, JWT_SECRET)
+    with _silent_server() as silent:
+        settings = make_settings(
+            database_url,
+            analytics_path=tmp_path / "kpis.duckdb",
+            dagster_ui_url=silent,
+            sandbox_url=sandbox.base_url,
+            health_vendor_timeout_seconds=1,
+        )
+        with _signed_in(settings, users) as client:
+            started = time.monotonic()
+            live = client.get("/console/live", headers={"HX-Request": "true"})
+            elapsed = time.monotonic() - started
+    assert live.status_code == 200, live.text
+    # The webserver's 2 s and the vendor's 1 s run at once.
+    assert elapsed < 5, elapsed
+    rows = _health(live.text)
+    assert [name for name, _ in rows] == PANEL
+    health = dict(rows)
+    assert health["Dagster webserver"] == "down unreachable (ReadTimeout)"
+    hubspot = sandbox.vendor_url("hubspot")
+    assert health["HubSpot"].startswith(f"down sandbox, {hubspot}: error: HTTP 500")
+    assert health["Notion"].startswith(
+        f"down sandbox, {sandbox.vendor_url('notion')}: unreachable: no answer within 1 s"
+    )
+    assert health["Airtable"].startswith("ok sandbox")
+    assert health["Sandbox"].startswith(f"down {sandbox.base_url}, for ")
+    assert "hubspot: HTTP 500" in health["Sandbox"] and "notion: no answer" in health["Sandbox"]
+    assert health["Analytics marts"] == "degraded not built yet"
+    assert re.fullmatch(r"ok answers in \d+ ms", health["Postgres"])
 
 
 def test_before_the_first_build_the_overview_says_how_to_build(

@@ -16,6 +16,7 @@ per company), not only the ledger.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter
@@ -169,6 +170,17 @@ def run_of(api: httpx.Client, company: int) -> dict[str, Any] | None:
 def finished(api: httpx.Client, company: int) -> dict[str, Any] | None:
     run = run_of(api, company)
     return run if run and run["status"] in ("succeeded", "failed") else None
+
+
+def details(api: httpx.Client, companies: list[int]) -> list[dict[str, Any]]:
+    """What a failing assertion shows of the companies' runs: status, error, attempts."""
+    found = []
+    for company in companies:
+        run = run_of(api, company)
+        if run is not None:
+            detail = api.get(f"/api/runs/{run['id']}").json()
+            found.append({k: detail[k] for k in ("status", "error", "attempts", "exceptions")})
+    return found
 
 
 def all_finished(api: httpx.Client, companies: list[int]) -> list[dict[str, Any]] | None:
@@ -388,10 +400,10 @@ def test_a_429_storm_and_two_minutes_of_5xx_are_waited_out_without_a_duplicate(
     post_companies_created(stack, *companies)
     time.sleep(STORM_SECONDS)
     set_faults(stack, hubspot=None)
-    assert finished(api, 9017) is None and finished(api, 9018) is None
+    assert finished(api, 9017) is None and finished(api, 9018) is None, details(api, companies)
     time.sleep(OUTAGE_SECONDS - STORM_SECONDS)
     set_faults(stack, airtable=None)
-    assert finished(api, 9017) is None and finished(api, 9018) is None  # they waited
+    assert finished(api, 9017) is None and finished(api, 9018) is None, details(api, companies)
     eventually(lambda: all_finished(api, companies), WAIT, what="both runs after the outage")
     took = time.monotonic() - started
 
@@ -447,4 +459,81 @@ def test_a_write_answered_after_the_client_timeout_is_not_made_twice(
     print(
         f"a Notion page created after the client's {READ_TIMEOUT_SECONDS} s timeout:"
         " found by its key on the retry and adopted, not created again"
+    )
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+
+def log_lines_naming(stack: DevStack, text: str) -> dict[str, list[dict[str, Any]]]:
+    """The JSON lines of each service's log (`api`, `dagster-daemon`, ...) that contain `text`."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((stack.home / "logs").glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if text not in line or not line.startswith("{"):
+                continue  # Dagster's own lines are not JSON
+            try:
+                found.setdefault(path.stem, []).append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return found
+
+
+def test_one_grep_for_a_correlation_id_follows_the_event_across_processes(
+    stack: DevStack, api: httpx.Client
+) -> None:
+    company = 9021
+    post_companies_created(stack, company)
+    run = eventually(lambda: finished(api, company), WAIT, what="the run")
+    assert run["status"] == "succeeded", run
+    detail = api.get(f"/api/runs/{run['id']}").json()
+    correlation_id = detail["correlation_id"]
+    assert correlation_id
+    dagster_run_ids = {attempt["dagster_run_id"] for attempt in detail["attempts"]}
+    worker_events = {"workflow attempt started", "workflow step done", "workflow finished"}
+
+    def journey() -> dict[str, list[dict[str, Any]]] | None:
+        found = log_lines_naming(stack, correlation_id)
+        api_events = {line["event"] for line in found.get("api", [])}
+        dagster_events = {line["event"] for line in found.get("dagster-daemon", [])}
+        # The run detail's access line is written after its answer: wait for it too.
+        if {"delivery stored", "request"} <= api_events and {
+            "run requested",
+            *worker_events,
+        } <= dagster_events:
+            return found
+        return None
+
+    found = eventually(journey, 60.0, what="the event's lines in api.log and dagster-daemon.log")
+
+    # Received: the API's lines name the request and the correlation id.
+    api_lines = found["api"]
+    (stored,) = [line for line in api_lines if line["event"] == "delivery stored"]
+    assert correlation_id in stored["correlation_ids"] and stored["request_id"], stored
+    paths = {line["path"] for line in api_lines if line["event"] == "request"}
+    assert {"/webhooks/hubspot", f"/api/runs/{run['id']}"} <= paths, api_lines
+    # Launched: the event sensor, in the daemon's code server.
+    daemon_lines = found["dagster-daemon"]
+    requested = [line for line in daemon_lines if line["event"] == "run requested"]
+    assert requested and {line["workflow_run_id"] for line in requested} == {run["id"]}, requested
+    # Driven, step by step, finished: the run worker (a child of the daemon's code server).
+    worker = [line for line in daemon_lines if line.get("logger", "").startswith("orchestrator_")]
+    assert worker_events <= {line["event"] for line in worker}, worker
+    for line in worker:
+        assert line["workflow_run_id"] == run["id"], line
+        assert line["dagster_run_id"] in dagster_run_ids, line
+        assert line["workflow"] == "company_intake", line
+        assert line["envelope_ids"] == detail["envelope_ids"], line
+    steps = {line["step"] for line in worker if line["event"] == "workflow step done"}
+    assert steps == set(detail["steps"]), (steps, detail["steps"])
+
+    # No secret in any service's log: the webhook secret, the admin's password, a token.
+    token = str(api.headers["Authorization"]).removeprefix("Bearer ")
+    for path in (stack.home / "logs").glob("*.log"):
+        text = path.read_text(errors="replace")
+        for secret in (SECRET, stack.admin_password, token, METRICS_TOKEN):
+            assert secret not in text, f"a secret in {path.name}"
+    print(
+        f"correlation id {correlation_id}: {len(api_lines)} API lines,"
+        f" {len(daemon_lines)} lines of the daemon's code server and the run worker"
     )

@@ -17,7 +17,7 @@ from orchestrator_core.records.approval_rules import Decider
 from orchestrator_core.settings import get_settings
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
-from tests.support import decide_approval, hubspot_event, ingest_events
+from tests.support import decide_approval, hubspot_event, ingest_events, json_log_lines
 
 HOUR_MS = 3_600_000
 
@@ -180,6 +180,47 @@ def test_each_run_is_launched_once_across_ticks_restarts_and_lost_requests(
     assert db.execute(
         "SELECT count(DISTINCT batch_id), count(*) FROM orchestrator.workflow_runs"
     ).fetchone() == (1, 3)
+
+
+def test_the_sensor_names_the_runs_and_correlation_ids_it_asks_for(
+    batching: None,
+    dagster_instance: dg.DagsterInstance,
+    database_url: str,
+    db: psycopg.Connection[Any],
+) -> None:
+    """One log line per run asked for (docs/operations.md#logs): a batch's names its members'
+    workflow runs and correlation ids, when new and when asked for again; a lone run's its own."""
+    _contacts(database_url, 7001, 7002, 7003)
+    members = db.execute(
+        "SELECT id, correlation_id::text FROM orchestrator.event_envelopes ORDER BY id"
+    ).fetchall()
+    expected = sorted(correlation for _, correlation in members)
+    with json_log_lines() as lines:
+        (first,) = _tick(dagster_instance)
+        db.execute("UPDATE orchestrator.run_batches SET last_requested_at = now() - interval '1 h'")
+        (again,) = _tick(dagster_instance)
+    requested = [line for line in lines if line["event"] == "run requested"]
+    assert [line["run_key"] for line in requested] == [first.run_key, again.run_key]
+    for line in requested:
+        assert sorted(line["correlation_ids"]) == expected
+        assert len(line["workflow_run_ids"]) == 3
+
+    db.execute("UPDATE orchestrator.run_batches SET started_at = now(), finished_at = now()")
+    db.execute("UPDATE orchestrator.workflow_runs SET status = 'succeeded'")
+    (envelope_id,) = _contacts(database_url, 7009, hours_later=2)
+    with json_log_lines() as lines:
+        (lone,) = _tick(dagster_instance)
+    (line,) = [line for line in lines if line["event"] == "run requested"]
+    (correlation,) = db.execute(
+        "SELECT correlation_id::text FROM orchestrator.event_envelopes WHERE id = %s",
+        (envelope_id,),
+    ).fetchone() or (None,)
+    assert (line["run_key"], line["correlation_id"], line["envelope_ids"]) == (
+        lone.run_key,
+        correlation,
+        [envelope_id],
+    )
+    assert line["workflow_run_id"] == _config(lone)["workflow_run_id"]
 
 
 def test_batch_size_and_batches_in_flight_are_bounded(

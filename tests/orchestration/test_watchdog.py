@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import psycopg
 
 from orchestrator_core.records import runs
+from orchestrator_core.records.heartbeats import beat, expect_silence, silent_runs
 from orchestrator_defs.runtime.heartbeat import run_heartbeat
 from sensors.events import hubspot_event_sensor
 from sensors.watchdog import run_worker_watchdog
@@ -123,3 +125,26 @@ def test_a_run_whose_worker_went_silent_is_failed_and_the_others_are_not(
     again = run_worker_watchdog(dg.build_sensor_context(instance=dagster_instance))
     assert isinstance(again, dg.SkipReason)
     assert again.skip_message == "no silent run worker among 0 ended run(s)"
+
+
+def test_a_worker_waiting_for_its_step_retry_is_not_taken_for_dead(
+    dagster_instance: dg.DagsterInstance, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    # Dagster waits before it retries a step (RUN_RETRY_BASE_SECONDS, doubling: 120 s at the
+    # third), and nothing beats meanwhile: longer than RUN_SILENT_AFTER_SECONDS (90).
+    waiting = _attempt(dagster_instance, database_url, db, 9001)
+    _silent_since(db, waiting, 120)
+    assert expect_silence(db, waiting, 120.0) == 1
+    # A beat meanwhile (the heartbeat thread's last) does not pull the announced end back.
+    beat(db, waiting)
+    assert silent_runs(db, silent_for=timedelta(seconds=90)) == []
+    result = run_worker_watchdog(dg.build_sensor_context(instance=dagster_instance))
+    assert isinstance(result, dg.SkipReason)
+    assert dagster_instance.get_run_by_id(waiting).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+    # Once the announced wait and the silence allowed after it have passed, it is dead.
+    db.execute(
+        "UPDATE orchestrator.workflow_run_attempts SET heartbeat_at = now() - interval '91 s'"
+        " WHERE dagster_run_id = %s",
+        (waiting,),
+    )
+    assert silent_runs(db, silent_for=timedelta(seconds=90)) == [waiting]

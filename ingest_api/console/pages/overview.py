@@ -1,10 +1,10 @@
 """GET /console: the overview (headline KPIs and charts from the analytics marts, for a period
 and a workflow); GET /console/live: its live part (the queue and the health of every
-dependency), which the page reloads by itself every few seconds."""
+dependency: the shared health report and the console's own checks), which the page reloads by
+itself every few seconds."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,12 +13,7 @@ from fastapi.responses import Response
 
 from ingest_api.console import charts
 from ingest_api.console.access import ViewerDep
-from ingest_api.console.health import (
-    dagster_health,
-    database_health,
-    marts_health,
-    policy_health,
-)
+from ingest_api.console.health import overview_health
 from ingest_api.console.rendering import page
 from ingest_api.deps import ConnectionDep, SettingsDep, get_pool
 from orchestrator_core.analytics.kpis import Kpis, read_kpis
@@ -84,12 +79,7 @@ def _charts(kpis: Kpis) -> dict[str, charts.Chart]:
 
 
 async def _live(request: Request, conn: ConnectionDep) -> dict[str, object]:
-    settings = request.app.state.settings
     queue = await read_queue(conn, since_envelope_id=None)
-    database, dagster, marts = await asyncio.gather(
-        database_health(get_pool(request)),
-        dagster_health(settings),
-        run_in_threadpool(marts_health, settings),
-    )
-    health = [database, dagster, marts, policy_health(request.app.state.policy)]
+    app = request.app.state
+    health = await overview_health(app.health, get_pool(request), app.settings, app.policy)
     return {"queue": queue, "health": health}
