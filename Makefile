@@ -80,6 +80,7 @@ bench: install
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/analytics.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .orchestrator .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sensors.approvals import approval_sensor
 from sensors.events import hubspot_event_sensor
+from sensors.metrics_history import metrics_history_fold
 from sensors.outcomes import workflow_run_canceled_sensor, workflow_run_failure_sensor
 from sensors.watchdog import run_worker_watchdog
 
@@ -14,6 +15,7 @@ SENSORS = [
     workflow_run_failure_sensor,
     workflow_run_canceled_sensor,
     run_worker_watchdog,
+    metrics_history_fold,
 ]
 
 __all__ = ["SENSORS"]

@@ -330,7 +330,7 @@ def test_a_statement_over_its_budget_leaves_its_part_out(db: Conn, database_url:
     locker = psycopg.connect(database_url)
     try:
         # An exclusive lock the scrape's reads wait for, past their budget.
-        locker.execute("LOCK TABLE orchestrator.side_effects IN ACCESS EXCLUSIVE MODE")
+        locker.execute("LOCK TABLE orchestrator.metrics_history_totals IN ACCESS EXCLUSIVE MODE")
         with TestClient(create_app(settings, settings_url(settings))) as client:
             m = scrape(client)
     finally:
@@ -340,6 +340,86 @@ def test_a_statement_over_its_budget_leaves_its_part_out(db: Conn, database_url:
     assert value(m, f"{P}state_read_success", part="history") == 0
     assert f"{P}ledger_entries" not in m and f"{P}queue_envelopes" in m
     assert f"{P}webhook_deliveries" in m
+
+
+def test_the_history_counts_follow_every_change_and_match_the_rows(
+    metrics_client: TestClient, db: Conn
+) -> None:
+    """The history is kept as counts by triggers (migration 0017) and folded by each scrape:
+    runs that move (a failed run retried, then succeeding), ledger entries that change status
+    or go, changes between two scrapes; the figures stay those of the rows."""
+    failed = _run_with_event(db, "company_intake", "failed", waited=3, took=50)
+    _run_with_event(db, "deal_kickoff", "succeeded", waited=20, took=4000)
+    _side_effect(db, "airtable:Accounts:1", "pending")
+    _side_effect(db, "hubspot:notes:1", "succeeded")
+    first = scrape(metrics_client)
+    finished = f"{P}workflow_runs_finished_total"
+    assert value(first, finished, workflow="company_intake", status="failed", outcome="none") == 1
+    assert value(first, f"{P}ledger_entries", vendor="airtable", status="pending") == 1
+    assert db.execute("SELECT count(*) FROM orchestrator.metrics_history_deltas").fetchone() == (0,)
+
+    # Retried (same started_at), then it succeeds later; the pending write succeeds.
+    db.execute(
+        "UPDATE orchestrator.workflow_runs SET status = 'running', finished_at = NULL"
+        " WHERE id = %s",
+        (failed,),
+    )
+    db.execute(
+        "UPDATE orchestrator.workflow_runs SET status = 'succeeded', outcome = 'mirrored',"
+        " finished_at = finished_at + interval '10 minutes', steps = '{a}'"
+        " WHERE id = %s",
+        (failed,),
+    )
+    db.execute(
+        "UPDATE orchestrator.workflow_runs SET status = 'succeeded', outcome = 'mirrored',"
+        " finished_at = started_at + interval '700 seconds' WHERE id = %s",
+        (failed,),
+    )
+    db.execute("UPDATE orchestrator.side_effects SET status = 'succeeded', attempts = 2")
+    db.execute("DELETE FROM orchestrator.side_effects WHERE target = 'hubspot:notes:1'")
+    second = scrape(metrics_client)
+    assert value(second, finished, workflow="company_intake", status="failed", outcome="none") is (
+        None
+    )
+    assert (
+        value(second, finished, workflow="company_intake", status="succeeded", outcome="mirrored")
+        == 1
+    )
+    assert value(second, f"{P}ledger_entries", vendor="airtable", status="pending") is None
+    assert value(second, f"{P}ledger_entries", vendor="airtable", status="succeeded") == 1
+    assert value(second, f"{P}ledger_entries", vendor="hubspot", status="succeeded") is None
+    finish = f"{P}event_to_run_finish_seconds"
+    assert value(second, f"{finish}_bucket", workflow="company_intake", le="600.0") == 0
+    assert value(second, f"{finish}_bucket", workflow="company_intake", le="1800.0") == 1
+    assert value(second, f"{finish}_sum", workflow="company_intake") == pytest.approx(703)
+    assert value(second, f"{finish}_bucket", workflow="deal_kickoff", le="3600.0") == 0
+    assert value(second, f"{finish}_bucket", workflow="deal_kickoff", le="14400.0") == 1
+    start = f"{P}event_to_run_start_seconds"
+    assert value(second, f"{start}_count", workflow="company_intake") == 1
+    assert value(second, f"{start}_sum", workflow="company_intake") == pytest.approx(3)
+
+    # The totals equal the contributions of the rows as they are now.
+    recomputed = db.execute(
+        "SELECT c.family, c.labels, c.bucket, count(*), sum(c.seconds)"
+        " FROM orchestrator.workflow_runs r"
+        " CROSS JOIN LATERAL orchestrator.metrics_run_contributions(r) c GROUP BY 1, 2, 3"
+        " UNION ALL SELECT 'ledger', ARRAY[split_part(target, ':', 1), status], -1, count(*), 0"
+        " FROM orchestrator.side_effects GROUP BY 2 ORDER BY 1, 2, 3"
+    ).fetchall()
+    kept = db.execute(
+        "SELECT family, labels, bucket, n, seconds FROM orchestrator.metrics_history_totals"
+        " WHERE n <> 0 ORDER BY 1, 2, 3"
+    ).fetchall()
+    assert [r[:4] for r in kept] == [r[:4] for r in recomputed]
+    assert [r[4] for r in kept] == pytest.approx([r[4] for r in recomputed])
+
+
+def test_the_migration_s_buckets_are_the_latency_buckets(db: Conn) -> None:
+    bucket = "SELECT orchestrator.metrics_latency_bucket(%s)"
+    for index, bound in enumerate(LATENCY_BUCKETS):
+        assert db.execute(bucket, (bound,)).fetchone() == (index,)
+        assert db.execute(bucket, (bound + 0.001,)).fetchone() == (index + 1,)
+    assert db.execute(bucket, (0.0,)).fetchone() == (0,)
 
 
 # -- several workers -------------------------------------------------------------------------

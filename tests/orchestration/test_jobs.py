@@ -138,6 +138,7 @@ def test_definitions_snapshot() -> None:
         "workflow_run_failure_sensor",
         "workflow_run_canceled_sensor",
         "run_worker_watchdog",
+        "metrics_history_fold",
     }
     graph = repo.asset_graph
     calendar = dg.AssetKey(["google", "calendar_events"])
