@@ -19,9 +19,6 @@ from orchestrator_cli.context import (
     migrated_database,
 )
 
-# prometheus-client's multiprocess directory (ingest_api.metrics reads it in each worker).
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
@@ -90,6 +87,8 @@ def metrics_directory(*, workers: int) -> Iterator[None]:
     that a scrape sums what this server counted. The operator's directory is emptied and kept;
     otherwise a new temporary one is made for several workers and removed at the end. One
     worker needs none (unless the operator set one)."""
+    from ingest_api.metrics import MULTIPROC_ENV
+
     configured = os.environ.get(MULTIPROC_ENV)
     if configured:
         directory = Path(configured)

@@ -32,7 +32,6 @@ from resources.errors import (
     vendor_reason,
 )
 from resources.resilience import (
-    NO_RETRY,
     CallObserver,
     RateLimit,
     ResilientCaller,
@@ -237,16 +236,6 @@ class AirtableConnector:
         for page in self._pages(table, lambda: options):
             for item in page.get("records", []):
                 yield _to_record(item)
-
-    def ping(self, *, timeout: float = 3.0) -> None:
-        """One cheap authenticated call (`GET /v0/meta/whoami`); raises a ConnectorError."""
-        self._caller.call(
-            "ping",
-            lambda: self._api.session.get(
-                str(self._api.urls.whoami), timeout=(timeout, timeout)
-            ).raise_for_status(),
-            policy=NO_RETRY,
-        )
 
     def close(self) -> None:
         api = self.__dict__.pop("_api", None)

@@ -45,7 +45,6 @@ from resources.errors import (
     vendor_reason,
 )
 from resources.resilience import (
-    NO_RETRY,
     CallObserver,
     RateLimit,
     ResilientCaller,
@@ -421,19 +420,6 @@ class GoogleWorkspaceConnector:
             email_address=response.get("emailAddress", email),
         )
 
-    def ping(self, *, timeout: float = 3.0) -> None:
-        """One cheap authenticated call (a calendar-list page of one); raises ConnectorError."""
-        import httplib2  # type: ignore[import-untyped]
-
-        http = self._authorized(httplib2.Http(timeout=timeout))
-        self._caller.call(
-            "ping",
-            lambda: (
-                self._calendar.calendarList().list(maxResults=1).execute(http=http, num_retries=0)
-            ),
-            policy=NO_RETRY,
-        )
-
     def close(self) -> None:
         http = getattr(self._local, "http", None)
         if http is not None:
@@ -502,7 +488,7 @@ class GoogleWorkspaceConnector:
     def _thread_http(self) -> Any:
         http = getattr(self._local, "http", None)
         if http is None:
-            import httplib2
+            import httplib2  # type: ignore[import-untyped]
 
             # httplib2 has one socket timeout for connect and reads: the read timeout.
             http = self._authorized(httplib2.Http(timeout=self.timeouts.read))

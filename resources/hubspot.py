@@ -45,7 +45,6 @@ from resources.errors import (
     vendor_reason,
 )
 from resources.resilience import (
-    NO_RETRY,
     CallObserver,
     RateLimit,
     ResilientCaller,
@@ -493,16 +492,6 @@ class HubSpotConnector:
             properties["hubspot_owner_id"] = owner_id
         return self._create_engagement(
             "tasks", properties, object_type, object_id, _TASK_ASSOCIATION[object_type]
-        )
-
-    def ping(self, *, timeout: float = 3.0) -> None:
-        """One cheap authenticated read (a page of one company); raises a ConnectorError."""
-        self._caller.call(
-            "ping",
-            lambda: self._basic_api.get_page(
-                "companies", limit=1, archived=False, _request_timeout=(timeout, timeout)
-            ),
-            policy=NO_RETRY,
         )
 
     def close(self) -> None:

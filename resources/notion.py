@@ -32,7 +32,6 @@ from resources.errors import (
     vendor_reason,
 )
 from resources.resilience import (
-    NO_RETRY,
     CallObserver,
     RateLimit,
     ResilientCaller,
@@ -275,23 +274,6 @@ class NotionConnector:
             throttles=(self.throttle,),
         )
         return _to_page(_mapping(page))
-
-    def ping(self, *, timeout: float = 3.0) -> None:
-        """One cheap authenticated call (`GET /v1/users/me`); raises a ConnectorError."""
-        import httpx
-
-        client = self._client
-
-        def me() -> Any:
-            from notion_client.errors import build_request_error
-
-            request = client.client.build_request("GET", "users/me", timeout=httpx.Timeout(timeout))
-            response = client.client.send(request)
-            if response.is_error:
-                raise build_request_error(response, response.text)
-            return response.json()
-
-        self._caller.call("ping", me, policy=NO_RETRY)
 
     def close(self) -> None:
         client = self.__dict__.pop("_client", None)

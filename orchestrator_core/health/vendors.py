@@ -1,8 +1,9 @@
-"""Each vendor connector's mode and reachability: one cheap authenticated call per vendor (the
-call each connector's `ping` makes), a short timeout, no retry, run in threads.
+"""Each vendor connector's mode and reachability: one cheap authenticated read per vendor
+(`PROBES`), a short timeout, no retry, run in threads.
 
-Plain HTTP (httpx) on the same endpoints the connectors' official clients call, so the API can
-check without importing the connectors; `orchestrator doctor` uses the same checks. In the API a
+Plain HTTP (httpx) on endpoints the connectors' official clients also call, so the API can
+check without importing the connectors (the import contracts forbid it); `orchestrator doctor`
+uses the same checks. In the API a
 `VendorMonitor` reuses each result for a TTL: vendors are not called on every request, and
 concurrent requests share one check in flight.
 """
